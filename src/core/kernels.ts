@@ -1,0 +1,130 @@
+/**
+ * The kernel interface: every hot loop in saekit goes through one of these functions.
+ *
+ * Two implementations give the same results (within float32 rounding):
+ *  - `native` (C++ N-API addon, AVX-512 / AVX2+FMA / scalar, multi-threaded), Float32Array only;
+ *  - `js` (pure TypeScript), which also accepts Float64Array so gradients can be checked in float64.
+ *
+ * Conventions shared by all kernels:
+ *  - matrices are dense, row-major; a "leading dimension" (lda, ldb, ldc) is the stride between rows;
+ *  - arrays are passed as typed-array views (use `subarray` for offsets); lengths are checked by callers;
+ *  - `out` arguments may alias their input where noted ("in place ok");
+ *  - index arrays are Int32Array; an index < 0 in a sparse code means "padding, skip this slot".
+ */
+
+export type FloatArray = Float32Array | Float64Array;
+
+export type GeluApprox = "tanh" | "erf";
+
+export interface Kernels<A extends FloatArray = Float32Array> {
+  /** "native" or "js". */
+  readonly name: "native" | "js";
+  /** Instruction set in use: "avx512", "avx2", "scalar" (native) or "js". */
+  readonly isa: string;
+  /** Worker threads the backend uses for large kernels. */
+  readonly threads: number;
+  /** Change the number of threads (native: resizes the pool; js: ignored, always 1). */
+  setThreads(n: number): void;
+
+  /**
+   * C = alpha · op(A) · op(B) + beta · C, with op(A) of shape M×K and op(B) of shape K×N.
+   * transA=false: A is stored M×K (lda ≥ K); transA=true: A is stored K×M (lda ≥ M) and op(A) = Aᵀ.
+   * transB=false: B is stored K×N (ldb ≥ N); transB=true: B is stored N×K (ldb ≥ K) and op(B) = Bᵀ.
+   * C is M×N (ldc ≥ N). beta = 0 overwrites C (NaNs in C are ignored); beta = 1 accumulates.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, a: A, lda: number, b: A, ldb: number,
+    beta: number, c: A, ldc: number,
+  ): void;
+
+  /** Same as gemm but off the main thread (native: a libuv worker + the pool); resolves when C is written. */
+  gemmAsync(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, a: A, lda: number, b: A, ldb: number,
+    beta: number, c: A, ldc: number,
+  ): Promise<void>;
+
+  /** x[r, c] += bias[c] for a rows×cols matrix (in place). */
+  addBias(x: A, rows: number, cols: number, bias: A): void;
+
+  /** y += alpha · x (elementwise, equal lengths). */
+  axpy(alpha: number, x: A, y: A): void;
+  /** x *= alpha (in place). */
+  scale(x: A, alpha: number): void;
+
+  /** out = gelu(x); approx "tanh" (gelu_new) or "erf" (exact). In place ok. */
+  gelu(x: A, out: A, approx: GeluApprox): void;
+  /** dx = dy · gelu'(x). dx may alias dy. */
+  geluBackward(x: A, dy: A, dx: A, approx: GeluApprox): void;
+  /** out = max(x, 0). In place ok. */
+  relu(x: A, out: A): void;
+  /** dx = dy where x > 0 else 0. dx may alias dy. */
+  reluBackward(x: A, dy: A, dx: A): void;
+
+  /** Row-wise softmax of a rows×cols matrix. -Infinity entries get probability 0 (causal masks). In place ok. */
+  softmaxRows(x: A, out: A, rows: number, cols: number): void;
+  /** Row-wise log-softmax. In place ok. */
+  logSoftmaxRows(x: A, out: A, rows: number, cols: number): void;
+  /** Given y = softmax(x) and dy, dx = y ⊙ (dy − Σ_c dy·y). dx may alias dy. */
+  softmaxRowsBackward(y: A, dy: A, dx: A, rows: number, cols: number): void;
+  /** Given y = logSoftmax(x) and dy, dx = dy − exp(y) · Σ_c dy. dx may alias dy. */
+  logSoftmaxRowsBackward(y: A, dy: A, dx: A, rows: number, cols: number): void;
+
+  /**
+   * Layer norm over the last axis: out = (x − mean) · rstd · w + b, rstd = 1/sqrt(var + eps) with the biased
+   * variance (as PyTorch / TransformerLens). w, b may be null (LNPre). Writes mean[rows] and rstd[rows].
+   */
+  layerNorm(
+    x: A, rows: number, cols: number, w: A | null, b: A | null, eps: number,
+    out: A, mean: A, rstd: A,
+  ): void;
+  /**
+   * Backward of layerNorm. Writes dx (overwrites); accumulates dw += Σ_r dy·x̂ and db += Σ_r dy when given.
+   */
+  layerNormBackward(
+    x: A, dy: A, rows: number, cols: number, w: A | null, mean: A, rstd: A,
+    dx: A, dw: A | null, db: A | null,
+  ): void;
+
+  /**
+   * Row-wise top-k of a rows×cols matrix: values[r*k + j], indices[r*k + j] hold the k largest entries of row r,
+   * sorted by value descending, ties broken by the smaller column index. Requires 1 ≤ k ≤ cols.
+   */
+  topkRows(x: A, rows: number, cols: number, k: number, values: A, indices: Int32Array): void;
+
+  /**
+   * Sparse codes × dense dictionary (the SAE decoder): for each row r,
+   *   out[r, :] (= or +=) Σ_j values[r*k + j] · W[indices[r*k + j], :]
+   * W is m×n row-major (n = d_in), out is rows×n. Slots with index < 0 are skipped.
+   */
+  sparseDecode(
+    rows: number, k: number, indices: Int32Array, values: A, w: A, n: number,
+    out: A, accumulate: boolean,
+  ): void;
+  /**
+   * Backward of sparseDecode given dOut (rows×n):
+   *   dValues[r*k + j] = dOut[r, :] · W[idx, :]          (overwrites; skipped when dValues is null; 0 for padding)
+   *   dW[idx, :]     += values[r*k + j] · dOut[r, :]      (scatter-add; skipped when dW is null)
+   */
+  sparseDecodeBackward(
+    rows: number, k: number, indices: Int32Array, values: A, w: A, n: number,
+    dOut: A, dValues: A | null, dW: A | null,
+  ): void;
+
+  /** out[c] (= or +=) Σ_r x[r, c]  — reduce a rows×cols matrix over its rows (e.g. bias gradients). */
+  sumOverRows(x: A, rows: number, cols: number, out: A, accumulate: boolean): void;
+  /** out[r] (= or +=) Σ_c x[r, c]  — reduce over columns. */
+  sumOverCols(x: A, rows: number, cols: number, out: A, accumulate: boolean): void;
+
+  /**
+   * One AdamW update in place (decoupled weight decay, PyTorch semantics):
+   *   m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;
+   *   p -= lr · ( (m/bc1) / (sqrt(v/bc2) + eps) + weightDecay · p )
+   * where bc1 = 1 − β1^t and bc2 = 1 − β2^t are passed in by the optimiser.
+   */
+  adamwStep(
+    param: A, grad: A, m: A, v: A,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number,
+  ): void;
+}
