@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "saekit_native",
+      "sources": [
+        "native/src/binding.cc",
+        "native/src/cpu.cc",
+        "native/src/elementwise.cc",
+        "native/src/gemm.cc",
+        "native/src/sparse.cc",
+        "native/src/thread_pool.cc"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-O2"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp-simd", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": ["-pthread"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,393 @@
+// N-API surface of the kernels: argument unpacking only. Extents were checked by src/core/native.ts; here we
+// check types (Float32Array / Int32Array) so a wrong call throws instead of reading garbage.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "cpu.h"
+#include "gemm.h"
+#include "ops.h"
+#include "thread_pool.h"
+
+namespace saekit {
+namespace {
+
+struct ArgError {
+  std::string message;
+};
+
+class Args {
+ public:
+  Args(napi_env env, napi_callback_info info, size_t expected) : env_(env) {
+    argc_ = kMax;
+    napi_get_cb_info(env, info, &argc_, argv_, nullptr, nullptr);
+    if (argc_ < expected) throw ArgError{"expected " + std::to_string(expected) + " arguments, got " + std::to_string(argc_)};
+  }
+  napi_value raw(size_t i) const { return argv_[i]; }
+
+  double number(size_t i) const {
+    double v;
+    if (napi_get_value_double(env_, argv_[i], &v) != napi_ok) throw ArgError{"argument " + std::to_string(i) + " must be a number"};
+    return v;
+  }
+  long integer(size_t i) const {
+    const double v = number(i);
+    if (!std::isfinite(v) || v != std::floor(v)) throw ArgError{"argument " + std::to_string(i) + " must be an integer"};
+    return static_cast<long>(v);
+  }
+  bool boolean(size_t i) const {
+    bool v;
+    if (napi_get_value_bool(env_, argv_[i], &v) != napi_ok) throw ArgError{"argument " + std::to_string(i) + " must be a boolean"};
+    return v;
+  }
+  std::string string(size_t i) const {
+    char buf[64];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env_, argv_[i], buf, sizeof(buf), &len) != napi_ok) throw ArgError{"argument " + std::to_string(i) + " must be a string"};
+    return std::string(buf, len);
+  }
+  bool is_null(size_t i) const {
+    napi_valuetype t;
+    napi_typeof(env_, argv_[i], &t);
+    return t == napi_null || t == napi_undefined;
+  }
+  // Float32Array data pointer and length; nullptr for null when nullable.
+  float* f32(size_t i, bool nullable = false, size_t* length = nullptr) const {
+    if (nullable && is_null(i)) return nullptr;
+    return static_cast<float*>(typed(i, napi_float32_array, "a Float32Array", length));
+  }
+  int32_t* i32(size_t i) const { return static_cast<int32_t*>(typed(i, napi_int32_array, "an Int32Array", nullptr)); }
+
+ private:
+  void* typed(size_t i, napi_typedarray_type want, const char* what, size_t* length) const {
+    bool is_typed = false;
+    napi_is_typedarray(env_, argv_[i], &is_typed);
+    if (!is_typed) throw ArgError{"argument " + std::to_string(i) + " must be " + what};
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    napi_get_typedarray_info(env_, argv_[i], &type, &len, &data, &buffer, &offset);
+    if (type != want) throw ArgError{"argument " + std::to_string(i) + " must be " + what};
+    if (length) *length = len;
+    return data;
+  }
+  static constexpr size_t kMax = 16;
+  napi_env env_;
+  size_t argc_;
+  napi_value argv_[kMax];
+};
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// Wraps a kernel call: converts ArgError / std::exception into a JS exception.
+template <typename F>
+napi_value guarded(napi_env env, F&& body) {
+  try {
+    return body();
+  } catch (const ArgError& e) {
+    napi_throw_type_error(env, nullptr, e.message.c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+#define SAEKIT_FN(name) napi_value name(napi_env env, napi_callback_info info)
+
+GemmArgs gemm_args(const Args& a) {
+  return GemmArgs{a.boolean(0), a.boolean(1), a.integer(2), a.integer(3), a.integer(4), static_cast<float>(a.number(5)),
+                  a.f32(6), a.integer(7), a.f32(8), a.integer(9), static_cast<float>(a.number(10)), a.f32(11), a.integer(12)};
+}
+
+SAEKIT_FN(Init) {
+  return guarded(env, [&] {
+    Args a(env, info, 2);
+    long threads = a.integer(0);
+    if (threads <= 0) threads = static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
+    const std::string want = a.string(1);
+    Isa isa = detect_isa();
+    if (want == "scalar") isa = Isa::kScalar;
+    else if (want == "avx2" && isa != Isa::kScalar) isa = Isa::kAvx2;
+    set_active_isa(isa);
+    const int n = resize_pool(static_cast<int>(threads));
+    napi_value result, v;
+    napi_create_object(env, &result);
+    napi_create_string_utf8(env, isa_name(isa), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "isa", v);
+    napi_create_int32(env, n, &v);
+    napi_set_named_property(env, result, "threads", v);
+    const auto features = cpu_features();
+    napi_create_array_with_length(env, features.size(), &v);
+    for (size_t i = 0; i < features.size(); ++i) {
+      napi_value s;
+      napi_create_string_utf8(env, features[i].c_str(), NAPI_AUTO_LENGTH, &s);
+      napi_set_element(env, v, static_cast<uint32_t>(i), s);
+    }
+    napi_set_named_property(env, result, "cpuFeatures", v);
+    return result;
+  });
+}
+
+SAEKIT_FN(SetThreads) {
+  return guarded(env, [&] {
+    Args a(env, info, 1);
+    napi_value v;
+    napi_create_int32(env, resize_pool(static_cast<int>(a.integer(0))), &v);
+    return v;
+  });
+}
+
+SAEKIT_FN(Gemm) {
+  return guarded(env, [&] {
+    Args a(env, info, 13);
+    sgemm(gemm_args(a));
+    return undefined(env);
+  });
+}
+
+// gemmAsync: runs on a libuv worker (and the pool) so the event loop stays free; the typed arrays are held by
+// references until completion.
+struct GemmWork {
+  GemmArgs args;
+  napi_ref refs[3];
+  napi_deferred deferred;
+  napi_async_work work;
+  std::string error;
+};
+
+SAEKIT_FN(GemmAsync) {
+  return guarded(env, [&] {
+    Args a(env, info, 13);
+    auto* w = new GemmWork{gemm_args(a), {}, nullptr, nullptr, {}};
+    napi_create_reference(env, a.raw(6), 1, &w->refs[0]);
+    napi_create_reference(env, a.raw(8), 1, &w->refs[1]);
+    napi_create_reference(env, a.raw(11), 1, &w->refs[2]);
+    napi_value promise, name;
+    napi_create_promise(env, &w->deferred, &promise);
+    napi_create_string_utf8(env, "saekit.gemm", NAPI_AUTO_LENGTH, &name);
+    napi_create_async_work(
+        env, nullptr, name,
+        [](napi_env, void* data) {
+          auto* w = static_cast<GemmWork*>(data);
+          try {
+            sgemm(w->args);
+          } catch (const std::exception& e) {
+            w->error = e.what();
+          }
+        },
+        [](napi_env env, napi_status, void* data) {
+          auto* w = static_cast<GemmWork*>(data);
+          for (napi_ref r : w->refs) napi_delete_reference(env, r);
+          if (w->error.empty()) {
+            napi_resolve_deferred(env, w->deferred, undefined(env));
+          } else {
+            napi_value msg, err;
+            napi_create_string_utf8(env, w->error.c_str(), NAPI_AUTO_LENGTH, &msg);
+            napi_create_error(env, nullptr, msg, &err);
+            napi_reject_deferred(env, w->deferred, err);
+          }
+          napi_delete_async_work(env, w->work);
+          delete w;
+        },
+        w, &w->work);
+    napi_queue_async_work(env, w->work);
+    return promise;
+  });
+}
+
+SAEKIT_FN(AddBias) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    add_bias(a.f32(0), a.integer(1), a.integer(2), a.f32(3));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(Axpy) {
+  return guarded(env, [&] {
+    Args a(env, info, 3);
+    size_t n = 0;
+    const float* x = a.f32(1, false, &n);
+    axpy(static_cast<float>(a.number(0)), x, a.f32(2), static_cast<long>(n));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(Scale) {
+  return guarded(env, [&] {
+    Args a(env, info, 2);
+    size_t n = 0;
+    float* x = a.f32(0, false, &n);
+    scale(x, static_cast<long>(n), static_cast<float>(a.number(1)));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(Gelu) {
+  return guarded(env, [&] {
+    Args a(env, info, 3);
+    size_t n = 0;
+    const float* x = a.f32(0, false, &n);
+    gelu(x, a.f32(1), static_cast<long>(n), a.boolean(2));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(GeluBackward) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    size_t n = 0;
+    const float* x = a.f32(0, false, &n);
+    gelu_backward(x, a.f32(1), a.f32(2), static_cast<long>(n), a.boolean(3));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(Relu) {
+  return guarded(env, [&] {
+    Args a(env, info, 2);
+    size_t n = 0;
+    const float* x = a.f32(0, false, &n);
+    relu(x, a.f32(1), static_cast<long>(n));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(ReluBackward) {
+  return guarded(env, [&] {
+    Args a(env, info, 3);
+    size_t n = 0;
+    const float* x = a.f32(0, false, &n);
+    relu_backward(x, a.f32(1), a.f32(2), static_cast<long>(n));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SoftmaxRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    softmax_rows(a.f32(0), a.f32(1), a.integer(2), a.integer(3), a.boolean(4));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SoftmaxRowsBackward) {
+  return guarded(env, [&] {
+    Args a(env, info, 6);
+    softmax_rows_backward(a.f32(0), a.f32(1), a.f32(2), a.integer(3), a.integer(4), a.boolean(5));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(LayerNorm) {
+  return guarded(env, [&] {
+    Args a(env, info, 9);
+    layer_norm(a.f32(0), a.integer(1), a.integer(2), a.f32(3, true), a.f32(4, true), static_cast<float>(a.number(5)),
+               a.f32(6), a.f32(7), a.f32(8));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(LayerNormBackward) {
+  return guarded(env, [&] {
+    Args a(env, info, 10);
+    layer_norm_backward(a.f32(0), a.f32(1), a.integer(2), a.integer(3), a.f32(4, true), a.f32(5), a.f32(6), a.f32(7),
+                        a.f32(8, true), a.f32(9, true));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(TopkRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 6);
+    topk_rows(a.f32(0), a.integer(1), a.integer(2), a.integer(3), a.f32(4), a.i32(5));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SparseDecode) {
+  return guarded(env, [&] {
+    Args a(env, info, 8);
+    sparse_decode(a.integer(0), a.integer(1), a.i32(2), a.f32(3), a.f32(4), a.integer(5), a.f32(6), a.boolean(7));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SparseDecodeBackward) {
+  return guarded(env, [&] {
+    Args a(env, info, 9);
+    sparse_decode_backward(a.integer(0), a.integer(1), a.i32(2), a.f32(3), a.f32(4), a.integer(5), a.f32(6),
+                           a.f32(7, true), a.f32(8, true));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SumOverRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    sum_over_rows(a.f32(0), a.integer(1), a.integer(2), a.f32(3), a.boolean(4));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(SumOverCols) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    sum_over_cols(a.f32(0), a.integer(1), a.integer(2), a.f32(3), a.boolean(4));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(AdamwStep) {
+  return guarded(env, [&] {
+    Args a(env, info, 11);
+    size_t n = 0;
+    float* p = a.f32(0, false, &n);
+    adamw_step(p, a.f32(1), a.f32(2), a.f32(3), static_cast<long>(n), static_cast<float>(a.number(4)),
+               static_cast<float>(a.number(5)), static_cast<float>(a.number(6)), static_cast<float>(a.number(7)),
+               static_cast<float>(a.number(8)), static_cast<float>(a.number(9)), static_cast<float>(a.number(10)));
+    return undefined(env);
+  });
+}
+
+napi_value ModuleInit(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmAsync", nullptr, GemmAsync, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"axpy", nullptr, Axpy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluBackward", nullptr, GeluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxRowsBackward", nullptr, SoftmaxRowsBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"topkRows", nullptr, TopkRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sparseDecode", nullptr, SparseDecode, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sparseDecodeBackward", nullptr, SparseDecodeBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumOverRows", nullptr, SumOverRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumOverCols", nullptr, SumOverCols, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwStep", nullptr, AdamwStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+}  // namespace saekit
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, saekit::ModuleInit)

@@ -1,0 +1,31 @@
+// Non-GEMM kernels: elementwise activations, softmax, layer norm, reductions, AdamW, top-k and sparse codes.
+// Semantics are documented in src/core/kernels.ts; arguments were checked by the TypeScript wrapper.
+#pragma once
+#include <cstdint>
+
+namespace saekit {
+
+void add_bias(float* x, long rows, long cols, const float* bias);
+void axpy(float alpha, const float* x, float* y, long n);
+void scale(float* x, long n, float alpha);
+void gelu(const float* x, float* out, long n, bool tanh_approx);
+void gelu_backward(const float* x, const float* dy, float* dx, long n, bool tanh_approx);
+void relu(const float* x, float* out, long n);
+void relu_backward(const float* x, const float* dy, float* dx, long n);
+void softmax_rows(const float* x, float* out, long rows, long cols, bool log);
+void softmax_rows_backward(const float* y, const float* dy, float* dx, long rows, long cols, bool log);
+void layer_norm(const float* x, long rows, long cols, const float* w, const float* b, float eps, float* out,
+                float* mean, float* rstd);
+void layer_norm_backward(const float* x, const float* dy, long rows, long cols, const float* w, const float* mean,
+                         const float* rstd, float* dx, float* dw, float* db);
+void sum_over_rows(const float* x, long rows, long cols, float* out, bool accumulate);
+void sum_over_cols(const float* x, long rows, long cols, float* out, bool accumulate);
+void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
+                float weight_decay, float bc1, float bc2);
+void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices);
+void sparse_decode(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
+                   float* out, bool accumulate);
+void sparse_decode_backward(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
+                            const float* d_out, float* d_values, float* d_w);
+
+}  // namespace saekit

@@ -1,0 +1,12 @@
+// Target attributes for per-function instruction sets: one build runs on any x86-64 and picks at run time.
+#pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SAEKIT_X86 1
+#define SAEKIT_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define SAEKIT_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define SAEKIT_X86 0
+#define SAEKIT_TARGET_AVX512
+#define SAEKIT_TARGET_AVX2
+#endif

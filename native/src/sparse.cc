@@ -1,0 +1,267 @@
+// Kernels for sparse SAE codes: row-wise top-k selection, and the gather/scatter products between k-sparse codes
+// and a dense dictionary W [m × n]. They touch only the B·k active rows of W, never a dense B × m code matrix.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "cpu.h"
+#include "ops.h"
+#include "simd.h"
+#include "thread_pool.h"
+
+namespace saekit {
+namespace {
+
+// ---- top-k ------------------------------------------------------------------------------------------------
+
+struct Candidate {
+  float value;
+  int32_t index;
+};
+
+// "a ranks below b": smaller value, or equal value and larger index (ties go to the smaller index).
+inline bool ranks_below(const Candidate& a, const Candidate& b) {
+  return a.value < b.value || (a.value == b.value && a.index > b.index);
+}
+
+// A min-heap (by rank) of the best k candidates seen so far; heap[0] is the weakest kept.
+class TopkHeap {
+ public:
+  explicit TopkHeap(long k) : k_(k) { heap_.reserve(static_cast<size_t>(k)); }
+  void reset() { heap_.clear(); }
+  bool full() const { return static_cast<long>(heap_.size()) == k_; }
+  float threshold() const { return heap_[0].value; }
+  void offer(float value, int32_t index) {
+    const Candidate c{value, index};
+    if (!full()) {
+      heap_.push_back(c);
+      std::push_heap(heap_.begin(), heap_.end(), [](const Candidate& a, const Candidate& b) { return ranks_below(b, a); });
+    } else if (ranks_below(heap_[0], c)) {
+      std::pop_heap(heap_.begin(), heap_.end(), [](const Candidate& a, const Candidate& b) { return ranks_below(b, a); });
+      heap_.back() = c;
+      std::push_heap(heap_.begin(), heap_.end(), [](const Candidate& a, const Candidate& b) { return ranks_below(b, a); });
+    }
+  }
+  void write_sorted(float* values, int32_t* indices) {
+    std::sort(heap_.begin(), heap_.end(), [](const Candidate& a, const Candidate& b) { return ranks_below(b, a); });
+    for (size_t j = 0; j < heap_.size(); ++j) {
+      values[j] = heap_[j].value;
+      indices[j] = heap_[j].index;
+    }
+  }
+
+ private:
+  long k_;
+  std::vector<Candidate> heap_;
+};
+
+// Once the heap is full, only entries strictly above its weakest value can enter (we scan in index order,
+// so an equal value never beats an earlier index): a cheap compare filters almost everything.
+void topk_row_scalar(const float* x, long cols, TopkHeap& heap) {
+  long c = 0;
+  for (; c < cols && !heap.full(); ++c) heap.offer(x[c], static_cast<int32_t>(c));
+  for (; c < cols; ++c)
+    if (x[c] > heap.threshold()) heap.offer(x[c], static_cast<int32_t>(c));
+}
+
+#if SAEKIT_X86
+SAEKIT_TARGET_AVX512 void topk_row_avx512(const float* x, long cols, TopkHeap& heap) {
+  long c = 0;
+  for (; c < cols && !heap.full(); ++c) heap.offer(x[c], static_cast<int32_t>(c));
+  for (; c + 16 <= cols; c += 16) {
+    __mmask16 above = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + c), _mm512_set1_ps(heap.threshold()), _CMP_GT_OQ);
+    while (above) {
+      const int lane = __builtin_ctz(above);
+      above &= above - 1;
+      if (x[c + lane] > heap.threshold()) heap.offer(x[c + lane], static_cast<int32_t>(c + lane));
+    }
+  }
+  for (; c < cols; ++c)
+    if (x[c] > heap.threshold()) heap.offer(x[c], static_cast<int32_t>(c));
+}
+#endif
+
+// ---- sparse decode: out[r] (+)= Σ_j v[r,j] · W[idx[r,j]] --------------------------------------------------
+
+void decode_rows_generic(long r0, long r1, long k, const int32_t* indices, const float* values, const float* w,
+                         long n, float* out, bool accumulate) {
+  for (long r = r0; r < r1; ++r) {
+    float* o = out + r * n;
+    if (!accumulate) std::fill(o, o + n, 0.f);
+    for (long j = 0; j < k; ++j) {
+      const int32_t f = indices[r * k + j];
+      if (f < 0) continue;
+      const float a = values[r * k + j];
+      const float* wr = w + static_cast<long>(f) * n;
+      for (long c = 0; c < n; ++c) o[c] += a * wr[c];
+    }
+  }
+}
+
+#if SAEKIT_X86
+SAEKIT_TARGET_AVX2 void decode_rows_avx2(long r0, long r1, long k, const int32_t* indices, const float* values,
+                                         const float* w, long n, float* out, bool accumulate) {
+  decode_rows_generic(r0, r1, k, indices, values, w, n, out, accumulate);
+}
+
+// 256 output columns held in 16 zmm accumulators while the row's k dictionary rows stream through.
+SAEKIT_TARGET_AVX512 void decode_rows_avx512(long r0, long r1, long k, const int32_t* indices, const float* values,
+                                             const float* w, long n, float* out, bool accumulate) {
+  constexpr long kChunk = 256;
+  for (long r = r0; r < r1; ++r) {
+    float* o = out + r * n;
+    const int32_t* idx = indices + r * k;
+    const float* val = values + r * k;
+    long c0 = 0;
+    for (; c0 + kChunk <= n; c0 += kChunk) {
+      __m512 acc[16];
+      for (int v = 0; v < 16; ++v) acc[v] = accumulate ? _mm512_loadu_ps(o + c0 + 16 * v) : _mm512_setzero_ps();
+      for (long j = 0; j < k; ++j) {
+        const int32_t f = idx[j];
+        if (f < 0) continue;
+        if (j + 2 < k && idx[j + 2] >= 0) {
+          const char* next = reinterpret_cast<const char*>(w + static_cast<long>(idx[j + 2]) * n + c0);
+          for (int line = 0; line < 16; ++line) _mm_prefetch(next + 64 * line, _MM_HINT_T0);
+        }
+        const __m512 a = _mm512_set1_ps(val[j]);
+        const float* wr = w + static_cast<long>(f) * n + c0;
+        for (int v = 0; v < 16; ++v) acc[v] = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr + 16 * v), acc[v]);
+      }
+      for (int v = 0; v < 16; ++v) _mm512_storeu_ps(o + c0 + 16 * v, acc[v]);
+    }
+    if (c0 < n) {
+      // Tail columns (n not a multiple of 256): masked vectors, accumulated in memory.
+      for (long c = c0; c < n; c += 16) {
+        const __mmask16 mask = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1);
+        __m512 acc = accumulate ? _mm512_maskz_loadu_ps(mask, o + c) : _mm512_setzero_ps();
+        for (long j = 0; j < k; ++j) {
+          const int32_t f = idx[j];
+          if (f < 0) continue;
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(val[j]), _mm512_maskz_loadu_ps(mask, w + static_cast<long>(f) * n + c), acc);
+        }
+        _mm512_mask_storeu_ps(o + c, mask, acc);
+      }
+    }
+  }
+}
+#endif
+
+// ---- sparse decode backward -------------------------------------------------------------------------------
+
+inline float dot(const float* a, const float* b, long n) {
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (long c = 0; c < n; ++c) s += a[c] * b[c];
+  return s;
+}
+
+void values_grad_rows(long r0, long r1, long k, const int32_t* indices, const float* w, long n, const float* d_out,
+                      float* d_values) {
+  for (long r = r0; r < r1; ++r) {
+    for (long j = 0; j < k; ++j) {
+      const int32_t f = indices[r * k + j];
+      d_values[r * k + j] = f < 0 ? 0.f : dot(d_out + r * n, w + static_cast<long>(f) * n, n);
+    }
+  }
+}
+
+#if SAEKIT_X86
+SAEKIT_TARGET_AVX512 void values_grad_rows_avx512(long r0, long r1, long k, const int32_t* indices, const float* w,
+                                                  long n, const float* d_out, float* d_values) {
+  values_grad_rows(r0, r1, k, indices, w, n, d_out, d_values);
+}
+SAEKIT_TARGET_AVX2 void values_grad_rows_avx2(long r0, long r1, long k, const int32_t* indices, const float* w,
+                                              long n, const float* d_out, float* d_values) {
+  values_grad_rows(r0, r1, k, indices, w, n, d_out, d_values);
+}
+#endif
+
+// dW[idx, c0:c1] += v · dOut[r, c0:c1]: each thread owns a column range, so repeated indices never race.
+void weight_grad_cols(long rows, long k, const int32_t* indices, const float* values, long n, const float* d_out,
+                      float* d_w, long c0, long c1) {
+  for (long r = 0; r < rows; ++r) {
+    const float* g = d_out + r * n;
+    for (long j = 0; j < k; ++j) {
+      const int32_t f = indices[r * k + j];
+      if (f < 0) continue;
+      const float a = values[r * k + j];
+      float* dw = d_w + static_cast<long>(f) * n;
+#pragma omp simd
+      for (long c = c0; c < c1; ++c) dw[c] += a * g[c];
+    }
+  }
+}
+
+#if SAEKIT_X86
+SAEKIT_TARGET_AVX512 void weight_grad_cols_avx512(long rows, long k, const int32_t* indices, const float* values,
+                                                  long n, const float* d_out, float* d_w, long c0, long c1) {
+  weight_grad_cols(rows, k, indices, values, n, d_out, d_w, c0, c1);
+}
+SAEKIT_TARGET_AVX2 void weight_grad_cols_avx2(long rows, long k, const int32_t* indices, const float* values, long n,
+                                              const float* d_out, float* d_w, long c0, long c1) {
+  weight_grad_cols(rows, k, indices, values, n, d_out, d_w, c0, c1);
+}
+#endif
+
+}  // namespace
+
+void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices) {
+  const Isa isa = active_isa();
+  parallel_chunks(rows, std::max<long>(1, (1 << 16) / std::max<long>(1, cols)), [&](long r0, long r1) {
+    TopkHeap heap(k);
+    for (long r = r0; r < r1; ++r) {
+      heap.reset();
+#if SAEKIT_X86
+      if (isa == Isa::kAvx512) topk_row_avx512(x + r * cols, cols, heap);
+      else
+#endif
+        topk_row_scalar(x + r * cols, cols, heap);
+      heap.write_sorted(values + r * k, indices + r * k);
+    }
+  });
+  (void)isa;
+}
+
+void sparse_decode(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
+                   float* out, bool accumulate) {
+  const Isa isa = active_isa();
+  parallel_chunks(rows, std::max<long>(1, (1 << 14) / std::max<long>(1, k * n / 16)), [&](long r0, long r1) {
+#if SAEKIT_X86
+    if (isa == Isa::kAvx512) return decode_rows_avx512(r0, r1, k, indices, values, w, n, out, accumulate);
+    if (isa == Isa::kAvx2) return decode_rows_avx2(r0, r1, k, indices, values, w, n, out, accumulate);
+#endif
+    decode_rows_generic(r0, r1, k, indices, values, w, n, out, accumulate);
+  });
+  (void)isa;
+}
+
+void sparse_decode_backward(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
+                            const float* d_out, float* d_values, float* d_w) {
+  const Isa isa = active_isa();
+  if (d_values) {
+    parallel_chunks(rows, std::max<long>(1, (1 << 14) / std::max<long>(1, k * n / 16)), [&](long r0, long r1) {
+#if SAEKIT_X86
+      if (isa == Isa::kAvx512) return values_grad_rows_avx512(r0, r1, k, indices, w, n, d_out, d_values);
+      if (isa == Isa::kAvx2) return values_grad_rows_avx2(r0, r1, k, indices, w, n, d_out, d_values);
+#endif
+      values_grad_rows(r0, r1, k, indices, w, n, d_out, d_values);
+    });
+  }
+  if (d_w) {
+    // Column ranges are multiples of 16 floats (64 bytes), so the two threads rarely share a cache line of dW.
+    const long blocks = (n + 15) / 16;
+    std::shared_ptr<ThreadPool> p = pool();
+    const int parts = static_cast<int>(std::min<long>(blocks, rows * k * n < (1 << 16) ? 1 : p->threads()));
+    p->parallel_for(parts, [&](int t, int) {
+      const long c0 = std::min(n, blocks * t / parts * 16), c1 = std::min(n, blocks * (t + 1) / parts * 16);
+      if (c0 >= c1) return;
+#if SAEKIT_X86
+      if (isa == Isa::kAvx512) return weight_grad_cols_avx512(rows, k, indices, values, n, d_out, d_w, c0, c1);
+      if (isa == Isa::kAvx2) return weight_grad_cols_avx2(rows, k, indices, values, n, d_out, d_w, c0, c1);
+#endif
+      weight_grad_cols(rows, k, indices, values, n, d_out, d_w, c0, c1);
+    });
+  }
+}
+
+}  // namespace saekit

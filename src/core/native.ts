@@ -1,0 +1,213 @@
+/**
+ * Loads the C++ kernels (native/, built by node-gyp at install time) and wraps them in the Kernels interface.
+ * The wrapper checks every extent once per call so the C++ side can trust its arguments.
+ */
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GeluApprox, Kernels } from "./kernels.js";
+import {
+  checkDim, checkGemm, checkLength, checkMatrix, checkSameLength, checkSparse, checkSparseIndices, checkTopk,
+} from "./kernel-checks.js";
+
+/** The raw addon surface (native/src/binding.cc). */
+interface NativeAddon {
+  init(threads: number, isa: string): { isa: string; threads: number; cpuFeatures: string[] };
+  setThreads(n: number): number;
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, a: Float32Array, lda: number,
+    b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
+  gemmAsync(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, a: Float32Array, lda: number,
+    b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): Promise<void>;
+  addBias(x: Float32Array, rows: number, cols: number, bias: Float32Array): void;
+  axpy(alpha: number, x: Float32Array, y: Float32Array): void;
+  scale(x: Float32Array, alpha: number): void;
+  gelu(x: Float32Array, out: Float32Array, tanh: boolean): void;
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, tanh: boolean): void;
+  relu(x: Float32Array, out: Float32Array): void;
+  reluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  softmaxRows(x: Float32Array, out: Float32Array, rows: number, cols: number, log: boolean): void;
+  softmaxRowsBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number,
+    log: boolean): void;
+  layerNorm(x: Float32Array, rows: number, cols: number, w: Float32Array | null, b: Float32Array | null, eps: number,
+    out: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  layerNormBackward(x: Float32Array, dy: Float32Array, rows: number, cols: number, w: Float32Array | null,
+    mean: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array | null, db: Float32Array | null): void;
+  topkRows(x: Float32Array, rows: number, cols: number, k: number, values: Float32Array, indices: Int32Array): void;
+  sparseDecode(rows: number, k: number, indices: Int32Array, values: Float32Array, w: Float32Array, n: number,
+    out: Float32Array, accumulate: boolean): void;
+  sparseDecodeBackward(rows: number, k: number, indices: Int32Array, values: Float32Array, w: Float32Array,
+    n: number, dOut: Float32Array, dValues: Float32Array | null, dW: Float32Array | null): void;
+  sumOverRows(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
+  sumOverCols(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
+  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number,
+    eps: number, wd: number, bc1: number, bc2: number): void;
+}
+
+export interface NativeLoadResult {
+  kernels?: Kernels;
+  error?: string;
+  cpuFeatures: string[];
+  addonPath?: string;
+}
+
+/** build/Release/saekit_native.node relative to the package root, from src/core or dist/src/core. */
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, "build", "Release", "saekit_native.node");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+export function loadNativeKernels(threads?: number): NativeLoadResult {
+  const path = findAddon();
+  if (!path) {
+    return { error: "build/Release/saekit_native.node not found (the addon was not built)", cpuFeatures: [] };
+  }
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    return { error: `failed to load ${path}: ${(e as Error).message}`, cpuFeatures: [] };
+  }
+  const isaRequest = (process.env.SAEKIT_ISA ?? "").trim().toLowerCase();
+  if (isaRequest && !["avx512", "avx2", "scalar"].includes(isaRequest)) {
+    return { error: `SAEKIT_ISA must be avx512, avx2 or scalar, got "${isaRequest}"`, cpuFeatures: [] };
+  }
+  const info = addon.init(threads ?? 0, isaRequest);
+  return { kernels: wrapAddon(addon, info), cpuFeatures: info.cpuFeatures, addonPath: path };
+}
+
+function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): Kernels {
+  let threads = info.threads;
+  const elementwise = (kernel: string, names: string[], arrays: Float32Array[]) =>
+    checkSameLength(kernel, names, arrays);
+  return {
+    name: "native",
+    isa: info.isa,
+    get threads() {
+      return threads;
+    },
+    setThreads(n: number) {
+      if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`setThreads: n must be in [1, 256], got ${n}`);
+      threads = addon.setThreads(n);
+    },
+    gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
+      checkGemm(tA, tB, M, N, K, a, lda, b, ldb, c, ldc);
+      addon.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    },
+    async gemmAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
+      checkGemm(tA, tB, M, N, K, a, lda, b, ldb, c, ldc);
+      await addon.gemmAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    },
+    addBias(x, rows, cols, bias) {
+      checkDim("addBias", "rows", rows);
+      checkMatrix("addBias", "x", x, rows, cols, Math.max(cols, 1));
+      checkLength("addBias", "bias", bias, cols);
+      addon.addBias(x, rows, cols, bias);
+    },
+    axpy(alpha, x, y) {
+      elementwise("axpy", ["x", "y"], [x, y]);
+      addon.axpy(alpha, x, y);
+    },
+    scale(x, alpha) {
+      addon.scale(x, alpha);
+    },
+    gelu(x, out, approx: GeluApprox) {
+      elementwise("gelu", ["x", "out"], [x, out]);
+      addon.gelu(x, out, geluIsTanh(approx));
+    },
+    geluBackward(x, dy, dx, approx: GeluApprox) {
+      elementwise("geluBackward", ["x", "dy", "dx"], [x, dy, dx]);
+      addon.geluBackward(x, dy, dx, geluIsTanh(approx));
+    },
+    relu(x, out) {
+      elementwise("relu", ["x", "out"], [x, out]);
+      addon.relu(x, out);
+    },
+    reluBackward(x, dy, dx) {
+      elementwise("reluBackward", ["x", "dy", "dx"], [x, dy, dx]);
+      addon.reluBackward(x, dy, dx);
+    },
+    softmaxRows(x, out, rows, cols) {
+      checkRows("softmaxRows", rows, cols, [x, out], ["x", "out"]);
+      addon.softmaxRows(x, out, rows, cols, false);
+    },
+    logSoftmaxRows(x, out, rows, cols) {
+      checkRows("logSoftmaxRows", rows, cols, [x, out], ["x", "out"]);
+      addon.softmaxRows(x, out, rows, cols, true);
+    },
+    softmaxRowsBackward(y, dy, dx, rows, cols) {
+      checkRows("softmaxRowsBackward", rows, cols, [y, dy, dx], ["y", "dy", "dx"]);
+      addon.softmaxRowsBackward(y, dy, dx, rows, cols, false);
+    },
+    logSoftmaxRowsBackward(y, dy, dx, rows, cols) {
+      checkRows("logSoftmaxRowsBackward", rows, cols, [y, dy, dx], ["y", "dy", "dx"]);
+      addon.softmaxRowsBackward(y, dy, dx, rows, cols, true);
+    },
+    layerNorm(x, rows, cols, w, b, eps, out, mean, rstd) {
+      checkRows("layerNorm", rows, cols, [x, out], ["x", "out"]);
+      if (w) checkLength("layerNorm", "w", w, cols);
+      if (b) checkLength("layerNorm", "b", b, cols);
+      checkLength("layerNorm", "mean", mean, rows);
+      checkLength("layerNorm", "rstd", rstd, rows);
+      addon.layerNorm(x, rows, cols, w, b, eps, out, mean, rstd);
+    },
+    layerNormBackward(x, dy, rows, cols, w, mean, rstd, dx, dw, db) {
+      checkRows("layerNormBackward", rows, cols, [x, dy, dx], ["x", "dy", "dx"]);
+      if (w) checkLength("layerNormBackward", "w", w, cols);
+      if (dw) checkLength("layerNormBackward", "dw", dw, cols);
+      if (db) checkLength("layerNormBackward", "db", db, cols);
+      checkLength("layerNormBackward", "mean", mean, rows);
+      checkLength("layerNormBackward", "rstd", rstd, rows);
+      addon.layerNormBackward(x, dy, rows, cols, w, mean, rstd, dx, dw, db);
+    },
+    topkRows(x, rows, cols, k, values, indices) {
+      checkTopk(rows, cols, k);
+      checkLength("topkRows", "x", x, rows * cols);
+      checkLength("topkRows", "values", values, rows * k);
+      checkLength("topkRows", "indices", indices, rows * k);
+      addon.topkRows(x, rows, cols, k, values, indices);
+    },
+    sparseDecode(rows, k, indices, values, w, n, out, accumulate) {
+      checkSparse("sparseDecode", rows, k, indices, values, w, n, out, "out");
+      checkSparseIndices("sparseDecode", indices, rows * k, w.length / n);
+      addon.sparseDecode(rows, k, indices, values, w, n, out, accumulate);
+    },
+    sparseDecodeBackward(rows, k, indices, values, w, n, dOut, dValues, dW) {
+      checkSparse("sparseDecodeBackward", rows, k, indices, values, w, n, dOut, "dOut");
+      checkSparseIndices("sparseDecodeBackward", indices, rows * k, w.length / n);
+      if (dValues) checkLength("sparseDecodeBackward", "dValues", dValues, rows * k);
+      if (dW) checkLength("sparseDecodeBackward", "dW", dW, w.length);
+      addon.sparseDecodeBackward(rows, k, indices, values, w, n, dOut, dValues, dW);
+    },
+    sumOverRows(x, rows, cols, out, accumulate) {
+      checkRows("sumOverRows", rows, cols, [x], ["x"]);
+      checkLength("sumOverRows", "out", out, cols);
+      addon.sumOverRows(x, rows, cols, out, accumulate);
+    },
+    sumOverCols(x, rows, cols, out, accumulate) {
+      checkRows("sumOverCols", rows, cols, [x], ["x"]);
+      checkLength("sumOverCols", "out", out, rows);
+      addon.sumOverCols(x, rows, cols, out, accumulate);
+    },
+    adamwStep(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2) {
+      elementwise("adamwStep", ["param", "grad", "m", "v"], [p, g, m, v]);
+      addon.adamwStep(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2);
+    },
+  };
+}
+
+function geluIsTanh(approx: GeluApprox): boolean {
+  if (approx !== "tanh" && approx !== "erf") throw new RangeError(`gelu: approx must be "tanh" or "erf", got ${approx}`);
+  return approx === "tanh";
+}
+
+function checkRows(kernel: string, rows: number, cols: number, arrays: Float32Array[], names: string[]): void {
+  checkDim(kernel, "rows", rows);
+  checkDim(kernel, "cols", cols);
+  for (let i = 0; i < arrays.length; i++) checkLength(kernel, names[i]!, arrays[i]!, rows * cols);
+}
