@@ -19,8 +19,11 @@ struct Candidate {
   int32_t index;
 };
 
-// "a ranks below b": smaller value, or equal value and larger index (ties go to the smaller index).
+// "a ranks below b": smaller value, or equal value and larger index (ties go to the smaller index). NaN ranks
+// above every number (as torch.topk), so a broken activation shows up instead of vanishing.
 inline bool ranks_below(const Candidate& a, const Candidate& b) {
+  const bool a_nan = a.value != a.value, b_nan = b.value != b.value;
+  if (a_nan || b_nan) return a_nan && b_nan ? a.index > b.index : b_nan;
   return a.value < b.value || (a.value == b.value && a.index > b.index);
 }
 
@@ -55,13 +58,13 @@ class TopkHeap {
   std::vector<Candidate> heap_;
 };
 
-// Once the heap is full, only entries strictly above its weakest value can enter (we scan in index order,
-// so an equal value never beats an earlier index): a cheap compare filters almost everything.
+// Once the heap is full, only entries strictly above its weakest value (or NaN) can enter: we scan in index
+// order, so an equal value never beats an earlier index. "!(x <= t)" is that test, true for NaN on either side.
 void topk_row_scalar(const float* x, long cols, TopkHeap& heap) {
   long c = 0;
   for (; c < cols && !heap.full(); ++c) heap.offer(x[c], static_cast<int32_t>(c));
   for (; c < cols; ++c)
-    if (x[c] > heap.threshold()) heap.offer(x[c], static_cast<int32_t>(c));
+    if (!(x[c] <= heap.threshold())) heap.offer(x[c], static_cast<int32_t>(c));
 }
 
 #if SAEKIT_X86
@@ -69,15 +72,15 @@ SAEKIT_TARGET_AVX512 void topk_row_avx512(const float* x, long cols, TopkHeap& h
   long c = 0;
   for (; c < cols && !heap.full(); ++c) heap.offer(x[c], static_cast<int32_t>(c));
   for (; c + 16 <= cols; c += 16) {
-    __mmask16 above = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + c), _mm512_set1_ps(heap.threshold()), _CMP_GT_OQ);
+    __mmask16 above = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + c), _mm512_set1_ps(heap.threshold()), _CMP_NLE_UQ);
     while (above) {
       const int lane = __builtin_ctz(above);
       above &= above - 1;
-      if (x[c + lane] > heap.threshold()) heap.offer(x[c + lane], static_cast<int32_t>(c + lane));
+      if (!(x[c + lane] <= heap.threshold())) heap.offer(x[c + lane], static_cast<int32_t>(c + lane));
     }
   }
   for (; c < cols; ++c)
-    if (x[c] > heap.threshold()) heap.offer(x[c], static_cast<int32_t>(c));
+    if (!(x[c] <= heap.threshold())) heap.offer(x[c], static_cast<int32_t>(c));
 }
 #endif
 
