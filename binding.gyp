@@ -7,6 +7,7 @@
         "native/src/cpu.cc",
         "native/src/elementwise.cc",
         "native/src/gemm.cc",
+        "native/src/peak.cc",
         "native/src/sparse.cc",
         "native/src/thread_pool.cc"
       ],

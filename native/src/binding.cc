@@ -10,6 +10,7 @@
 #include "cpu.h"
 #include "gemm.h"
 #include "ops.h"
+#include "peak.h"
 #include "thread_pool.h"
 
 namespace saekit {
@@ -359,6 +360,15 @@ SAEKIT_FN(AdamwStep) {
   });
 }
 
+SAEKIT_FN(FmaPeakGflops) {
+  return guarded(env, [&] {
+    napi_value v;
+    napi_create_double(env, fma_peak_gflops(), &v);
+    (void)info;
+    return v;
+  });
+}
+
 napi_value ModuleInit(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -381,6 +391,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"sparseDecodeBackward", nullptr, SparseDecodeBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOverRows", nullptr, SumOverRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOverCols", nullptr, SumOverCols, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeakGflops", nullptr, FmaPeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamwStep", nullptr, AdamwStep, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -197,13 +197,29 @@ void kernel_scalar_4x16(long kc, const float* __restrict a, const float* __restr
   }
 }
 
+long env_long(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atol(v) : 0;
+}
+
 Blocking blocking_for(Isa isa) {
 #if SAEKIT_X86
-  if (isa == Isa::kAvx512) return {12, 32, 256, 240, 3072, kernel_avx512_12x32};
+  // KC = 512 keeps the C tile in registers over the whole K of the d_in = 512 products (one pass over C).
+  if (isa == Isa::kAvx512) return {12, 32, 512, 480, 3072, kernel_avx512_12x32};
   if (isa == Isa::kAvx2) return {6, 16, 256, 120, 3072, kernel_avx2_6x16};
 #endif
   (void)isa;
   return {4, 16, 256, 128, 2048, kernel_scalar_4x16};
+}
+
+// Cache block sizes can be tuned for other CPUs with SAEKIT_GEMM_KC / _MC / _NC (read once per ISA).
+Blocking tuned_blocking(Isa isa) {
+  static const long kc = env_long("SAEKIT_GEMM_KC"), mc = env_long("SAEKIT_GEMM_MC"), nc = env_long("SAEKIT_GEMM_NC");
+  Blocking bl = blocking_for(isa);
+  if (kc > 0) bl.kc = kc;
+  if (mc > 0) bl.mc = ((mc + bl.mr - 1) / bl.mr) * bl.mr;  // whole micro-panels only
+  if (nc > 0) bl.nc = ((nc + bl.nr - 1) / bl.nr) * bl.nr;
+  return bl;
 }
 
 // ---- per-thread packing buffers -------------------------------------------------------------------------
@@ -281,10 +297,7 @@ void sgemm(const GemmArgs& g) {
     scale_c(g);  // BLAS semantics: C = beta·C when the product vanishes
     return;
   }
-  Blocking bl = blocking_for(active_isa());
-  if (const char* e = std::getenv("SAEKIT_GEMM_KC")) bl.kc = std::atol(e);
-  if (const char* e = std::getenv("SAEKIT_GEMM_MC")) bl.mc = std::atol(e);
-  if (const char* e = std::getenv("SAEKIT_GEMM_NC")) bl.nc = std::atol(e);
+  const Blocking bl = tuned_blocking(active_isa());
   std::shared_ptr<ThreadPool> p = pool();
   const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
   const long col_panels = (g.n + bl.nr - 1) / bl.nr, row_panels = (g.m + bl.mr - 1) / bl.mr;

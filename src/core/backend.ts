@@ -82,6 +82,11 @@ export function nativeKernels(): Kernels | undefined {
   return native().kernels;
 }
 
+/** The machine's measured FMA peak (GFLOP/s, all native threads), to put GEMM figures in proportion. */
+export function measureFmaPeakGflops(): number | undefined {
+  return native().fmaPeakGflops?.();
+}
+
 export function backendInfo(): BackendInfo {
   const k = kernels();
   const n = native();

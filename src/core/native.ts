@@ -42,6 +42,7 @@ interface NativeAddon {
   sumOverCols(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number,
     eps: number, wd: number, bc1: number, bc2: number): void;
+  fmaPeakGflops(): number;
 }
 
 export interface NativeLoadResult {
@@ -49,6 +50,8 @@ export interface NativeLoadResult {
   error?: string;
   cpuFeatures: string[];
   addonPath?: string;
+  /** Measures this machine's FMA throughput (GFLOP/s over all pool threads) at the active ISA; ~0.1 s. */
+  fmaPeakGflops?: () => number;
 }
 
 /** build/Release/saekit_native.node relative to the package root, from src/core or dist/src/core. */
@@ -78,7 +81,12 @@ export function loadNativeKernels(threads?: number): NativeLoadResult {
     return { error: `SAEKIT_ISA must be avx512, avx2 or scalar, got "${isaRequest}"`, cpuFeatures: [] };
   }
   const info = addon.init(threads ?? 0, isaRequest);
-  return { kernels: wrapAddon(addon, info), cpuFeatures: info.cpuFeatures, addonPath: path };
+  return {
+    kernels: wrapAddon(addon, info),
+    cpuFeatures: info.cpuFeatures,
+    addonPath: path,
+    fmaPeakGflops: () => addon.fmaPeakGflops(),
+  };
 }
 
 function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): Kernels {

@@ -1,0 +1,87 @@
+/**
+ * SGEMM at the SAE shapes (d_in 512, d_sae 16384, batch 4096: the forward products and the transposed
+ * products backprop needs) and the sparse TopK decoder, native next to the pure-TS backend.
+ * The TS backend runs the same shapes with the batch cut to 256 rows (it would take minutes otherwise);
+ * GFLOP/s is a rate, so the figures compare.
+ */
+import { backendInfo, jsKernels, measureFmaPeakGflops, nativeKernels } from "../src/core/backend.js";
+import type { Kernels } from "../src/core/kernels.js";
+import { Rng } from "../src/core/rng.js";
+import { bestOf, table } from "./timing.js";
+
+interface GemmShape {
+  name: string;
+  transA: boolean;
+  transB: boolean;
+  /** M, N, K as functions of the batch size, so the TS run can use a smaller batch. */
+  dims: (batch: number) => [number, number, number];
+}
+
+const D_IN = 512, D_SAE = 16384, BATCH = 4096, TS_BATCH = 256;
+
+const SHAPES: GemmShape[] = [
+  { name: "encode  X·W_enc        [B×512]·[512×16384]", transA: false, transB: false, dims: (b) => [b, D_SAE, D_IN] },
+  { name: "decode  F·W_dec        [B×16384]·[16384×512]", transA: false, transB: false, dims: (b) => [b, D_IN, D_SAE] },
+  { name: "dX = dPre·W_encᵀ  (NT) [B×16384]·[16384×512]", transA: false, transB: true, dims: (b) => [b, D_IN, D_SAE] },
+  { name: "dF = dX̂·W_decᵀ   (NT) [B×512]·[512×16384]", transA: false, transB: true, dims: (b) => [b, D_SAE, D_IN] },
+  { name: "dW_enc = Xᵀ·dPre (TN) [512×B]·[B×16384]", transA: true, transB: false, dims: (b) => [D_IN, D_SAE, b] },
+  { name: "dW_dec = Fᵀ·dX̂   (TN) [16384×B]·[B×512]", transA: true, transB: false, dims: (b) => [D_SAE, D_IN, b] },
+];
+
+function gemmGflops(k: Kernels, shape: GemmShape, batch: number, reps: number, rng: Rng): number {
+  const [M, N, K] = shape.dims(batch);
+  const a = new Float32Array(M * K), b = new Float32Array(K * N), c = new Float32Array(M * N);
+  rng.fillUniform(a, -1, 1);
+  rng.fillUniform(b, -1, 1);
+  const lda = shape.transA ? M : K, ldb = shape.transB ? K : N;
+  const ms = bestOf(reps, () => k.gemm(shape.transA, shape.transB, M, N, K, 1, a, lda, b, ldb, 0, c, N));
+  return (2 * M * N * K) / (ms / 1000) / 1e9;
+}
+
+function sparseDecodeMs(k: Kernels, rows: number, active: number, rng: Rng): { ms: number; gbps: number } {
+  const w = new Float32Array(D_SAE * D_IN);
+  rng.fillUniform(w, -1, 1);
+  const indices = new Int32Array(rows * active), values = new Float32Array(rows * active);
+  for (let r = 0; r < rows; r++) {
+    // Distinct latents per row, as TopK produces.
+    const perm = rng.permutation(D_SAE);
+    for (let j = 0; j < active; j++) indices[r * active + j] = perm[j]!;
+  }
+  rng.fillUniform(values, 0, 2);
+  const out = new Float32Array(rows * D_IN);
+  const ms = bestOf(5, () => k.sparseDecode(rows, active, indices, values, w, D_IN, out, false));
+  // Bytes of W_dec rows gathered (the traffic that bounds this kernel).
+  return { ms, gbps: (rows * active * D_IN * 4) / (ms / 1000) / 1e9 };
+}
+
+export function benchKernels(): void {
+  const info = backendInfo();
+  const native = nativeKernels();
+  console.log(`# kernels — active backend: ${info.name}${native ? ` (native isa ${native.isa}, ${native.threads} threads)` : ""}`);
+  if (!native) console.log(`native addon unavailable: ${info.fallbackReason ?? "not built"}; TS figures only`);
+  const rng = new Rng(42);
+  const peak = measureFmaPeakGflops();
+  if (peak) console.log(`machine FMA peak (register-only FMAs on ${native!.threads} threads, ${native!.isa}): ${peak.toFixed(1)} GFLOP/s`);
+  const rows: (string | number)[][] = [];
+  for (const shape of SHAPES) {
+    const nat = native ? gemmGflops(native, shape, BATCH, 3, rng) : NaN;
+    const ts = gemmGflops(jsKernels as Kernels, shape, TS_BATCH, 1, rng);
+    rows.push([
+      shape.name, nat.toFixed(1), peak ? `${((100 * nat) / peak).toFixed(0)}%` : "-", ts.toFixed(2),
+      native ? `${(nat / ts).toFixed(0)}×` : "-",
+    ]);
+  }
+  console.log(`\nSGEMM GFLOP/s (batch B = ${BATCH} native, ${TS_BATCH} TS)`);
+  console.log(table(["shape", "native", "% of peak", "ts", "native/ts"], rows));
+
+  const nat = native ? sparseDecodeMs(native, BATCH, 32, rng) : undefined;
+  const ts = sparseDecodeMs(jsKernels as Kernels, BATCH, 32, rng);
+  console.log(`\nsparse decoder: ${BATCH} rows × 32 active of ${D_SAE} latents → ${D_IN}`);
+  console.log(
+    table(["backend", "ms", "GB/s of W_dec rows"], [
+      ...(nat ? [["native", nat.ms.toFixed(2), nat.gbps.toFixed(1)]] : []),
+      ["ts", ts.ms.toFixed(2), ts.gbps.toFixed(1)],
+    ]),
+  );
+  if (nat) console.log(`native/ts: ${(ts.ms / nat.ms).toFixed(0)}×`);
+}

@@ -1,0 +1,15 @@
+/**
+ * `npm run bench`: throughput of the numeric core, native backend next to the TS backend, measured in one run.
+ * Prints ratios, asserts nothing. Later stages (model training, SAE training, analysis) add their sections here.
+ */
+import { benchKernels } from "./kernels.js";
+
+const sections: Record<string, () => Promise<void> | void> = {
+  kernels: benchKernels,
+};
+
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(sections)) {
+  if (only.length && !only.includes(name)) continue;
+  await run();
+}

@@ -1,0 +1,86 @@
+#include "peak.h"
+
+#include <atomic>
+#include <chrono>
+
+#include "cpu.h"
+#include "simd.h"
+#include "thread_pool.h"
+
+namespace saekit {
+namespace {
+
+constexpr long kIterations = 20'000'000;
+constexpr int kChains = 12;  // independent accumulators: enough to cover FMA latency × pipes
+
+#if SAEKIT_X86
+SAEKIT_TARGET_AVX512 float chains_avx512(long n) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * i);
+  const __m512 m = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
+  for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, b);
+  }
+  alignas(64) float out[16];
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  _mm512_store_ps(out, s);
+  return out[0];
+}
+
+SAEKIT_TARGET_AVX2 float chains_avx2(long n) {
+  __m256 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(1e-3f * i);
+  const __m256 m = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-4f);
+  for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, b);
+  }
+  alignas(32) float out[8];
+  __m256 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, acc[i]);
+  _mm256_store_ps(out, s);
+  return out[0];
+}
+#endif
+
+float chains_scalar(long n) {
+  float acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = 1e-3f * i;
+  for (long k = 0; k < n; ++k)
+    for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * 0.999f + 1e-4f;
+  float s = 0;
+  for (float a : acc) s += a;
+  return s;
+}
+
+}  // namespace
+
+double fma_peak_gflops() {
+  const Isa isa = active_isa();
+  const int lanes = isa == Isa::kAvx512 ? 16 : isa == Isa::kAvx2 ? 8 : 1;
+  auto p = pool();
+  std::atomic<double> total{0.0};
+  std::atomic<float> sink{0.f};
+  p->parallel_for(p->threads(), [&](int, int) {
+    const auto t0 = std::chrono::steady_clock::now();
+    float r;
+#if SAEKIT_X86
+    if (isa == Isa::kAvx512) r = chains_avx512(kIterations);
+    else if (isa == Isa::kAvx2) r = chains_avx2(kIterations);
+    else
+#endif
+      r = chains_scalar(kIterations / 8);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const long iters = isa == Isa::kScalar ? kIterations / 8 : kIterations;
+    const double gflops = 2.0 * lanes * kChains * static_cast<double>(iters) / s / 1e9;
+    double cur = total.load();
+    while (!total.compare_exchange_weak(cur, cur + gflops)) {
+    }
+    sink.store(r);  // keeps the loop from being optimised away
+  });
+  return total.load();
+}
+
+}  // namespace saekit

@@ -1,0 +1,30 @@
+/** The `saekit` command: one file per subcommand registers itself here; the CLI stays a thin layer. */
+import { Command, CommanderError } from "commander";
+import { registerDoctor } from "./doctor.js";
+import { packageInfo } from "./package-info.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("saekit")
+    .description("Sparse-autoencoder interpretability for small transformers: train, investigate and visualise features.")
+    .version(packageInfo().version, "-V, --version", "print the saekit version")
+    .showHelpAfterError("(run `saekit --help` for usage)");
+  registerDoctor(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    console.error(`saekit: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}
