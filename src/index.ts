@@ -1,1 +1,17 @@
-export const version = "0.1.0";
+/**
+ * saekit's library surface: everything the CLI does is available here for scripts and notebooks.
+ * Stages follow the pipeline: core (tensors, kernels, autograd) → io (safetensors) → data (corpus, tokens).
+ */
+export type { FloatArray, GeluApprox, Kernels } from "./core/kernels.js";
+export { backendInfo, jsKernels, kernels, kernelsFor, measureFmaPeakGflops, nativeKernels, type BackendInfo } from "./core/backend.js";
+export { Rng, type RngState } from "./core/rng.js";
+export { Tensor, type DType, type Shape } from "./core/tensor.js";
+export { Tape, Var, constant, crossEntropyPerToken, detach, param, paramList, zeroGrad, type Params } from "./core/autograd.js";
+export { Adam, AdamW, clipGradNorm, decayMatricesOnly, lrAt, type AdamWOptions, type LrSchedule, type LrScheduleKind, type OptimizerState } from "./core/optim.js";
+export * from "./io/safetensors.js";
+export * from "./io/atomic.js";
+export * from "./data/index.js";
+import { packageInfo } from "./cli/package-info.js";
+
+export { packageInfo };
+export const version: string = packageInfo().version;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { endianness, homedir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomicFile.js";
+import { writeFileAtomicSync } from "../io/atomic.js";
 import { corpusFingerprint, DEFAULT_CORPUS_SOURCES, describeSource, loadCorpus, type CorpusSource } from "./corpus.js";
 import { DOMAINS, type Document, type Domain } from "./document.js";
 import { DEFAULT_VALIDATION_FRACTION, splitCorpus, SPLITS, type Split } from "./split.js";
@@ -114,7 +114,7 @@ export function buildTokenShards(options: TokenShardOptions): TokenShards {
       );
       const sequences = Math.floor(tokens.length / nCtx);
       const file = `${domain}.${splitName}.bin`;
-      writeFileAtomic(join(dir, file), int32LittleEndianBytes(tokens.subarray(0, sequences * nCtx)));
+      writeFileAtomicSync(join(dir, file), int32LittleEndianBytes(tokens.subarray(0, sequences * nCtx)));
       shards[domain][splitName] = {
         file,
         documents: docs.length,
@@ -138,7 +138,7 @@ export function buildTokenShards(options: TokenShardOptions): TokenShards {
     corpusFingerprint: contentHash,
     shards,
   };
-  writeFileAtomic(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileAtomicSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return openShards(dir, manifest, false);
 }
 
