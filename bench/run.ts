@@ -3,9 +3,11 @@
  * Prints ratios, asserts nothing. Later stages (model training, SAE training, analysis) add their sections here.
  */
 import { benchKernels } from "./kernels.js";
+import { benchModel } from "./model.js";
 
 const sections: Record<string, () => Promise<void> | void> = {
   kernels: benchKernels,
+  model: benchModel,
 };
 
 const only = process.argv.slice(2);

@@ -1,6 +1,8 @@
 /** The `saekit` command: one file per subcommand registers itself here; the CLI stays a thin layer. */
 import { Command, CommanderError } from "commander";
 import { registerDoctor } from "./doctor.js";
+import { registerModelRun } from "./model-run.js";
+import { registerModelTrain } from "./model-train.js";
 import { packageInfo } from "./package-info.js";
 
 export function buildProgram(): Command {
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .version(packageInfo().version, "-V, --version", "print the saekit version")
     .showHelpAfterError("(run `saekit --help` for usage)");
   registerDoctor(program);
+  registerModelRun(program);
+  registerModelTrain(program);
   return program;
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Transformer throughput at the default model shape (1 layer, d_model 128, d_mlp 512, 4 heads, n_ctx 128, GPT-2
+ * vocabulary): a full training step (forward, cross-entropy, backward, gradient clipping, AdamW) broken into its
+ * parts, and the forward pass to `blocks.0.mlp.hook_post` without gradients, which is what SAE training consumes.
+ * Random token ids stand in for text (the cost does not depend on which ids they are).
+ */
+import { Tape } from "../src/core/autograd.js";
+import { backendInfo } from "../src/core/backend.js";
+import { AdamW, clipGradNorm, decayMatricesOnly } from "../src/core/optim.js";
+import { Rng } from "../src/core/rng.js";
+import { DEFAULT_MODEL_CONFIG } from "../src/model/config.js";
+import { nextTokenTargets } from "../src/model/train-data.js";
+import { HookedTransformer } from "../src/model/transformer.js";
+import { initWeights, parameterCount } from "../src/model/weights.js";
+import { bestOf, table } from "./timing.js";
+
+const HOOK = "blocks.0.mlp.hook_post";
+/** Target of the forward-to-hook_post throughput (what keeps SAE training fed). */
+const FORWARD_TARGET = 50_000;
+
+function randomTokens(rng: Rng, n: number, vocab: number): Int32Array {
+  return Int32Array.from({ length: n }, () => rng.int(vocab));
+}
+
+export function benchModel(): void {
+  const cfg = { ...DEFAULT_MODEL_CONFIG };
+  const info = backendInfo();
+  console.log(`\n# model — ${parameterCount(cfg).toLocaleString("en-US")} parameters, backend ${info.name} (${info.isa}, ${info.threads} threads)`);
+  const rng = new Rng(1);
+  const model = new HookedTransformer(cfg, initWeights(cfg, rng));
+  const params = model.parameterList();
+  const optimizer = new AdamW(model.params, { weightDecay: 0.1, decay: decayMatricesOnly });
+  const nCtx = cfg.n_ctx;
+
+  // ---- one training step, part by part (best of 5 after a warm-up)
+  const batch = 8;
+  const tokens = randomTokens(rng, batch * nCtx, cfg.d_vocab);
+  const targets = nextTokenTargets(tokens, nCtx);
+  let tape = new Tape();
+  let loss = tape.crossEntropy(model.forward(tape, tokens, batch, nCtx).logits!, targets);
+  const forwardMs = bestOf(5, () => {
+    tape.release();
+    tape = new Tape();
+    loss = tape.crossEntropy(model.forward(tape, tokens, batch, nCtx).logits!, targets);
+  });
+  const backwardMs = bestOf(5, () => {
+    tape = new Tape();
+    loss = tape.crossEntropy(model.forward(tape, tokens, batch, nCtx).logits!, targets);
+    tape.backward(loss);
+  }) - forwardMs;
+  const clipMs = bestOf(5, () => clipGradNorm(params, 1));
+  const adamMs = bestOf(5, () => optimizer.step(1e-4));
+  const zeroMs = bestOf(5, () => optimizer.zeroGrad());
+  const stepMs = bestOf(3, () => {
+    const t = new Tape();
+    t.backward(t.crossEntropy(model.forward(t, tokens, batch, nCtx).logits!, targets));
+    clipGradNorm(params, 1);
+    optimizer.step(1e-4);
+    optimizer.zeroGrad();
+  });
+  const perStep = batch * nCtx;
+  const rate = (ms: number, n = perStep) => Math.round(n / (ms / 1000)).toLocaleString("en-US");
+  console.log(`training step, batch ${batch} × ${nCtx} = ${perStep} tokens`);
+  console.log(table(["part", "ms", "share of step"], [
+    ["forward + cross-entropy", forwardMs.toFixed(1), `${((100 * forwardMs) / stepMs).toFixed(0)}%`],
+    ["backward", backwardMs.toFixed(1), `${((100 * backwardMs) / stepMs).toFixed(0)}%`],
+    ["clipGradNorm", clipMs.toFixed(1), `${((100 * clipMs) / stepMs).toFixed(0)}%`],
+    ["AdamW step", adamMs.toFixed(1), `${((100 * adamMs) / stepMs).toFixed(0)}%`],
+    ["zeroGrad", zeroMs.toFixed(2), `${((100 * zeroMs) / stepMs).toFixed(0)}%`],
+    ["whole step", stepMs.toFixed(1), "100%"],
+  ]));
+  console.log(`training throughput: ${rate(stepMs)} tokens/s (forward + backward + clip + AdamW)`);
+
+  // ---- forward to hook_post, no gradients
+  const rows: string[][] = [];
+  for (const b of [8, 32]) {
+    const ids = randomTokens(rng, b * nCtx, cfg.d_vocab);
+    const ms = bestOf(5, () => {
+      model.forward(Tape.noGrad(), ids, b, nCtx, { stopAt: HOOK, cache: [HOOK] });
+    });
+    rows.push([`${b} × ${nCtx}`, ms.toFixed(1), rate(ms, b * nCtx)]);
+  }
+  const fullMs = bestOf(5, () => model.forward(Tape.noGrad(), tokens, batch, nCtx));
+  rows.push([`${batch} × ${nCtx}, full forward to logits`, fullMs.toFixed(1), rate(fullMs)]);
+  console.log(`\nforward to ${HOOK} (stopAt, no-grad tape), target ≥ ${FORWARD_TARGET.toLocaleString("en-US")} tokens/s`);
+  console.log(table(["batch", "ms", "tokens/s"], rows));
+}
