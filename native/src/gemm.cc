@@ -297,6 +297,19 @@ void sgemm(const GemmArgs& g) {
     scale_c(g);  // BLAS semantics: C = beta·C when the product vanishes
     return;
   }
+  if (g.m * g.n <= 4) {
+    // Dot-product-shaped calls (e.g. gradient norms: 1×1×K) would pay for packing a whole tile per element.
+    for (long i = 0; i < g.m; ++i)
+      for (long j = 0; j < g.n; ++j) {
+        double s = 0;
+        for (long p = 0; p < g.k; ++p)
+          s += static_cast<double>(g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]) *
+               (g.trans_b ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j]);
+        float& c = g.c[i * g.ldc + j];
+        c = g.alpha * static_cast<float>(s) + (g.beta == 0.f ? 0.f : g.beta * c);
+      }
+    return;
+  }
   const Blocking bl = tuned_blocking(active_isa());
   std::shared_ptr<ThreadPool> p = pool();
   const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
