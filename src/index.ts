@@ -15,3 +15,10 @@ import { packageInfo } from "./cli/package-info.js";
 
 export { packageInfo };
 export const version: string = packageInfo().version;
+export * from "./model/config.js";
+export * from "./model/weights.js";
+export * from "./model/checkpoint.js";
+export * from "./model/transformer.js";
+export * from "./model/run.js";
+export * from "./model/train.js";
+export * from "./model/baselines.js";
