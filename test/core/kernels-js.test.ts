@@ -2,40 +2,16 @@ import { describe, it, expect } from "vitest";
 import { erf, erfc, jsKernels as K } from "../../src/core/kernels-js.js";
 import type { FloatArray, GeluApprox } from "../../src/core/kernels.js";
 import { Rng } from "../../src/core/rng.js";
+import { denseCodes, expectClose, naiveGemm, randomArray } from "../helpers/numeric.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const CTORS: [string, Ctor][] = [["Float32Array", Float32Array], ["Float64Array", Float64Array]];
 
-function random(ctor: Ctor, n: number, rng: Rng, lo = -1, hi = 1): FloatArray {
-  const a = new ctor(n);
-  rng.fillUniform(a, lo, hi);
-  return a;
-}
+const random = randomArray;
 
 /** Rounds a float64 reference through the array type under test (so float32 references match float32 inputs). */
 function as(ctor: Ctor, values: ArrayLike<number>): FloatArray {
   return ctor.from(values);
-}
-
-/**
- * Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (NaN must match NaN, ±Infinity must match
- * exactly) and reports the first offending index.
- */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (Number.isNaN(e) || !Number.isFinite(e)) {
-      if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) {
-        expect.fail(`index ${i}: expected ${e}, got ${a}`);
-      }
-      continue;
-    }
-    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
-      expect.fail(`index ${i}: expected ${e}, got ${a} (|diff| ${Math.abs(a - e)} > ${atol} + ${rtol}·|expected|)`);
-    }
-  }
 }
 
 /** Tolerances: float64 should agree to rounding; float32 to a few float32 ulps. */
@@ -46,37 +22,6 @@ function tol(ctor: Ctor): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Naive references (deliberately simple, float64)
 
-function naiveGemm(
-  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-  a: ArrayLike<number>, lda: number, b: ArrayLike<number>, ldb: number, beta: number, c: ArrayLike<number>,
-  ldc: number,
-): Float64Array {
-  const out = Float64Array.from(c);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let p = 0; p < K; p++) {
-        const aip = transA ? a[p * lda + i]! : a[i * lda + p]!;
-        const bpj = transB ? b[j * ldb + p]! : b[p * ldb + j]!;
-        s += aip * bpj;
-      }
-      out[i * ldc + j] = alpha * s + (beta === 0 ? 0 : beta * c[i * ldc + j]!);
-    }
-  }
-  return out;
-}
-
-/** Dense rows×m code matrix of a sparse code (repeated indices add, padding is skipped). */
-function denseCodes(rows: number, k: number, m: number, indices: Int32Array, values: ArrayLike<number>): Float64Array {
-  const codes = new Float64Array(rows * m);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < k; j++) {
-      const idx = indices[r * k + j]!;
-      if (idx >= 0) codes[r * m + idx] += values[r * k + j]!;
-    }
-  }
-  return codes;
-}
 
 /** Central finite difference of a scalar function of one array entry. */
 function centralDifference(x: Float64Array, i: number, loss: () => number, eps = 1e-6): number {
