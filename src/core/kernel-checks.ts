@@ -59,6 +59,24 @@ export function checkSameLength(kernel: string, names: string[], arrays: Sized[]
   }
 }
 
+/** Checks a rows×cols kernel call: dimensions, and that each array holds rows·cols elements. */
+export function checkRows(kernel: string, rows: number, cols: number, arrays: Sized[], names: string[]): void {
+  checkDim(kernel, "rows", rows);
+  checkDim(kernel, "cols", cols);
+  for (let i = 0; i < arrays.length; i++) checkLength(kernel, names[i]!, arrays[i]!, rows * cols);
+}
+
+/** Extents of layerNorm / layerNormBackward: the [rows, cols] arrays, the per-column params, mean and rstd. */
+export function checkLayerNorm(
+  kernel: string, rows: number, cols: number, matrices: Record<string, Sized>, columns: Record<string, Sized | null>,
+  mean: Sized, rstd: Sized,
+): void {
+  checkRows(kernel, rows, cols, Object.values(matrices), Object.keys(matrices));
+  for (const [name, arr] of Object.entries(columns)) if (arr) checkLength(kernel, name, arr, cols);
+  checkLength(kernel, "mean", mean, rows);
+  checkLength(kernel, "rstd", rstd, rows);
+}
+
 export function checkTopk(rows: number, cols: number, k: number): void {
   checkDim("topkRows", "rows", rows);
   checkDim("topkRows", "cols", cols);

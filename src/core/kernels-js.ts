@@ -8,7 +8,8 @@
  */
 import type { FloatArray, GeluApprox, Kernels } from "./kernels.js";
 import {
-  checkDim, checkGemm, checkLength, checkMatrix, checkSameLength, checkSparse, checkSparseIndices, checkTopk,
+  checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
+  checkTopk,
 } from "./kernel-checks.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -255,11 +256,6 @@ function scale(x: FloatArray, alpha: number): void {
 // ---------------------------------------------------------------------------------------------------------------
 // row-wise softmax
 
-function checkRows(kernel: string, rows: number, cols: number, arrays: FloatArray[], names: string[]): void {
-  checkDim(kernel, "rows", rows);
-  checkDim(kernel, "cols", cols);
-  for (let i = 0; i < arrays.length; i++) checkLength(kernel, names[i]!, arrays[i]!, rows * cols);
-}
 
 /** Row maximum; NaN if the row holds a NaN (so it propagates), -Infinity if the row is fully masked. */
 function rowMax(x: FloatArray, off: number, cols: number): number {
@@ -337,11 +333,7 @@ function layerNorm(
   x: FloatArray, rows: number, cols: number, w: FloatArray | null, b: FloatArray | null, eps: number,
   out: FloatArray, mean: FloatArray, rstd: FloatArray,
 ): void {
-  checkRows("layerNorm", rows, cols, [x, out], ["x", "out"]);
-  if (w) checkLength("layerNorm", "w", w, cols);
-  if (b) checkLength("layerNorm", "b", b, cols);
-  checkLength("layerNorm", "mean", mean, rows);
-  checkLength("layerNorm", "rstd", rstd, rows);
+  checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, mean, rstd);
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     let sum = 0;
@@ -376,12 +368,7 @@ function layerNormBackward(
   x: FloatArray, dy: FloatArray, rows: number, cols: number, w: FloatArray | null, mean: FloatArray, rstd: FloatArray,
   dx: FloatArray, dw: FloatArray | null, db: FloatArray | null,
 ): void {
-  checkRows("layerNormBackward", rows, cols, [x, dy, dx], ["x", "dy", "dx"]);
-  if (w) checkLength("layerNormBackward", "w", w, cols);
-  if (dw) checkLength("layerNormBackward", "dw", dw, cols);
-  if (db) checkLength("layerNormBackward", "db", db, cols);
-  checkLength("layerNormBackward", "mean", mean, rows);
-  checkLength("layerNormBackward", "rstd", rstd, rows);
+  checkLayerNorm("layerNormBackward", rows, cols, { x, dy, dx }, { w, dw, db }, mean, rstd);
   const dwSum = dw ? new Float64Array(cols) : null;
   const dbSum = db ? new Float64Array(cols) : null;
   for (let r = 0; r < rows; r++) {

@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GeluApprox, Kernels } from "./kernels.js";
 import {
-  checkDim, checkGemm, checkLength, checkMatrix, checkSameLength, checkSparse, checkSparseIndices, checkTopk,
+  checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
+  checkTopk,
 } from "./kernel-checks.js";
 
 /** The raw addon surface (native/src/binding.cc). */
@@ -157,20 +158,11 @@ function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): 
       addon.softmaxRowsBackward(y, dy, dx, rows, cols, true);
     },
     layerNorm(x, rows, cols, w, b, eps, out, mean, rstd) {
-      checkRows("layerNorm", rows, cols, [x, out], ["x", "out"]);
-      if (w) checkLength("layerNorm", "w", w, cols);
-      if (b) checkLength("layerNorm", "b", b, cols);
-      checkLength("layerNorm", "mean", mean, rows);
-      checkLength("layerNorm", "rstd", rstd, rows);
+      checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, mean, rstd);
       addon.layerNorm(x, rows, cols, w, b, eps, out, mean, rstd);
     },
     layerNormBackward(x, dy, rows, cols, w, mean, rstd, dx, dw, db) {
-      checkRows("layerNormBackward", rows, cols, [x, dy, dx], ["x", "dy", "dx"]);
-      if (w) checkLength("layerNormBackward", "w", w, cols);
-      if (dw) checkLength("layerNormBackward", "dw", dw, cols);
-      if (db) checkLength("layerNormBackward", "db", db, cols);
-      checkLength("layerNormBackward", "mean", mean, rows);
-      checkLength("layerNormBackward", "rstd", rstd, rows);
+      checkLayerNorm("layerNormBackward", rows, cols, { x, dy, dx }, { w, dw, db }, mean, rstd);
       addon.layerNormBackward(x, dy, rows, cols, w, mean, rstd, dx, dw, db);
     },
     topkRows(x, rows, cols, k, values, indices) {
@@ -214,8 +206,3 @@ function geluIsTanh(approx: GeluApprox): boolean {
   return approx === "tanh";
 }
 
-function checkRows(kernel: string, rows: number, cols: number, arrays: Float32Array[], names: string[]): void {
-  checkDim(kernel, "rows", rows);
-  checkDim(kernel, "cols", cols);
-  for (let i = 0; i < arrays.length; i++) checkLength(kernel, names[i]!, arrays[i]!, rows * cols);
-}

@@ -42,7 +42,8 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
   }
 }
 
-function fsyncDirectorySync(dir: string): void {
+/** fsync a directory so a rename in it is durable; best-effort where the platform refuses. */
+export function fsyncDirectorySync(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, "r");

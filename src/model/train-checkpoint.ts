@@ -15,7 +15,7 @@ import fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { OptimizerState } from "../core/optim.js";
-import { writeFileAtomicSync } from "../io/atomic.js";
+import { fsyncDirectorySync, writeFileAtomicSync } from "../io/atomic.js";
 import { openSafetensors, saveSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
 import { loadModelFolder, saveModelFolder } from "./checkpoint.js";
 import type { ModelConfig } from "./config.js";
@@ -64,7 +64,7 @@ export function writeCheckpoint(
   }
   fs.renameSync(temp, current);
   fs.rmSync(previous, { recursive: true, force: true });
-  fsyncDirectory(outDir);
+  fsyncDirectorySync(outDir);
   return current;
 }
 
@@ -116,16 +116,4 @@ export function removeCheckpointTemps(outDir: string): string[] {
 /** Whether a folder entry is checkpoint machinery (the current, previous or an unfinished temp checkpoint). */
 export function isCheckpointEntry(name: string): boolean {
   return name === CHECKPOINT_DIR || name === PREVIOUS_CHECKPOINT_DIR || name.startsWith(TEMP_PREFIX);
-}
-
-function fsyncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, "r");
-    fs.fsyncSync(fd);
-  } catch {
-    // Best-effort, as in io/atomic: not every platform can fsync a directory.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }
