@@ -289,6 +289,15 @@ SAEKIT_FN(SoftmaxRowsBackward) {
   });
 }
 
+SAEKIT_FN(SoftmaxCrossEntropyRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 8);
+    softmax_cross_entropy_rows(a.f32(0), a.i32(1), a.integer(2), a.integer(3), static_cast<int32_t>(a.integer(4)),
+                               a.boolean(5), static_cast<float>(a.number(6)), a.f32(7));
+    return undefined(env);
+  });
+}
+
 SAEKIT_FN(LayerNorm) {
   return guarded(env, [&] {
     Args a(env, info, 9);
@@ -384,6 +393,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxRowsBackward", nullptr, SoftmaxRowsBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxCrossEntropyRows", nullptr, SoftmaxCrossEntropyRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"topkRows", nullptr, TopkRows, nullptr, nullptr, nullptr, napi_default, nullptr},

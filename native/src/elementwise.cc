@@ -87,56 +87,6 @@ void relu_backward(const float* x, const float* dy, float* dx, long n) {
   });
 }
 
-void softmax_rows(const float* x, float* out, long rows, long cols, bool log) {
-  parallel_chunks(rows, min_rows(cols), [&](long r0, long r1) {
-    for (long r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      float* yr = out + r * cols;
-      float mx = -INFINITY;
-      for (long c = 0; c < cols; ++c) mx = std::max(mx, xr[c]);
-      if (mx == -INFINITY) {
-        // Fully masked row: probability 0 everywhere (log: -inf), never NaN.
-        std::fill(yr, yr + cols, log ? -INFINITY : 0.f);
-        continue;
-      }
-      double sum = 0;
-      if (log) {
-        for (long c = 0; c < cols; ++c) sum += std::exp(xr[c] - mx);
-        const float shift = mx + static_cast<float>(std::log(sum));
-        for (long c = 0; c < cols; ++c) yr[c] = xr[c] - shift;
-      } else {
-        for (long c = 0; c < cols; ++c) {
-          const float e = std::exp(xr[c] - mx);
-          yr[c] = e;
-          sum += e;
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (long c = 0; c < cols; ++c) yr[c] *= inv;
-      }
-    }
-  });
-}
-
-void softmax_rows_backward(const float* y, const float* dy, float* dx, long rows, long cols, bool log) {
-  parallel_chunks(rows, min_rows(cols), [&](long r0, long r1) {
-    for (long r = r0; r < r1; ++r) {
-      const float* yr = y + r * cols;
-      const float* gr = dy + r * cols;
-      float* dr = dx + r * cols;
-      double dot = 0;
-      if (log) {
-        for (long c = 0; c < cols; ++c) dot += gr[c];
-        const float s = static_cast<float>(dot);
-        for (long c = 0; c < cols; ++c) dr[c] = gr[c] - std::exp(yr[c]) * s;
-      } else {
-        for (long c = 0; c < cols; ++c) dot += static_cast<double>(gr[c]) * yr[c];
-        const float s = static_cast<float>(dot);
-        for (long c = 0; c < cols; ++c) dr[c] = yr[c] * (gr[c] - s);
-      }
-    }
-  });
-}
-
 void layer_norm(const float* x, long rows, long cols, const float* w, const float* b, float eps, float* out,
                 float* mean, float* rstd) {
   parallel_chunks(rows, min_rows(cols), [&](long r0, long r1) {

@@ -14,6 +14,10 @@ void relu(const float* x, float* out, long n);
 void relu_backward(const float* x, const float* dy, float* dx, long n);
 void softmax_rows(const float* x, float* out, long rows, long cols, bool log);
 void softmax_rows_backward(const float* y, const float* dy, float* dx, long rows, long cols, bool log);
+// Rows of logits → nll[r] = −log softmax(x_r)[targets[r]] (NaN where targets[r] == ignore). With grad, x is
+// overwritten by scale·(softmax(x_r) − onehot(targets[r])) (zeros on ignored rows). Targets are checked by the caller.
+void softmax_cross_entropy_rows(float* x, const int32_t* targets, long rows, long cols, int32_t ignore, bool grad,
+                                float scale, float* nll);
 void layer_norm(const float* x, long rows, long cols, const float* w, const float* b, float eps, float* out,
                 float* mean, float* rstd);
 void layer_norm_backward(const float* x, const float* dy, long rows, long cols, const float* w, const float* mean,

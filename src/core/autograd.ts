@@ -144,6 +144,23 @@ export interface CrossEntropyOptions {
   perToken?: FloatArray;
 }
 
+export interface UnembedCrossEntropyOptions extends CrossEntropyOptions {
+  /** Rows of logits materialised at a time (memory: chunkRows × V floats). Default 256. */
+  chunkRows?: number;
+}
+
+/** Reused logits scratch for unembedCrossEntropy (kernels are synchronous, so one buffer per dtype is safe). */
+const logitScratch: { f32: Float32Array | null; f64: Float64Array | null } = { f32: null, f64: null };
+
+function scratchFor(dtype: "f32" | "f64", size: number): FloatArray {
+  const have = logitScratch[dtype];
+  if (have && have.length >= size) return have.subarray(0, size);
+  const fresh = allocate(size, dtype);
+  if (dtype === "f32") logitScratch.f32 = fresh as Float32Array;
+  else logitScratch.f64 = fresh as Float64Array;
+  return fresh;
+}
+
 export class Tape {
   /** Whether ops on this tape record backward closures. */
   readonly recording: boolean;
@@ -484,6 +501,65 @@ export class Tape {
         if (t !== ignoreIndex) dLogp[r * vocab + t] = g;
       }
       writeGrad(k, logits, (dx) => k.logSoftmaxRowsBackward(logp, dLogp, dx, rows, vocab));
+    });
+  }
+
+  /**
+   * Mean cross-entropy of the unembedding: logits = x W (+ b) with x [N, D], W [D, V], b [V], targets [N]; the
+   * same value as crossEntropy(addBias(matmul(x, W), b), targets) but never holding the [N, V] logits. Rows are
+   * processed chunkRows at a time; when a gradient is needed it is computed in the same pass (the loss is a
+   * terminal scalar, so d/dlogits is known at forward time): dlogits = (softmax − onehot)/count overwrites the
+   * chunk, then dW += xᵀ dlogits, db += Σ dlogits, dx = dlogits Wᵀ. Backward only scales by d(loss).
+   */
+  unembedCrossEntropy(x: Var, w: Var, b: Var | null, targets: Int32Array, options: UnembedCrossEntropyOptions = {}): Var {
+    const inputs = b ? [x, w, b] : [x, w];
+    const k = this.begin("unembedCrossEntropy", inputs);
+    const ignoreIndex = options.ignoreIndex ?? -1;
+    const [rows, d] = rowsCols(x.value);
+    if (w.shape.length !== 2 || w.shape[0] !== d) {
+      throw new RangeError(`unembedCrossEntropy: W must be [${d}, V] for x ${shapeToString(x.shape)}, got ${shapeToString(w.shape)}`);
+    }
+    const vocab = w.shape[1]!;
+    if (b && (b.value.size !== vocab)) throw new RangeError(`unembedCrossEntropy: b must have ${vocab} elements, got ${shapeToString(b.shape)}`);
+    if (targets.length !== rows) {
+      throw new RangeError(`unembedCrossEntropy: ${targets.length} targets for x ${shapeToString(x.shape)} (${rows} rows)`);
+    }
+    if (options.perToken && options.perToken.length !== rows) {
+      throw new RangeError(`unembedCrossEntropy: perToken has ${options.perToken.length} elements, needs ${rows}`);
+    }
+    const chunkRows = options.chunkRows ?? 256;
+    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new RangeError(`unembedCrossEntropy: chunkRows must be a positive integer, got ${chunkRows}`);
+    let count = 0;
+    for (let r = 0; r < rows; r++) if (targets[r] !== ignoreIndex) count++;
+    const dtype = x.value.dtype;
+    const wantGrad = this.recording && count > 0 && inputs.some((v) => v.requiresGrad);
+    const dX = wantGrad && x.requiresGrad ? allocate(rows * d, dtype) : null;
+    const dW = wantGrad && w.requiresGrad ? allocate(d * vocab, dtype) : null;
+    const dB = wantGrad && b?.requiresGrad ? allocate(vocab, dtype) : null;
+    const nll = options.perToken ?? allocate(rows, dtype);
+    const logits = scratchFor(dtype, Math.min(chunkRows, Math.max(rows, 1)) * vocab);
+    let total = 0;
+    for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+      const n = Math.min(chunkRows, rows - r0);
+      const chunk = logits.subarray(0, n * vocab);
+      const xChunk = x.data.subarray(r0 * d, (r0 + n) * d);
+      k.gemm(false, false, n, vocab, d, 1, xChunk, d, w.data, vocab, 0, chunk, vocab);
+      if (b) k.addBias(chunk, n, vocab, b.data);
+      const nllChunk = nll.subarray(r0, r0 + n);
+      k.softmaxCrossEntropyRows(chunk, n, vocab, targets.subarray(r0, r0 + n), ignoreIndex, wantGrad ? 1 / count : null, nllChunk);
+      for (let i = 0; i < n; i++) if (targets[r0 + i] !== ignoreIndex) total += nllChunk[i]!;
+      if (!wantGrad) continue;
+      if (dW) k.gemm(true, false, d, vocab, n, 1, xChunk, d, chunk, vocab, 1, dW, vocab);
+      if (dB) k.sumOverRows(chunk, n, vocab, dB, true);
+      if (dX) k.gemm(false, true, n, d, vocab, 1, chunk, vocab, w.data, vocab, 0, dX.subarray(r0 * d, (r0 + n) * d), d);
+    }
+    const loss = Tensor.scalar(count === 0 ? 0 : total / count, dtype);
+    return this.record(loss, inputs, (dOut) => {
+      if (!wantGrad) return;
+      const g = dOut.data[0]!;
+      if (dX) addGrad(k, x, dX, g);
+      if (dW) addGrad(k, w, dW, g);
+      if (dB) addGrad(k, b!, dB, g);
     });
   }
 

@@ -66,6 +66,23 @@ export function checkRows(kernel: string, rows: number, cols: number, arrays: Si
   for (let i = 0; i < arrays.length; i++) checkLength(kernel, names[i]!, arrays[i]!, rows * cols);
 }
 
+/** Extents and targets of softmaxCrossEntropyRows (an out-of-range target would index past the row). */
+export function checkCrossEntropy(
+  rows: number, cols: number, x: Sized, targets: Int32Array, ignoreIndex: number, nll: Sized,
+): void {
+  const kernel = "softmaxCrossEntropyRows";
+  checkRows(kernel, rows, cols, [x], ["x"]);
+  checkLength(kernel, "targets", targets, rows);
+  checkLength(kernel, "nll", nll, rows);
+  if (!Number.isInteger(ignoreIndex)) throw new RangeError(`${kernel}: ignoreIndex must be an integer, got ${ignoreIndex}`);
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r]!;
+    if (t !== ignoreIndex && (t < 0 || t >= cols)) {
+      throw new RangeError(`${kernel}: target ${t} at row ${r} is outside [0, ${cols}) and not ignoreIndex ${ignoreIndex}`);
+    }
+  }
+}
+
 /** Extents of layerNorm / layerNormBackward: the [rows, cols] arrays, the per-column params, mean and rstd. */
 export function checkLayerNorm(
   kernel: string, rows: number, cols: number, matrices: Record<string, Sized>, columns: Record<string, Sized | null>,

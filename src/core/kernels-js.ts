@@ -10,6 +10,7 @@ import type { FloatArray, GeluApprox, Kernels } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
+  checkCrossEntropy,
 } from "./kernel-checks.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -326,6 +327,31 @@ function logSoftmaxRowsBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, r
   }
 }
 
+function softmaxCrossEntropyRows(
+  x: FloatArray, rows: number, cols: number, targets: Int32Array, ignoreIndex: number, gradScale: number | null,
+  nll: FloatArray,
+): void {
+  checkCrossEntropy(rows, cols, x, targets, ignoreIndex, nll);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    const t = targets[r]!;
+    if (t === ignoreIndex) {
+      nll[r] = NaN;
+      if (gradScale !== null) x.fill(0, off, off + cols);
+      continue;
+    }
+    const max = rowMax(x, off, cols);
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(x[off + c]! - max);
+    const lse = max + Math.log(sum);
+    nll[r] = lse - x[off + t]!;
+    if (gradScale !== null) {
+      for (let c = 0; c < cols; c++) x[off + c] = gradScale * Math.exp(x[off + c]! - lse);
+      x[off + t] = x[off + t]! - gradScale;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // layer norm
 
@@ -608,6 +634,7 @@ export const jsKernels: Kernels<FloatArray> = {
   logSoftmaxRows,
   softmaxRowsBackward,
   logSoftmaxRowsBackward,
+  softmaxCrossEntropyRows,
   layerNorm,
   layerNormBackward,
   topkRows,

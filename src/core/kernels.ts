@@ -72,6 +72,16 @@ export interface Kernels<A extends FloatArray = Float32Array> {
   logSoftmaxRowsBackward(y: A, dy: A, dx: A, rows: number, cols: number): void;
 
   /**
+   * Fused softmax cross-entropy over rows of logits (the unembedding loss without a log-prob matrix):
+   *   nll[r] = −log softmax(x_r)[targets[r]]            (NaN where targets[r] === ignoreIndex)
+   * With gradScale ≠ null, x is overwritten by gradScale · (softmax(x_r) − onehot(targets[r])), i.e. the gradient
+   * of gradScale · Σ_r nll[r] w.r.t. the logits (zero rows where ignored). Targets must lie in [0, cols).
+   */
+  softmaxCrossEntropyRows(
+    x: A, rows: number, cols: number, targets: Int32Array, ignoreIndex: number, gradScale: number | null, nll: A,
+  ): void;
+
+  /**
    * Layer norm over the last axis: out = (x − mean) · rstd · w + b, rstd = 1/sqrt(var + eps) with the biased
    * variance (as PyTorch / TransformerLens). w, b may be null (LNPre). Writes mean[rows] and rstd[rows].
    */

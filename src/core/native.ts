@@ -10,6 +10,7 @@ import type { GeluApprox, Kernels } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
+  checkCrossEntropy,
 } from "./kernel-checks.js";
 
 /** The raw addon surface (native/src/binding.cc). */
@@ -30,6 +31,8 @@ interface NativeAddon {
   softmaxRows(x: Float32Array, out: Float32Array, rows: number, cols: number, log: boolean): void;
   softmaxRowsBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number,
     log: boolean): void;
+  softmaxCrossEntropyRows(x: Float32Array, targets: Int32Array, rows: number, cols: number, ignoreIndex: number,
+    grad: boolean, gradScale: number, nll: Float32Array): void;
   layerNorm(x: Float32Array, rows: number, cols: number, w: Float32Array | null, b: Float32Array | null, eps: number,
     out: Float32Array, mean: Float32Array, rstd: Float32Array): void;
   layerNormBackward(x: Float32Array, dy: Float32Array, rows: number, cols: number, w: Float32Array | null,
@@ -156,6 +159,10 @@ function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): 
     logSoftmaxRowsBackward(y, dy, dx, rows, cols) {
       checkRows("logSoftmaxRowsBackward", rows, cols, [y, dy, dx], ["y", "dy", "dx"]);
       addon.softmaxRowsBackward(y, dy, dx, rows, cols, true);
+    },
+    softmaxCrossEntropyRows(x, rows, cols, targets, ignoreIndex, gradScale, nll) {
+      checkCrossEntropy(rows, cols, x, targets, ignoreIndex, nll);
+      addon.softmaxCrossEntropyRows(x, targets, rows, cols, ignoreIndex, gradScale !== null, gradScale ?? 0, nll);
     },
     layerNorm(x, rows, cols, w, b, eps, out, mean, rstd) {
       checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, mean, rstd);

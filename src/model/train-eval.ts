@@ -28,10 +28,10 @@ export function validationLoss(model: HookedTransformer, data: TokenSequences, b
   for (let start = 0; start < all.length; start += batch) {
     const chunk = gatherBatch(pool, all.subarray(start, start + batch));
     const tape = Tape.noGrad();
-    const { logits } = model.forward(tape, chunk.inputs, chunk.batch, chunk.nCtx);
     const scored = chunk.batch * (chunk.nCtx - 1);
     if (scored === 0) continue;
-    const mean = tape.crossEntropy(logits!, chunk.targets, { ignoreIndex: IGNORE_TARGET }).value.item();
+    const { loss } = model.forwardLoss(tape, chunk.inputs, chunk.batch, chunk.nCtx, chunk.targets, { ignoreIndex: IGNORE_TARGET });
+    const mean = loss.value.item();
     total += mean * scored;
     targets += scored;
   }

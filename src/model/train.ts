@@ -591,8 +591,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     for (let micro = 0; micro < s.accumSteps; micro++) {
       const batch = nextBatch(pool, order, s.batchSize);
       const tape = new Tape();
-      const { logits } = model.forward(tape, batch.inputs, batch.batch, batch.nCtx);
-      const loss = tape.crossEntropy(logits!, batch.targets, { ignoreIndex: IGNORE_TARGET });
+      const { loss } = model.forwardLoss(tape, batch.inputs, batch.batch, batch.nCtx, batch.targets, { ignoreIndex: IGNORE_TARGET });
       lossSum += loss.value.item();
       // Mean over all micro-batches: each contributes 1/accum of the gradient.
       tape.backward(s.accumSteps === 1 ? loss : tape.scale(loss, 1 / s.accumSteps));

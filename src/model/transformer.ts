@@ -88,10 +88,10 @@ export class HookedTransformer {
     return Object.values(this.params);
   }
 
-  /**
-   * Runs the model on tokens [batch, seq] (row-major). Records onto `tape` (use Tape.noGrad() for inference).
-   */
-  forward(tape: Tape, tokens: Int32Array, batch: number, seq: number, options: ForwardOptions = {}): ForwardResult {
+  /** The forward pass up to ln_final's output [batch·seq, d_model] (null when stopAt ended it). */
+  private forwardToFinal(
+    tape: Tape, tokens: Int32Array, batch: number, seq: number, options: ForwardOptions,
+  ): { final: Var | null; cache: Map<string, Var> } {
     this.checkInputs(tokens, batch, seq);
     const cacheAll = options.cache === "all";
     const cacheSet = new Set(cacheAll || !options.cache ? [] : [...(options.cache as Iterable<string>)]);
@@ -122,12 +122,41 @@ export class HookedTransformer {
 
     const wants = (name: string) => cacheAll || cacheSet.has(name) || name in hooks || options.stopAt === name;
     try {
-      const logits = this.run(tape, tokens, batch, seq, { point, wants });
-      return { logits, cache };
+      const final = this.run(tape, tokens, batch, seq, { point, wants });
+      return { final, cache };
     } catch (e) {
-      if (e instanceof StopForward) return { logits: null, cache };
+      if (e instanceof StopForward) return { final: null, cache };
       throw e;
     }
+  }
+
+  /**
+   * Runs the model on tokens [batch, seq] (row-major). Records onto `tape` (use Tape.noGrad() for inference).
+   */
+  forward(tape: Tape, tokens: Int32Array, batch: number, seq: number, options: ForwardOptions = {}): ForwardResult {
+    const { final, cache } = this.forwardToFinal(tape, tokens, batch, seq, options);
+    if (final === null) return { logits: null, cache };
+    const p = this.params;
+    return { logits: tape.addBias(tape.matmul(final, p["unembed.W_U"]!), p["unembed.b_U"]!), cache };
+  }
+
+  /**
+   * Mean next-token cross-entropy for `targets` (one per position, `ignoreIndex` = unscored), through the fused
+   * chunked unembedding (Tape.unembedCrossEntropy): the [batch·seq, d_vocab] logits are never held, which makes
+   * training several times faster and smaller. `perToken` receives each position's loss. stopAt is not allowed.
+   */
+  forwardLoss(
+    tape: Tape, tokens: Int32Array, batch: number, seq: number, targets: Int32Array,
+    options: Omit<ForwardOptions, "stopAt"> & { ignoreIndex?: number; perToken?: Float32Array } = {},
+  ): { loss: Var; cache: Map<string, Var> } {
+    const { ignoreIndex, perToken, ...forwardOptions } = options;
+    const { final, cache } = this.forwardToFinal(tape, tokens, batch, seq, forwardOptions);
+    const p = this.params;
+    const loss = tape.unembedCrossEntropy(final!, p["unembed.W_U"]!, p["unembed.b_U"]!, targets, {
+      ...(ignoreIndex !== undefined ? { ignoreIndex } : {}),
+      ...(perToken !== undefined ? { perToken } : {}),
+    });
+    return { loss, cache };
   }
 
   private run(tape: Tape, tokens: Int32Array, batch: number, seq: number, hooks: HookRunner): Var {
@@ -161,8 +190,7 @@ export class HookedTransformer {
       resid = point(`${b}.hook_resid_post`, tape.add(resid, mlpOut));
     }
 
-    const xf = this.layerNorm(tape, resid, "ln_final", hooks);
-    return tape.addBias(tape.matmul(xf, p["unembed.W_U"]!), p["unembed.b_U"]!);
+    return this.layerNorm(tape, resid, "ln_final", hooks);
   }
 
   /** TL LayerNorm: hook_scale = sqrt(var + eps) (read-only here), hook_normalized = the affine output. */

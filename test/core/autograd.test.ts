@@ -188,6 +188,26 @@ describe("autograd ops: float64 finite-difference gradients", () => {
     expect(q.grad!.data[2 * 4 + 0]).toBeCloseTo(dq2, 12);
   });
 
+  it("unembedCrossEntropy equals crossEntropy(x W + b) in value, per-token losses and gradients (chunked)", () => {
+    const x = randParam(rng, "x", [7, 3]);
+    const w = randParam(rng, "W", [3, 11]);
+    const b = randParam(rng, "b", [11]);
+    const targets = Int32Array.from([4, -1, 10, 0, 3, -1, 7]);
+    const fused = (t: Tape) => t.unembedCrossEntropy(x, w, b, targets, { chunkRows: 3 });
+    const reference = (t: Tape) => t.crossEntropy(t.addBias(t.matmul(x, w), b), targets);
+    gradCheck([x, w, b], (t) => t.scale(fused(t), 1.7));
+    const grads = [x, w, b].map((v) => Float64Array.from(v.grad!.data));
+    gradCheck([x, w, b], (t) => t.scale(reference(t), 1.7));
+    [x, w, b].forEach((v, i) => expect(Math.max(...v.grad!.data.map((g, j) => Math.abs(g - grads[i]![j]!)))).toBeLessThan(1e-12));
+    const perToken = new Float64Array(7);
+    const value = Tape.noGrad().unembedCrossEntropy(x, w, null, targets, { perToken, chunkRows: 2 }).value.item();
+    const refPer = crossEntropyPerToken(Tape.noGrad().matmul(x, w), targets);
+    perToken.forEach((v, i) => (Number.isNaN(refPer[i]!) ? expect(v).toBeNaN() : expect(v).toBeCloseTo(refPer[i]!, 12)));
+    expect(value).toBeCloseTo((refPer[0]! + refPer[2]! + refPer[3]! + refPer[4]! + refPer[6]!) / 5, 12);
+    expect(() => new Tape().unembedCrossEntropy(x, w, b, targets.subarray(1))).toThrow(/6 targets for x \[7, 3\]/);
+    expect(() => new Tape().unembedCrossEntropy(x, b, null, targets)).toThrow(/W must be \[3, V\]/);
+  });
+
   it("crossEntropy with ignored targets, per-token losses", () => {
     const logits = randParam(rng, "logits", [5, 7]);
     const targets = Int32Array.from([1, -1, 6, 0, -1]);

@@ -568,4 +568,32 @@ describe("adamwStep", () => {
     const a = new Float32Array(3);
     expect(() => K.adamwStep(a, new Float32Array(2), a, a, 0.1, 0.9, 0.999, 1e-8, 0, 1, 1)).toThrow(/grad/);
   });
+
+  it("softmaxCrossEntropyRows: nll = −log softmax[target], gradient = scale·(softmax − onehot) (finite differences)", () => {
+    const rng = new Rng(33);
+    const rows = 4;
+    const cols = 9;
+    const x = random(Float64Array, rows * cols, rng, -4, 4) as Float64Array;
+    const targets = Int32Array.from([3, -100, 0, 8]);
+    const nll = new Float64Array(rows);
+    K.softmaxCrossEntropyRows(Float64Array.from(x), rows, cols, targets, -100, null, nll);
+    const logp = new Float64Array(rows * cols);
+    K.logSoftmaxRows(x, logp, rows, cols);
+    expect(nll[0]).toBeCloseTo(-logp[3]!, 12);
+    expect(nll[1]).toBeNaN();
+    expect(nll[2]).toBeCloseTo(-logp[2 * cols]!, 12);
+    expect(nll[3]).toBeCloseTo(-logp[3 * cols + 8]!, 12);
+    const scale = 0.37;
+    const dx = Float64Array.from(x);
+    K.softmaxCrossEntropyRows(dx, rows, cols, targets, -100, scale, new Float64Array(rows));
+    expect(Array.from(dx.subarray(cols, 2 * cols))).toEqual(new Array(cols).fill(0)); // ignored row
+    expectGradient(x, dx, () => {
+      const out = new Float64Array(rows);
+      K.softmaxCrossEntropyRows(Float64Array.from(x), rows, cols, targets, -100, null, out);
+      return scale * (out[0]! + out[2]! + out[3]!);
+    });
+    expect(() => K.softmaxCrossEntropyRows(x, rows, cols, Int32Array.from([0, 1, 2, 9]), -100, null, nll)).toThrow(
+      /target 9 at row 3 is outside \[0, 9\)/,
+    );
+  });
 });

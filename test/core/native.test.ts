@@ -145,6 +145,23 @@ for (const isa of ["avx512", "avx2", "scalar"]) {
           js.logSoftmaxRowsBackward(b, dy, db, rows, cols);
           expectClose(da, db, 1e-5, 1e-4);
         }
+        {
+          // Fused cross-entropy on vocabulary-length rows with extreme logits (exp under/overflow ranges).
+          const crossRows = 5, vocab = 50257;
+          const logits = randomFloat32(crossRows * vocab, rng, -30, 30);
+          logits[7] = 95; // row 0 dominated by one logit
+          const targets = Int32Array.from([7, -1, 123, 50256, 0]);
+          for (const gradScale of [null, 0.25]) {
+            const a = Float32Array.from(logits), b = Float32Array.from(logits);
+            const nllA = new Float32Array(crossRows), nllB = new Float32Array(crossRows);
+            nk.softmaxCrossEntropyRows(a, crossRows, vocab, targets, -1, gradScale, nllA);
+            js.softmaxCrossEntropyRows(b, crossRows, vocab, targets, -1, gradScale, nllB);
+            expect(nllA[1]).toBeNaN();
+            nllA[1] = nllB[1] = 0;
+            expectClose(nllA, nllB, 1e-4, 1e-5);
+            expectClose(a, b, 1e-7, 1e-4);
+          }
+        }
         for (const affine of [true, false]) {
           const w = affine ? randomFloat32(cols, rng) : null, bias = affine ? randomFloat32(cols, rng) : null;
           const [a, b] = pair();
