@@ -8,6 +8,7 @@
         "native/src/elementwise.cc",
         "native/src/gemm.cc",
         "native/src/peak.cc",
+        "native/src/rows.cc",
         "native/src/softmax.cc",
         "native/src/sparse.cc",
         "native/src/thread_pool.cc"

@@ -4,10 +4,12 @@
  */
 import { benchKernels } from "./kernels.js";
 import { benchModel } from "./model.js";
+import { benchSae } from "./sae.js";
 
 const sections: Record<string, () => Promise<void> | void> = {
   kernels: benchKernels,
   model: benchModel,
+  sae: benchSae,
 };
 
 const only = process.argv.slice(2);

@@ -341,6 +341,33 @@ SAEKIT_FN(SparseDecodeBackward) {
   });
 }
 
+SAEKIT_FN(PositiveRowsToSparse) {
+  return guarded(env, [&] {
+    Args a(env, info, 7);
+    const long most = positive_rows_to_sparse(a.f32(0), a.integer(1), a.integer(2), a.integer(3), a.f32(4), a.i32(5),
+                                              a.i32(6));
+    napi_value v;
+    napi_create_double(env, static_cast<double>(most), &v);
+    return v;
+  });
+}
+
+SAEKIT_FN(ProjectOutRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    project_out_rows(a.f32(0), a.f32(1), a.integer(2), a.integer(3));
+    return undefined(env);
+  });
+}
+
+SAEKIT_FN(NormalizeRows) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    normalize_rows(a.f32(0), a.integer(1), a.integer(2), a.f32(3, true));
+    return undefined(env);
+  });
+}
+
 SAEKIT_FN(SumOverRows) {
   return guarded(env, [&] {
     Args a(env, info, 5);
@@ -399,6 +426,9 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"topkRows", nullptr, TopkRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sparseDecode", nullptr, SparseDecode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sparseDecodeBackward", nullptr, SparseDecodeBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"positiveRowsToSparse", nullptr, PositiveRowsToSparse, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"projectOutRows", nullptr, ProjectOutRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOverRows", nullptr, SumOverRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOverCols", nullptr, SumOverCols, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -18,6 +18,15 @@ void softmax_rows_backward(const float* y, const float* dy, float* dx, long rows
 // overwritten by scale·(softmax(x_r) − onehot(targets[r])) (zeros on ignored rows). Targets are checked by the caller.
 void softmax_cross_entropy_rows(float* x, const int32_t* targets, long rows, long cols, int32_t ignore, bool grad,
                                 float scale, float* nll);
+// Positive entries of each row as sparse slots (value, column) in column order, k slots per row padded with
+// (0, -1); counts[r] = the row's number of positive entries (may exceed k: then only the first k are written).
+// Returns the largest count.
+long positive_rows_to_sparse(const float* x, long rows, long cols, long k, float* values, int32_t* indices,
+                             int32_t* counts);
+// g_r -= (g_r·w_r / ‖w_r‖²) w_r for each row (keeps a gradient tangent to the unit-norm constraint on w).
+void project_out_rows(float* g, const float* w, long rows, long cols);
+// w_r /= ‖w_r‖ (rows of norm 0 are left as they are); norms[r] = the norm before (norms may be null).
+void normalize_rows(float* w, long rows, long cols, float* norms);
 void layer_norm(const float* x, long rows, long cols, const float* w, const float* b, float eps, float* out,
                 float* mean, float* rstd);
 void layer_norm_backward(const float* x, const float* dy, long rows, long cols, const float* w, const float* mean,

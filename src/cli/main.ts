@@ -4,6 +4,9 @@ import { registerDoctor } from "./doctor.js";
 import { registerModelRun } from "./model-run.js";
 import { registerModelTrain } from "./model-train.js";
 import { packageInfo } from "./package-info.js";
+import { registerSaeCache } from "./sae-cache.js";
+import { registerSaeEval } from "./sae-eval.js";
+import { registerSaeTrain } from "./sae-train.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerModelRun(program);
   registerModelTrain(program);
+  registerSaeTrain(program);
+  registerSaeCache(program);
+  registerSaeEval(program);
   return program;
 }
 

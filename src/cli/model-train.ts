@@ -1,5 +1,5 @@
 /** `saekit model train`: train the transformer on the default corpus (or the user's text) into a model folder. */
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import { join } from "node:path";
 import type { CorpusSource } from "../data/corpus.js";
 import { DOMAINS } from "../data/document.js";
@@ -7,6 +7,7 @@ import type { ModelStorageDtype } from "../model/checkpoint.js";
 import { DEFAULT_MODEL_CONFIG, type ActFn, type ModelConfig } from "../model/config.js";
 import { TRAIN_DEFAULTS, trainModel, type TrainEvent, type TrainingSummary, type TrainModelOptions } from "../model/train.js";
 import { modelCommand } from "./model-command.js";
+import { collect, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 
 interface ModelTrainFlags {
@@ -39,39 +40,7 @@ interface ModelTrainFlags {
   cacheDir?: string;
 }
 
-const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
 
-/** "20M", "1.5e6", "4096" → a number (k/M/G suffixes for token counts). */
-function parseNumber(value: string): number {
-  const match = /^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([kKmMgG]?)\s*$/.exec(value);
-  return match ? Number(match[1]) * (match[2] ? SUFFIX[match[2]]! : 1) : NaN;
-}
-
-/** An integer flag ≥ min; the message names the flag. */
-function integerFlag(flag: string, min: number): (value: string) => number {
-  return (value) => {
-    const n = parseNumber(value);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${flag} must be ${min === 1 ? "a positive integer" : `an integer ≥ ${min}`}, got "${value}".`);
-    }
-    return n;
-  };
-}
-
-/** A number flag in (min, max] (or [min, max] when inclusive). */
-function numberFlag(flag: string, min: number, max = Infinity, inclusiveMin = false): (value: string) => number {
-  return (value) => {
-    const n = parseNumber(value);
-    const ok = Number.isFinite(n) && (inclusiveMin ? n >= min : n > min) && n <= max;
-    if (!ok) {
-      const range = max === Infinity ? `${inclusiveMin ? "≥" : ">"} ${min}` : `in ${inclusiveMin ? "[" : "("}${min}, ${max}]`;
-      throw new InvalidArgumentError(`${flag} must be a number ${range}, got "${value}".`);
-    }
-    return n;
-  };
-}
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
  * Model overrides from the flags. A changed width keeps the default's proportions unless given: d_head =

@@ -83,6 +83,18 @@ export function checkCrossEntropy(
   }
 }
 
+/** Extents of positiveRowsToSparse: x rows×cols, values/indices rows×k, counts rows. */
+export function checkPositiveRows(
+  rows: number, cols: number, k: number, x: Sized, values: Sized, indices: Sized, counts: Sized,
+): void {
+  const kernel = "positiveRowsToSparse";
+  checkRows(kernel, rows, cols, [x], ["x"]);
+  checkDim(kernel, "k", k);
+  checkLength(kernel, "values", values, rows * k);
+  checkLength(kernel, "indices", indices, rows * k);
+  checkLength(kernel, "counts", counts, rows);
+}
+
 /** Extents of layerNorm / layerNormBackward: the [rows, cols] arrays, the per-column params, mean and rstd. */
 export function checkLayerNorm(
   kernel: string, rows: number, cols: number, matrices: Record<string, Sized>, columns: Record<string, Sized | null>,

@@ -11,6 +11,7 @@ import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
   checkCrossEntropy,
+  checkPositiveRows,
 } from "./kernel-checks.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -352,6 +353,63 @@ function softmaxCrossEntropyRows(
   }
 }
 
+function positiveRowsToSparse(
+  x: FloatArray, rows: number, cols: number, k: number, values: FloatArray, indices: Int32Array, counts: Int32Array,
+): number {
+  checkPositiveRows(rows, cols, k, x, values, indices, counts);
+  let most = 0;
+  for (let r = 0; r < rows; r++) {
+    let n = 0;
+    for (let c = 0; c < cols; c++) {
+      const v = x[r * cols + c]!;
+      if (v > 0) {
+        if (n < k) {
+          values[r * k + n] = v;
+          indices[r * k + n] = c;
+        }
+        n++;
+      }
+    }
+    for (let j = n; j < k; j++) {
+      values[r * k + j] = 0;
+      indices[r * k + j] = -1;
+    }
+    counts[r] = n;
+    most = Math.max(most, n);
+  }
+  return most;
+}
+
+function projectOutRows(g: FloatArray, w: FloatArray, rows: number, cols: number): void {
+  checkRows("projectOutRows", rows, cols, [g, w], ["g", "w"]);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    let dot = 0;
+    let norm2 = 0;
+    for (let c = 0; c < cols; c++) {
+      dot += g[off + c]! * w[off + c]!;
+      norm2 += w[off + c]! * w[off + c]!;
+    }
+    if (norm2 === 0) continue;
+    const s = dot / norm2;
+    for (let c = 0; c < cols; c++) g[off + c] = g[off + c]! - s * w[off + c]!;
+  }
+}
+
+function normalizeRows(w: FloatArray, rows: number, cols: number, norms: FloatArray | null): void {
+  checkRows("normalizeRows", rows, cols, [w], ["w"]);
+  if (norms) checkLength("normalizeRows", "norms", norms, rows);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    let norm2 = 0;
+    for (let c = 0; c < cols; c++) norm2 += w[off + c]! * w[off + c]!;
+    const norm = Math.sqrt(norm2);
+    if (norms) norms[r] = norm;
+    if (norm === 0) continue;
+    for (let c = 0; c < cols; c++) w[off + c] = w[off + c]! / norm;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // layer norm
 
@@ -635,6 +693,9 @@ export const jsKernels: Kernels<FloatArray> = {
   softmaxRowsBackward,
   logSoftmaxRowsBackward,
   softmaxCrossEntropyRows,
+  positiveRowsToSparse,
+  projectOutRows,
+  normalizeRows,
   layerNorm,
   layerNormBackward,
   topkRows,

@@ -122,6 +122,17 @@ export interface Kernels<A extends FloatArray = Float32Array> {
     dOut: A, dValues: A | null, dW: A | null,
   ): void;
 
+  /**
+   * The positive entries of each row of a rows×cols matrix as sparse slots (ReLU codes): values[r*k + j],
+   * indices[r*k + j] in column order, padded with (0, −1). counts[r] receives the row's number of positive
+   * entries, which may exceed k (then only the first k are written). Returns the largest count.
+   */
+  positiveRowsToSparse(x: A, rows: number, cols: number, k: number, values: A, indices: Int32Array, counts: Int32Array): number;
+  /** g_r −= (g_r·w_r / ‖w_r‖²) w_r per row (rows with w_r = 0 unchanged): the gradient tangent to ‖w_r‖ = const. */
+  projectOutRows(g: A, w: A, rows: number, cols: number): void;
+  /** w_r /= ‖w_r‖ per row in place (zero rows unchanged); norms[r] (if given) receives the norm before. */
+  normalizeRows(w: A, rows: number, cols: number, norms: A | null): void;
+
   /** out[c] (= or +=) Σ_r x[r, c]  — reduce a rows×cols matrix over its rows (e.g. bias gradients). */
   sumOverRows(x: A, rows: number, cols: number, out: A, accumulate: boolean): void;
   /** out[r] (= or +=) Σ_c x[r, c]  — reduce over columns. */

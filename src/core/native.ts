@@ -11,6 +11,7 @@ import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
   checkCrossEntropy,
+  checkPositiveRows,
 } from "./kernel-checks.js";
 
 /** The raw addon surface (native/src/binding.cc). */
@@ -33,6 +34,10 @@ interface NativeAddon {
     log: boolean): void;
   softmaxCrossEntropyRows(x: Float32Array, targets: Int32Array, rows: number, cols: number, ignoreIndex: number,
     grad: boolean, gradScale: number, nll: Float32Array): void;
+  positiveRowsToSparse(x: Float32Array, rows: number, cols: number, k: number, values: Float32Array,
+    indices: Int32Array, counts: Int32Array): number;
+  projectOutRows(g: Float32Array, w: Float32Array, rows: number, cols: number): void;
+  normalizeRows(w: Float32Array, rows: number, cols: number, norms: Float32Array | null): void;
   layerNorm(x: Float32Array, rows: number, cols: number, w: Float32Array | null, b: Float32Array | null, eps: number,
     out: Float32Array, mean: Float32Array, rstd: Float32Array): void;
   layerNormBackward(x: Float32Array, dy: Float32Array, rows: number, cols: number, w: Float32Array | null,
@@ -163,6 +168,19 @@ function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): 
     softmaxCrossEntropyRows(x, rows, cols, targets, ignoreIndex, gradScale, nll) {
       checkCrossEntropy(rows, cols, x, targets, ignoreIndex, nll);
       addon.softmaxCrossEntropyRows(x, targets, rows, cols, ignoreIndex, gradScale !== null, gradScale ?? 0, nll);
+    },
+    positiveRowsToSparse(x, rows, cols, k, values, indices, counts) {
+      checkPositiveRows(rows, cols, k, x, values, indices, counts);
+      return addon.positiveRowsToSparse(x, rows, cols, k, values, indices, counts);
+    },
+    projectOutRows(g, w, rows, cols) {
+      checkRows("projectOutRows", rows, cols, [g, w], ["g", "w"]);
+      addon.projectOutRows(g, w, rows, cols);
+    },
+    normalizeRows(w, rows, cols, norms) {
+      checkRows("normalizeRows", rows, cols, [w], ["w"]);
+      if (norms) checkLength("normalizeRows", "norms", norms, rows);
+      addon.normalizeRows(w, rows, cols, norms);
     },
     layerNorm(x, rows, cols, w, b, eps, out, mean, rstd) {
       checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, mean, rstd);

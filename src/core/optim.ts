@@ -105,6 +105,23 @@ export class AdamW {
     zeroGrad(this.slots.map((s) => s.param));
   }
 
+  /**
+   * Zeroes the moments of some rows of one parameter (rowSize elements each), e.g. after re-initialising dead SAE
+   * features, so stale momentum does not undo the re-initialisation.
+   */
+  resetRows(name: string, rows: Iterable<number>, rowSize: number): void {
+    const slot = this.slots.find((s) => s.name === name);
+    if (!slot) throw new Error(`AdamW.resetRows: unknown parameter "${name}"`);
+    for (const r of rows) {
+      const start = r * rowSize;
+      if (!Number.isInteger(r) || r < 0 || start + rowSize > slot.m.length) {
+        throw new RangeError(`AdamW.resetRows: row ${r} of size ${rowSize} is outside "${name}" (${slot.m.length} elements)`);
+      }
+      slot.m.fill(0, start, start + rowSize);
+      slot.v.fill(0, start, start + rowSize);
+    }
+  }
+
   /** Copies of the moments (as Float32Array; float64 state is rounded) and the step count. */
   stateDict(): OptimizerState {
     const m: Record<string, Float32Array> = {};

@@ -1,0 +1,37 @@
+/** Flag parsers shared by the subcommands: numbers with k/M/G suffixes and range checks that name the flag. */
+import { InvalidArgumentError } from "commander";
+
+const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
+
+/** "20M", "1.5e6", "4096" → a number (k/M/G suffixes for token counts). */
+export function parseNumber(value: string): number {
+  const match = /^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([kKmMgG]?)\s*$/.exec(value);
+  return match ? Number(match[1]) * (match[2] ? SUFFIX[match[2]]! : 1) : NaN;
+}
+
+/** An integer flag ≥ min; the message names the flag. */
+export function integerFlag(flag: string, min: number): (value: string) => number {
+  return (value) => {
+    const n = parseNumber(value);
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${flag} must be ${min === 1 ? "a positive integer" : `an integer ≥ ${min}`}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+/** A number flag in (min, max] (or [min, max] when inclusive). */
+export function numberFlag(flag: string, min: number, max = Infinity, inclusiveMin = false): (value: string) => number {
+  return (value) => {
+    const n = parseNumber(value);
+    const ok = Number.isFinite(n) && (inclusiveMin ? n >= min : n > min) && n <= max;
+    if (!ok) {
+      const range = max === Infinity ? `${inclusiveMin ? "≥" : ">"} ${min}` : `in ${inclusiveMin ? "[" : "("}${min}, ${max}]`;
+      throw new InvalidArgumentError(`${flag} must be a number ${range}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+/** Repeatable string flag. */
+export const collect = (value: string, previous: string[]) => [...previous, value];

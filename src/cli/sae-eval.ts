@@ -1,0 +1,54 @@
+/** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
+import type { Command } from "commander";
+import fs from "node:fs";
+import { writeFileAtomicSync } from "../io/atomic.js";
+import { loadCorpusSplits } from "../model/corpus-splits.js";
+import { evaluateSae, formatSaeEval } from "../sae/eval.js";
+import { loadSaeFolder } from "../sae/format.js";
+import { integerFlag } from "./flags.js";
+import { ProgressLine } from "./progress.js";
+import { loadHookedModel, saeCommand } from "./sae-command.js";
+
+interface SaeEvalFlags {
+  sae: string;
+  model?: string;
+  tokens: number;
+  batch: number;
+  json?: string;
+  cacheDir?: string;
+}
+
+export function registerSaeEval(program: Command): void {
+  saeCommand(program)
+    .command("eval")
+    .description("evaluate an SAE on the validation split (prose and code): L0, MSE, explained variance, CE loss recovered, dead/dense features")
+    .requiredOption("--sae <dir>", "SAE folder (SAELens layout)")
+    .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
+    .option("--tokens <n>", "evaluation tokens per domain", integerFlag("--tokens", 1), 131_072)
+    .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
+    .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
+    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .action((f: SaeEvalFlags) => {
+      const { sae, meta } = loadSaeFolder(f.sae);
+      const modelDir = f.model ?? (typeof meta.extra?.model === "string" ? meta.extra.model : undefined);
+      if (!modelDir || !fs.existsSync(modelDir)) {
+        throw new Error(`sae eval: no model folder${modelDir ? ` (${modelDir} from ${f.sae}/cfg.json does not exist)` : ""}; pass --model DIR`);
+      }
+      const { model } = loadHookedModel(modelDir, meta.hookName);
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir });
+      let bar: ProgressLine | undefined;
+      const result = evaluateSae({
+        model, sae, hookName: meta.hookName, data: splits.validation, tokensPerDomain: f.tokens, batch: f.batch,
+        onProgress: (done, total) => {
+          bar ??= new ProgressLine({ total, unit: "seq" });
+          bar.update(done, []);
+        },
+      });
+      bar?.finish();
+      console.log(formatSaeEval(result));
+      if (f.json) {
+        writeFileAtomicSync(f.json, `${JSON.stringify({ sae: f.sae, model: modelDir, ...result, density: Array.from(result.density) }, null, 1)}\n`);
+        console.log(`wrote ${f.json}`);
+      }
+    });
+}

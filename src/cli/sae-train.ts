@@ -1,0 +1,150 @@
+/** `saekit sae train`: train an SAE on a model's hook activations (streamed, or from `saekit sae cache`). */
+import { Option, type Command } from "commander";
+import { join, resolve } from "node:path";
+import { DOMAINS } from "../data/document.js";
+import { loadCorpusSplits } from "../model/corpus-splits.js";
+import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
+import type { SaeArchitecture } from "../sae/sae.js";
+import { trainSae, type SaeTrainEvent } from "../sae/train.js";
+import { integerFlag, numberFlag } from "./flags.js";
+import { formatCount, formatDuration, ProgressLine } from "./progress.js";
+import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
+
+interface SaeTrainFlags {
+  model: string;
+  out: string;
+  hook: string;
+  architecture: SaeArchitecture;
+  dSae?: number;
+  expansion?: number;
+  k: number;
+  l1: number;
+  lr?: number;
+  tokens: number;
+  batch: number;
+  seed: number;
+  activations?: string;
+  bufferRows: number;
+  resampleAt?: string;
+  deadWindow: number;
+  normalize: boolean;
+  checkpointEvery: number;
+  resume?: boolean;
+  dtype: "F32" | "F16" | "BF16";
+  discardCheckpoint?: boolean;
+  cacheDir?: string;
+}
+
+function reporter() {
+  let bar: ProgressLine | undefined;
+  const log = (m: string) => (bar ? bar.log(m) : process.stderr.write(`${m}\n`));
+  const onEvent = (e: SaeTrainEvent) => {
+    switch (e.type) {
+      case "start":
+        log(`${e.totalSteps} steps, ${formatCount(e.totalTokens)} tokens; activation scale ${e.normScale.toPrecision(4)}` + (e.resumedFrom !== null ? `; resuming at step ${e.resumedFrom}` : ""));
+        bar = new ProgressLine({ total: e.totalTokens, unit: "tok" });
+        break;
+      case "step":
+        bar?.update(e.tokens, [
+          `step ${e.step}/${e.totalSteps}`, `MSE ${e.mse.toPrecision(3)}`, `FVU ${e.fvu.toFixed(3)}`, `L0 ${e.l0.toFixed(1)}`,
+          `dead ${(100 * e.deadFraction).toFixed(1)}%`,
+        ]);
+        break;
+      case "resample":
+        log(`step ${e.step}: resampled ${e.dead} dead features`);
+        break;
+      case "checkpoint":
+      case "done":
+        break;
+    }
+  };
+  return { onEvent, finish: () => bar?.finish() };
+}
+
+export function registerSaeTrain(program: Command): void {
+  saeCommand(program)
+    .command("train")
+    .description("train a sparse autoencoder on a model's activations into an SAELens folder (cfg.json, sae_weights.safetensors, sparsity.safetensors, training.json)")
+    .requiredOption("--model <dir>", "model folder (config.json + model.safetensors)")
+    .requiredOption("--out <dir>", "output SAE folder (new or empty, or the same run with --resume)")
+    .option("--hook <name>", "hook point to read", DEFAULT_HOOK)
+    .addOption(new Option("--architecture <name>", "standard (ReLU + L1, resampling) or topk (AuxK)").choices(["standard", "topk"]).default("standard"))
+    .option("--d-sae <n>", "dictionary size (features)", integerFlag("--d-sae", 1))
+    .option("--expansion <n>", "dictionary size as a multiple of d_in (default 8)", integerFlag("--expansion", 1))
+    .option("--k <n>", "active features per token (topk)", integerFlag("--k", 1), 32)
+    .option("--l1 <x>", "L1 coefficient λ (standard; penalty averaged over the batch)", numberFlag("--l1", 0, Infinity, true), 5)
+    .option("--lr <x>", "Adam learning rate (default 4e-4 standard, 5e-4 topk)", numberFlag("--lr", 0))
+    .option("--tokens <n>", "training tokens, e.g. 20M", integerFlag("--tokens", 1), 20_000_000)
+    .option("--batch <n>", "tokens per step", integerFlag("--batch", 1), 4096)
+    .option("--seed <n>", "seed of the initialisation and data order", integerFlag("--seed", 0), 0)
+    .option("--activations <dir>", "read activations from this cache (saekit sae cache) instead of running the model")
+    .option("--buffer-rows <n>", "shuffle buffer rows", integerFlag("--buffer-rows", 1), 131_072)
+    .option("--resample-at <steps>", "standard: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
+    .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), 1_000_000)
+    .option("--no-normalize", "do not scale activations to E‖x‖² = d_in")
+    .option("--checkpoint-every <n>", "checkpoint every n steps (0 = only when stopped)", integerFlag("--checkpoint-every", 0), 500)
+    .option("--resume", "continue the run in --out from its last checkpoint")
+    .addOption(new Option("--dtype <dtype>", "storage dtype of sae_weights.safetensors").choices(["F32", "F16", "BF16"]).default("F32"))
+    .option("--discard-checkpoint", "remove checkpoint/ when done")
+    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .action(async (f: SaeTrainFlags) => {
+      const { model, name } = loadHookedModel(f.model, f.hook);
+      const cfg = model.cfg;
+      const dIn = hookActivationWidth(cfg, f.hook);
+      const dSae = f.dSae ?? (f.expansion ?? 8) * dIn;
+      const resampleSteps = f.resampleAt?.split(",").map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--resample-at: "${s}" is not a positive step number`);
+        return n;
+      });
+      const out = resolve(f.out);
+      const source = (resumeAt: number): ActivationSource => {
+        if (f.activations) {
+          const store = new CachedActivationStore({ dir: f.activations, seed: f.seed, bufferRows: f.bufferRows, startRow: resumeAt });
+          if (store.manifest.hookName !== f.hook) throw new Error(`--activations ${f.activations} holds ${store.manifest.hookName}, not --hook ${f.hook}`);
+          return store;
+        }
+        const splits = loadCorpusSplits(cfg, { cacheDir: f.cacheDir });
+        return new ModelActivationStore({
+          model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed, bufferRows: f.bufferRows,
+          startSequence: resumeAt,
+        });
+      };
+      const r = reporter();
+      const controller = new AbortController();
+      const onSigint = () => {
+        if (controller.signal.aborted) process.exit(130);
+        controller.abort();
+        process.stderr.write("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit at once)\n");
+      };
+      process.on("SIGINT", onSigint);
+      try {
+        const result = await trainSae({
+          out, source, architecture: f.architecture, dSae, k: f.k, l1Coefficient: f.l1, lr: f.lr, tokens: f.tokens, batchSize: f.batch,
+          seed: f.seed, resampleSteps, deadWindowTokens: f.deadWindow, normalize: f.normalize, checkpointEvery: f.checkpointEvery,
+          resume: f.resume ?? false, dtype: f.dtype, discardCheckpoint: f.discardCheckpoint ?? false, signal: controller.signal, onProgress: r.onEvent,
+          meta: {
+            modelName: `saekit/${name}`, hookName: f.hook, hookLayer: Number(/^blocks\.(\d+)\./.exec(f.hook)?.[1] ?? 0), hookHeadIndex: null,
+            contextSize: cfg.n_ctx, prependBos: false,
+            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : "saekit-default (sotu + brown + moby-dick + cpython stdlib), train split",
+            normalizeActivations: f.normalize ? "expected_average_only_in" : "none",
+            extra: { model: resolve(f.model) },
+          },
+        });
+        r.finish();
+        if (!result.completed) {
+          console.log(`stopped at step ${result.steps}; checkpoint in ${join(out, "checkpoint")}. Run the same command with --resume to continue.`);
+          process.exitCode = 130;
+          return;
+        }
+        console.log(
+          `trained ${formatCount(result.tokens)} tokens in ${formatDuration(result.seconds)} (${formatCount(result.tokensPerSecond)} tokens/s): ` +
+            `MSE ${result.final.mse.toPrecision(4)}, FVU ${result.final.fvu.toFixed(3)}, L0 ${result.final.l0.toFixed(1)}, dead ${(100 * result.final.deadFraction).toFixed(1)}% (last batch)`,
+        );
+        console.log(`wrote ${out}: cfg.json, sae_weights.safetensors (${f.dtype}), sparsity.safetensors, training.json`);
+      } finally {
+        r.finish();
+        process.removeListener("SIGINT", onSigint);
+      }
+    });
+}

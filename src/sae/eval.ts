@@ -1,0 +1,195 @@
+/**
+ * SAE evaluation (`saekit sae eval`), per domain (prose, code) over validation sequences:
+ *   L0             mean number of features with activation > 0 per token
+ *   MSE            mean over tokens of ‖x − x̂‖²
+ *   FVU            Σ‖x − x̂‖² / Σ‖x − x̄‖² (pooled over the domain's tokens; explained variance = 1 − FVU)
+ *   CE losses      next-token cross-entropy of the model clean, with x̂ spliced into the hook, and with the hook
+ *                  zero-ablated; % loss recovered = (CE_zero − CE_sae) / (CE_zero − CE_clean)
+ *   density        fraction of tokens on which each feature fires (over both domains): dead (never fired),
+ *                  dense (> 10 %), and a histogram of log10 density
+ * Definitions follow ../shared/CONVENTIONS.md.
+ */
+import { constant, Tape } from "../core/autograd.js";
+import { Tensor } from "../core/tensor.js";
+import type { Domain } from "../data/document.js";
+import { sequenceCount, type TokenSequences } from "../model/baselines.js";
+import { evenlySpacedIndices, gatherBatch, IGNORE_TARGET, SequencePool } from "../model/train-data.js";
+import type { HookedTransformer } from "../model/transformer.js";
+import type { Sae } from "./sae.js";
+
+export interface SaeEvalOptions {
+  model: HookedTransformer;
+  sae: Sae;
+  hookName: string;
+  /** Validation sequences per domain. */
+  data: Partial<Record<Domain, TokenSequences>>;
+  /** Tokens per domain (evenly spaced sequences; default 131,072). */
+  tokensPerDomain?: number;
+  /** Sequences per forward pass (default 32). */
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface DomainMetrics {
+  tokens: number;
+  l0: number;
+  mse: number;
+  fvu: number;
+  explainedVariance: number;
+  ceClean: number;
+  ceSae: number;
+  ceZeroAblation: number;
+  /** (CE_zero − CE_sae) / (CE_zero − CE_clean), as a fraction. */
+  lossRecovered: number;
+}
+
+export interface SaeEvalResult {
+  hookName: string;
+  dSae: number;
+  domains: Partial<Record<Domain, DomainMetrics>>;
+  /** All domains pooled (token-weighted). */
+  overall: DomainMetrics;
+  deadFeatures: number;
+  denseFeatures: number;
+  deadFraction: number;
+  denseFraction: number;
+  /** Histogram of log10 feature density over features that fired: edges (bins + 1) and counts. */
+  densityHistogram: { edges: number[]; counts: number[] };
+  /** Per feature: fraction of evaluation tokens where it fired. */
+  density: Float32Array;
+}
+
+export const DENSE_FEATURE_THRESHOLD = 0.1;
+
+export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
+  const { model, sae, hookName } = options;
+  if (!model.hookNames().includes(hookName)) throw new Error(`sae eval: hook "${hookName}" is not a hook point of the model`);
+  const batch = options.batch ?? 32;
+  const perDomain = options.tokensPerDomain ?? 131_072;
+  const fired = new Float64Array(sae.dSae);
+  let tokensAll = 0;
+  const domains: Partial<Record<Domain, DomainMetrics>> = {};
+  const plan = Object.entries(options.data).map(([domain, data]) => {
+    const n = Math.min(sequenceCount(data!), Math.max(1, Math.ceil(perDomain / data!.nCtx)));
+    return { domain: domain as Domain, data: data!, indices: evenlySpacedIndices(sequenceCount(data!), n) };
+  });
+  const total = plan.reduce((s, p) => s + p.indices.length, 0);
+  let done = 0;
+  for (const { domain, data, indices } of plan) {
+    if (indices.length === 0) continue;
+    const pool = new SequencePool([data]);
+    const acc = { tokens: 0, active: 0, sq: 0, sumX: new Float64Array(sae.dIn), sumX2: 0, ce: [0, 0, 0], scored: 0 };
+    for (let start = 0; start < indices.length; start += batch) {
+      const chunk = gatherBatch(pool, indices.subarray(start, start + batch));
+      const { cleanLoss, x } = cleanPass(model, hookName, chunk);
+      const rows = chunk.batch * chunk.nCtx;
+      if (x.value.lastDim !== sae.dIn) {
+        throw new Error(`sae eval: the SAE has d_in ${sae.dIn} but ${hookName} has ${x.value.lastDim} values per token`);
+      }
+      const codes = sae.encode(x.data as Float32Array, rows);
+      const xh = sae.decode(codes);
+      for (let i = 0; i < codes.indices.length; i++) {
+        const idx = codes.indices[i]!;
+        if (idx >= 0) {
+          fired[idx]! += 1;
+          acc.active++;
+        }
+      }
+      const xd = x.data;
+      for (let i = 0; i < rows * sae.dIn; i++) {
+        const v = xd[i]!;
+        acc.sq += (xh[i]! - v) ** 2;
+        acc.sumX2 += v * v;
+        acc.sumX[i % sae.dIn]! += v;
+      }
+      const scored = chunk.targets.reduce((s, t) => s + (t === IGNORE_TARGET ? 0 : 1), 0);
+      const splice = (replacement: Float32Array) => model.forwardLoss(Tape.noGrad(), chunk.inputs, chunk.batch, chunk.nCtx, chunk.targets, {
+        ignoreIndex: IGNORE_TARGET,
+        hooks: { [hookName]: () => constant(new Tensor(replacement, x.shape)) },
+      }).loss.value.item();
+      acc.ce[0]! += cleanLoss * scored;
+      acc.ce[1]! += splice(xh) * scored;
+      acc.ce[2]! += splice(new Float32Array(xh.length)) * scored;
+      acc.scored += scored;
+      acc.tokens += rows;
+      done += chunk.batch;
+      options.onProgress?.(done, total);
+    }
+    tokensAll += acc.tokens;
+    let meanNorm2 = 0;
+    for (let c = 0; c < sae.dIn; c++) meanNorm2 += (acc.sumX[c]! / acc.tokens) ** 2;
+    const variance = acc.sumX2 - acc.tokens * meanNorm2;
+    const [clean, withSae, zero] = acc.ce.map((v) => v / acc.scored) as [number, number, number];
+    domains[domain] = metrics(acc.tokens, acc.active / acc.tokens, acc.sq / acc.tokens, acc.sq / variance, clean, withSae, zero);
+  }
+  const list = Object.values(domains) as DomainMetrics[];
+  const weighted = (f: (m: DomainMetrics) => number) => list.reduce((s, m) => s + f(m) * m.tokens, 0) / Math.max(1, tokensAll);
+  const overall = metrics(tokensAll, weighted((m) => m.l0), weighted((m) => m.mse), weighted((m) => m.fvu),
+    weighted((m) => m.ceClean), weighted((m) => m.ceSae), weighted((m) => m.ceZeroAblation));
+  const density = Float32Array.from(fired, (c) => c / Math.max(1, tokensAll));
+  const deadFeatures = density.filter((d) => d === 0).length;
+  const denseFeatures = density.filter((d) => d > DENSE_FEATURE_THRESHOLD).length;
+  return {
+    hookName, dSae: sae.dSae, domains, overall, deadFeatures, denseFeatures,
+    deadFraction: deadFeatures / sae.dSae, denseFraction: denseFeatures / sae.dSae,
+    densityHistogram: log10Histogram(density), density,
+  };
+}
+
+function metrics(tokens: number, l0: number, mse: number, fvu: number, ceClean: number, ceSae: number, ceZeroAblation: number): DomainMetrics {
+  return {
+    tokens, l0, mse, fvu, explainedVariance: 1 - fvu, ceClean, ceSae, ceZeroAblation,
+    lossRecovered: (ceZeroAblation - ceSae) / (ceZeroAblation - ceClean),
+  };
+}
+
+/** The clean loss and the hook's activation, in one forward pass. */
+function cleanPass(model: HookedTransformer, hookName: string, chunk: { inputs: Int32Array; targets: Int32Array; batch: number; nCtx: number }) {
+  const { loss, cache } = model.forwardLoss(Tape.noGrad(), chunk.inputs, chunk.batch, chunk.nCtx, chunk.targets, {
+    ignoreIndex: IGNORE_TARGET, cache: [hookName],
+  });
+  return { cleanLoss: loss.value.item(), x: cache.get(hookName)! };
+}
+
+/** Histogram of log10(density) over features with density > 0, in 0.25-decade bins from 1e-7 to 1. */
+export function log10Histogram(density: Float32Array, lo = -7, hi = 0, binWidth = 0.25): { edges: number[]; counts: number[] } {
+  const bins = Math.round((hi - lo) / binWidth);
+  const counts = new Array<number>(bins).fill(0);
+  for (const d of density) {
+    if (!(d > 0)) continue;
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((Math.log10(d) - lo) / binWidth)));
+    counts[b]! += 1;
+  }
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * binWidth), counts };
+}
+
+/** A readable table of an evaluation (what `saekit sae eval` prints). */
+export function formatSaeEval(r: SaeEvalResult): string {
+  const cols = [...Object.keys(r.domains), "overall"];
+  const get = (c: string) => (c === "overall" ? r.overall : r.domains[c as Domain]!);
+  const row = (label: string, f: (m: DomainMetrics) => string) => [label, ...cols.map((c) => f(get(c)))];
+  const rows = [
+    ["", ...cols],
+    row("tokens", (m) => m.tokens.toLocaleString("en-US")),
+    row("L0", (m) => m.l0.toFixed(1)),
+    row("MSE", (m) => m.mse.toPrecision(4)),
+    row("explained variance", (m) => `${(100 * m.explainedVariance).toFixed(1)}%`),
+    row("CE clean", (m) => m.ceClean.toFixed(4)),
+    row("CE with SAE", (m) => m.ceSae.toFixed(4)),
+    row("CE zero-ablated", (m) => m.ceZeroAblation.toFixed(4)),
+    row("CE loss recovered", (m) => `${(100 * m.lossRecovered).toFixed(1)}%`),
+  ];
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((x) => x[j]!.length)));
+  const lines = rows.map((x) => x.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  "));
+  lines.push(
+    `features: ${r.dSae}; dead (never fired) ${r.deadFeatures} (${(100 * r.deadFraction).toFixed(1)}%); ` +
+      `dense (> ${100 * DENSE_FEATURE_THRESHOLD}% of tokens) ${r.denseFeatures} (${(100 * r.denseFraction).toFixed(1)}%)`,
+  );
+  const max = Math.max(1, ...r.densityHistogram.counts);
+  lines.push("feature density (log10 fraction of tokens):");
+  r.densityHistogram.counts.forEach((c, i) => {
+    if (c === 0) return;
+    lines.push(`  ${r.densityHistogram.edges[i]!.toFixed(2).padStart(6)} … ${r.densityHistogram.edges[i + 1]!.toFixed(2).padStart(6)}  ${"█".repeat(Math.ceil((30 * c) / max)).padEnd(30)} ${c}`);
+  });
+  return lines.join("\n");
+}

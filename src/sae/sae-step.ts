@@ -1,0 +1,308 @@
+/**
+ * Loss and gradients of one SAE training batch, written out by hand so the sparsity of the codes is used:
+ * the encoder is one dense gemm; decoding, the decoder gradient, the code gradients and the encoder's weight
+ * gradient each touch only the active (row, feature) pairs — O(B·L0·d_in) instead of O(B·d_sae·d_in). While the
+ * codes are still dense (early in training, or during the L1 warm-up) a dense-gemm path is used instead.
+ *
+ * Losses (all averaged over the batch, summed over d_in — SAELens' convention):
+ *   standard: ‖x̂ − x‖² + λ · Σ_j f_j ‖W_dec_j‖            (decoder rows are kept at unit norm, so Σ_j f_j)
+ *   topk:     ‖x̂ − x‖² + α · ‖ê − (x − x̂)‖²                 (AuxK: ê decodes the top k_aux dead latents, no b_dec;
+ *                                                           x − x̂ is a constant for it, as in OpenAI's recipe)
+ * Gradients are written into SaeGradients (overwritten each call).
+ */
+import { kernels } from "../core/backend.js";
+import type { Sae, SparseCodes } from "./sae.js";
+
+export interface SaeGradients {
+  encT: Float32Array;
+  bEnc: Float32Array;
+  dec: Float32Array;
+  bDec: Float32Array;
+}
+
+export interface SaeBatchOptions {
+  /** λ of the L1 penalty (standard). */
+  l1Coefficient: number;
+  /** Features that count as dead for AuxK (topk): a mask over d_sae, or null for none. */
+  deadMask?: Uint8Array | null;
+  /** k_aux: dead latents used by AuxK per token (default d_in / 2). */
+  auxK?: number;
+  /** α of the AuxK loss (default 1/32). */
+  auxCoefficient?: number;
+  /** Density (L0 / d_sae) above which the dense path is used (default 0.05). */
+  denseThreshold?: number;
+}
+
+export interface SaeBatchStats {
+  /** Total loss that was differentiated. */
+  loss: number;
+  /** Mean over tokens of ‖x̂ − x‖². */
+  mse: number;
+  /** Mean over tokens of Σ_j f_j (the unweighted L1 of the codes). */
+  l1: number;
+  /** AuxK loss before α (0 when unused). */
+  auxLoss: number;
+  /** Mean active features per token. */
+  l0: number;
+  /** Σ over tokens of ‖x − mean(x)‖² of this batch (for explained variance). */
+  totalVariance: number;
+  /** Whether the dense path ran. */
+  dense: boolean;
+}
+
+export function allocateGradients(sae: Sae): SaeGradients {
+  return {
+    encT: new Float32Array(sae.encT.length),
+    bEnc: new Float32Array(sae.bEnc.length),
+    dec: new Float32Array(sae.dec.length),
+    bDec: new Float32Array(sae.bDec.length),
+  };
+}
+
+/** Reusable scratch so steady-state training allocates little. */
+class Scratch {
+  private readonly buffers = new Map<string, Float32Array>();
+  get(name: string, size: number): Float32Array {
+    let b = this.buffers.get(name);
+    if (!b || b.length < size) {
+      b = new Float32Array(size);
+      this.buffers.set(name, b);
+    }
+    return b.subarray(0, size);
+  }
+}
+
+/**
+ * Computes loss and gradients for x [rows, d_in]; returns the statistics and the codes (for dead-feature tracking).
+ */
+export class SaeBatchStep {
+  private readonly scratch = new Scratch();
+  private lastSlots = 32;
+
+  constructor(readonly sae: Sae, readonly grads: SaeGradients = allocateGradients(sae)) {}
+
+  run(x: Float32Array, rows: number, options: SaeBatchOptions): { stats: SaeBatchStats; codes: SparseCodes | null; activeFeatures: Uint8Array } {
+    const sae = this.sae;
+    const k = kernels();
+    const { dIn, dSae } = sae.spec;
+    const g = this.grads;
+    g.encT.fill(0);
+    g.bEnc.fill(0);
+    g.dec.fill(0);
+    g.bDec.fill(0);
+
+    const xc = this.scratch.get("xc", rows * dIn);
+    xc.set(x.subarray(0, rows * dIn));
+    if (sae.spec.applyBDecToInput) k.addBias(xc, rows, dIn, this.scratch.get("negBDec", dIn).map((_, i) => -sae.bDec[i]!));
+    const pre = sae.preActivations(xc, rows, this.scratch.get("pre", rows * dSae));
+
+    let codes: SparseCodes | null = null;
+    let dense = false;
+    const threshold = options.denseThreshold ?? 0.05;
+    if (sae.spec.architecture === "topk") {
+      codes = sae.codesFromPre(pre, rows);
+    } else {
+      codes = this.reluCodes(pre, rows, dSae, Math.ceil(threshold * dSae));
+      dense = codes === null;
+    }
+
+    const xh = this.scratch.get("xh", rows * dIn);
+    const dxh = this.scratch.get("dxh", rows * dIn);
+    let l1 = 0;
+    let l0 = 0;
+    const activeFeatures = new Uint8Array(dSae);
+    const invRows = rows > 0 ? 1 / rows : 0;
+    const lambda = sae.spec.architecture === "standard" ? options.l1Coefficient : 0;
+
+    if (dense) {
+      // pre becomes F = ReLU(pre) in place; pre > 0 ⇔ F > 0, so F also serves as the ReLU mask below.
+      k.relu(pre, pre);
+      const f = pre;
+      k.gemm(false, false, rows, dIn, dSae, 1, f, dSae, sae.dec, dIn, 0, xh, dIn);
+      k.addBias(xh, rows, dIn, sae.bDec);
+      for (let i = 0; i < f.length; i++) {
+        const v = f[i]!;
+        if (v > 0) {
+          l1 += v;
+          l0++;
+          activeFeatures[i % dSae] = 1;
+        }
+      }
+      const mse = squaredErrorGrad(x, xh, dxh, rows, dIn, 2 * invRows);
+      // dF = dx̂ W_decᵀ + λ/B, masked by F > 0 → dPre (written into a separate buffer; F is still needed).
+      const dPre = this.scratch.get("dPre", rows * dSae);
+      k.gemm(false, true, rows, dSae, dIn, 1, dxh, dIn, sae.dec, dIn, 0, dPre, dSae);
+      const l1Grad = lambda * invRows;
+      for (let i = 0; i < dPre.length; i++) dPre[i] = f[i]! > 0 ? dPre[i]! + l1Grad : 0;
+      k.gemm(true, false, dSae, dIn, rows, 1, f, dSae, dxh, dIn, 0, g.dec, dIn);
+      k.gemm(true, false, dSae, dIn, rows, 1, dPre, dSae, xc, dIn, 0, g.encT, dIn);
+      k.sumOverRows(dPre, rows, dSae, g.bEnc, false);
+      this.finishBDec(dxh, rows);
+      const stats = this.stats(mse, l1 * invRows, 0, l0 * invRows, lambda * l1 * invRows, x, rows, true);
+      return { stats, codes: null, activeFeatures };
+    }
+
+    // ---- sparse path
+    const c = codes!;
+    sae.decode(c, xh);
+    const mse = squaredErrorGrad(x, xh, dxh, rows, dIn, 2 * invRows);
+    const dVals = this.scratch.get("dVals", rows * c.k);
+    k.sparseDecodeBackward(rows, c.k, c.indices, c.values, sae.dec, dIn, dxh, dVals, g.dec);
+    const l1Grad = lambda * invRows;
+    for (let i = 0; i < dVals.length; i++) {
+      const idx = c.indices[i]!;
+      if (idx < 0) {
+        dVals[i] = 0;
+        continue;
+      }
+      l1 += c.values[i]!;
+      l0++;
+      activeFeatures[idx] = 1;
+      dVals[i] = dVals[i]! + l1Grad;
+    }
+    this.encoderBackward(c, dVals, xc, rows);
+
+    let auxLoss = 0;
+    const alpha = options.auxCoefficient ?? 1 / 32;
+    if (sae.spec.architecture === "topk" && options.deadMask && alpha > 0) {
+      auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha);
+    }
+    this.finishBDec(dxh, rows);
+    const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
+    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, x, rows, false);
+    return { stats, codes: c, activeFeatures };
+  }
+
+  /** ReLU codes if their densest row has at most maxSlots entries, else null (→ dense path). */
+  private reluCodes(pre: Float32Array, rows: number, dSae: number, maxSlots: number): SparseCodes | null {
+    const k = kernels();
+    const counts = this.scratchInt("counts", rows);
+    let slots = Math.min(this.lastSlots, Math.max(1, maxSlots));
+    for (;;) {
+      const indices = new Int32Array(rows * slots);
+      const values = new Float32Array(rows * slots);
+      const most = k.positiveRowsToSparse(pre, rows, dSae, slots, values, indices, counts);
+      if (most <= slots) {
+        this.lastSlots = Math.max(1, most);
+        return { rows, k: slots, indices, values };
+      }
+      if (most > maxSlots) {
+        this.lastSlots = maxSlots;
+        return null;
+      }
+      slots = most;
+    }
+  }
+
+  private readonly ints = new Map<string, Int32Array>();
+  private scratchInt(name: string, size: number): Int32Array {
+    let b = this.ints.get(name);
+    if (!b || b.length < size) {
+      b = new Int32Array(size);
+      this.ints.set(name, b);
+    }
+    return b.subarray(0, size);
+  }
+
+  /**
+   * Given dL/dpre at the code slots: dW_encᵀ[j] += dpre·xc_r and db_enc[j] += dpre (sparse scatters, the same
+   * kernel as the decoder's weight gradient; db_enc is a scatter into a 1-column matrix of ones).
+   */
+  private encoderBackward(c: SparseCodes, dPre: Float32Array, xc: Float32Array, rows: number): void {
+    const k = kernels();
+    const { dIn } = this.sae.spec;
+    k.sparseDecodeBackward(rows, c.k, c.indices, dPre, this.sae.encT, dIn, xc, null, this.grads.encT);
+    const ones = this.scratch.get("ones", rows).fill(1);
+    k.sparseDecodeBackward(rows, c.k, c.indices, dPre, this.sae.bEnc, 1, ones, null, this.grads.bEnc);
+  }
+
+  /** db_dec = Σ_r dx̂_r − (db_enc · W_encᵀ) when b_dec is subtracted from the encoder input. */
+  private finishBDec(dxh: Float32Array, rows: number): void {
+    const k = kernels();
+    const { dIn, dSae } = this.sae.spec;
+    k.sumOverRows(dxh, rows, dIn, this.grads.bDec, false);
+    if (this.sae.spec.applyBDecToInput) {
+      k.gemm(false, false, 1, dIn, dSae, -1, this.grads.bEnc, dSae, this.sae.encT, dIn, 1, this.grads.bDec, dIn);
+    }
+  }
+
+  /**
+   * AuxK (OpenAI, "Scaling and evaluating sparse autoencoders"): the top k_aux pre-activations among dead latents
+   * reconstruct the residual e = x − x̂; loss ‖ê − e‖² (batch mean). Returns the loss before α; adds α·gradients.
+   */
+  private auxK(pre: Float32Array, x: Float32Array, xh: Float32Array, xc: Float32Array, rows: number, deadMask: Uint8Array, kAuxWanted: number, alpha: number): number {
+    const k = kernels();
+    const { dIn, dSae } = this.sae.spec;
+    const deadCols: number[] = [];
+    for (let j = 0; j < dSae; j++) if (deadMask[j]) deadCols.push(j);
+    const nDead = deadCols.length;
+    if (nDead === 0 || rows === 0) return 0;
+    const kAux = Math.min(kAuxWanted, nDead);
+    // Gather the dead columns into a compact [rows, nDead] matrix so top-k runs over dead latents only.
+    const compact = this.scratch.get("auxPre", rows * nDead);
+    for (let r = 0; r < rows; r++) {
+      const src = r * dSae;
+      const dst = r * nDead;
+      for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]!;
+    }
+    const indices = new Int32Array(rows * kAux);
+    const values = new Float32Array(rows * kAux);
+    k.topkRows(compact, rows, nDead, kAux, values, indices);
+    for (let i = 0; i < indices.length; i++) {
+      if (values[i]! > 0) indices[i] = deadCols[indices[i]!]!;
+      else {
+        indices[i] = -1;
+        values[i] = 0;
+      }
+    }
+    const eHat = this.scratch.get("auxRecon", rows * dIn);
+    k.sparseDecode(rows, kAux, indices, values, this.sae.dec, dIn, eHat, false);
+    // auxDiff = ê − (x − x̂); its gradient 2α·auxDiff/B flows into the aux codes and the dead decoder rows.
+    let loss = 0;
+    for (let i = 0; i < rows * dIn; i++) {
+      const d = eHat[i]! - (x[i]! - xh[i]!);
+      loss += d * d;
+      eHat[i] = d;
+    }
+    const scale = (2 * alpha) / rows;
+    k.scale(eHat, scale);
+    const dVals = new Float32Array(rows * kAux);
+    k.sparseDecodeBackward(rows, kAux, indices, values, this.sae.dec, dIn, eHat, dVals, this.grads.dec);
+    for (let i = 0; i < dVals.length; i++) if (indices[i]! < 0) dVals[i] = 0;
+    this.encoderBackward({ rows, k: kAux, indices, values }, dVals, xc, rows);
+    return loss / rows;
+  }
+
+  private stats(mse: number, l1: number, auxLoss: number, l0: number, penalty: number, x: Float32Array, rows: number, dense: boolean): SaeBatchStats {
+    return { loss: mse + penalty, mse, l1, auxLoss, l0, totalVariance: batchVariance(x, rows, this.sae.spec.dIn), dense };
+  }
+}
+
+/** dxh = scale · (xh − x); returns the batch mean of ‖xh − x‖² (scale = 2/B gives d(mean squared error)/dxh). */
+function squaredErrorGrad(x: Float32Array, xh: Float32Array, dxh: Float32Array, rows: number, dIn: number, scale: number): number {
+  let sum = 0;
+  const n = rows * dIn;
+  for (let i = 0; i < n; i++) {
+    const d = xh[i]! - x[i]!;
+    sum += d * d;
+    dxh[i] = scale * d;
+  }
+  return rows > 0 ? sum / rows : 0;
+}
+
+/** Σ_r ‖x_r − x̄‖² over the batch. */
+export function batchVariance(x: Float32Array, rows: number, dIn: number): number {
+  if (rows === 0) return 0;
+  const mean = new Float64Array(dIn);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < dIn; c++) mean[c]! += x[r * dIn + c]!;
+  for (let c = 0; c < dIn; c++) mean[c]! /= rows;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < dIn; c++) {
+      const d = x[r * dIn + c]! - mean[c]!;
+      total += d * d;
+    }
+  }
+  return total;
+}
+

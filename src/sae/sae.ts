@@ -1,0 +1,204 @@
+/**
+ * A sparse autoencoder over one hook point's activations (d_in → d_sae → d_in).
+ *
+ *   standard: f = ReLU((x − b_dec) W_enc + b_enc)                (Towards Monosemanticity; SAELens "standard")
+ *   topk:     f = ReLU(TopK_k((x − b_dec) W_enc + b_enc))        (OpenAI / SAELens "topk"; other entries are 0)
+ *   decode:   x̂ = f W_dec + b_dec
+ *
+ * Storage: the encoder is held transposed, `encT` [d_sae, d_in] (row j = feature j's encoder direction), so the
+ * sparse gradient scatter and per-feature resampling touch contiguous rows; `dec` [d_sae, d_in] is SAELens'
+ * W_dec. The SAELens file layout (W_enc [d_in, d_sae]) is produced by format.ts.
+ *
+ * Codes are sparse: per token the active features and their values, `k` slots per row padded with index −1.
+ */
+import { kernels } from "../core/backend.js";
+
+export type SaeArchitecture = "standard" | "topk";
+
+export interface SaeSpec {
+  architecture: SaeArchitecture;
+  dIn: number;
+  dSae: number;
+  /** Active features per token (topk only). */
+  k: number | null;
+  /** Subtract b_dec from the input before encoding (true for both recipes here, as SAELens). */
+  applyBDecToInput: boolean;
+}
+
+/** Sparse codes of `rows` tokens: `k` slots each; indices < 0 are padding. */
+export interface SparseCodes {
+  rows: number;
+  k: number;
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+export class SaeError extends Error {
+  override name = "SaeError";
+}
+
+export function checkSaeSpec(spec: SaeSpec, where = "SAE"): void {
+  const dims: Array<[string, number]> = [["d_in", spec.dIn], ["d_sae", spec.dSae]];
+  for (const [name, v] of dims) {
+    if (!Number.isInteger(v) || v < 1) throw new SaeError(`${where}: ${name} must be a positive integer, got ${v}`);
+  }
+  if (spec.architecture !== "standard" && spec.architecture !== "topk") {
+    throw new SaeError(`${where}: architecture must be "standard" or "topk", got ${JSON.stringify(spec.architecture)}`);
+  }
+  if (spec.architecture === "topk") {
+    if (spec.k === null || !Number.isInteger(spec.k) || spec.k < 1 || spec.k > spec.dSae) {
+      throw new SaeError(`${where}: topk needs k, an integer in [1, d_sae = ${spec.dSae}], got ${spec.k}`);
+    }
+  }
+}
+
+export class Sae {
+  readonly spec: SaeSpec;
+  /** Encoder, transposed: [d_sae, d_in]. */
+  readonly encT: Float32Array;
+  readonly bEnc: Float32Array;
+  /** Decoder W_dec: [d_sae, d_in]. */
+  readonly dec: Float32Array;
+  readonly bDec: Float32Array;
+
+  constructor(spec: SaeSpec, weights?: { encT: Float32Array; bEnc: Float32Array; dec: Float32Array; bDec: Float32Array }) {
+    checkSaeSpec(spec);
+    this.spec = { ...spec };
+    const { dIn, dSae } = spec;
+    this.encT = weights?.encT ?? new Float32Array(dSae * dIn);
+    this.bEnc = weights?.bEnc ?? new Float32Array(dSae);
+    this.dec = weights?.dec ?? new Float32Array(dSae * dIn);
+    this.bDec = weights?.bDec ?? new Float32Array(dIn);
+    const expect: Array<[string, Float32Array, number]> = [
+      ["W_enc", this.encT, dSae * dIn], ["b_enc", this.bEnc, dSae], ["W_dec", this.dec, dSae * dIn], ["b_dec", this.bDec, dIn],
+    ];
+    for (const [name, arr, n] of expect) {
+      if (arr.length !== n) throw new SaeError(`SAE: ${name} has ${arr.length} elements, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
+    }
+  }
+
+  get dIn(): number {
+    return this.spec.dIn;
+  }
+
+  get dSae(): number {
+    return this.spec.dSae;
+  }
+
+  /** Encoder input: x − b_dec (or a copy of x). */
+  centred(x: Float32Array, rows: number): Float32Array {
+    this.checkInput(x, rows);
+    const xc = x.slice(0, rows * this.dIn);
+    if (this.spec.applyBDecToInput) {
+      const neg = this.bDec.map((v) => -v);
+      kernels().addBias(xc, rows, this.dIn, neg);
+    }
+    return xc;
+  }
+
+  /** Pre-activations (x − b_dec) W_enc + b_enc, dense [rows, d_sae]. `out` may be a reused buffer. */
+  preActivations(xc: Float32Array, rows: number, out?: Float32Array): Float32Array {
+    const k = kernels();
+    const pre = out ?? new Float32Array(rows * this.dSae);
+    if (rows === 0) return pre;
+    k.gemm(false, true, rows, this.dSae, this.dIn, 1, xc, this.dIn, this.encT, this.dIn, 0, pre, this.dSae);
+    k.addBias(pre, rows, this.dSae, this.bEnc);
+    return pre;
+  }
+
+  /** Sparse codes of the pre-activations (ReLU, or ReLU of the top k). */
+  codesFromPre(pre: Float32Array, rows: number): SparseCodes {
+    return this.spec.architecture === "topk"
+      ? topkCodes(pre, rows, this.dSae, this.spec.k!)
+      : reluCodes(pre, rows, this.dSae);
+  }
+
+  /** Sparse feature activations of x [rows, d_in]. */
+  encode(x: Float32Array, rows: number): SparseCodes {
+    return this.codesFromPre(this.preActivations(this.centred(x, rows), rows), rows);
+  }
+
+  /** Dense feature activations [rows, d_sae] (for small inputs and tests; prefer encode). */
+  encodeDense(x: Float32Array, rows: number): Float32Array {
+    return densify(this.encode(x, rows), this.dSae);
+  }
+
+  /** x̂ = f W_dec + b_dec, [rows, d_in]. */
+  decode(codes: SparseCodes, out?: Float32Array): Float32Array {
+    const k = kernels();
+    const xh = out ?? new Float32Array(codes.rows * this.dIn);
+    if (codes.rows === 0) return xh;
+    k.sparseDecode(codes.rows, codes.k, codes.indices, codes.values, this.dec, this.dIn, xh, false);
+    k.addBias(xh, codes.rows, this.dIn, this.bDec);
+    return xh;
+  }
+
+  /** decode(encode(x)). */
+  reconstruct(x: Float32Array, rows: number): Float32Array {
+    return this.decode(this.encode(x, rows));
+  }
+
+  /** A deep copy (weights copied). */
+  clone(): Sae {
+    return new Sae(this.spec, { encT: this.encT.slice(), bEnc: this.bEnc.slice(), dec: this.dec.slice(), bDec: this.bDec.slice() });
+  }
+
+  private checkInput(x: Float32Array, rows: number): void {
+    if (!Number.isInteger(rows) || rows < 0) throw new SaeError(`SAE input: rows must be a non-negative integer, got ${rows}`);
+    if (x.length < rows * this.dIn) {
+      throw new SaeError(`SAE input: ${x.length} values for ${rows} rows of d_in ${this.dIn} (need ${rows * this.dIn})`);
+    }
+  }
+}
+
+/** ReLU codes: every positive pre-activation, in column order; k = the largest row count (≥ 1). */
+export function reluCodes(pre: Float32Array, rows: number, cols: number): SparseCodes {
+  const k = kernels();
+  const counts = new Int32Array(rows);
+  let slots = 32;
+  for (;;) {
+    const indices = new Int32Array(rows * slots);
+    const values = new Float32Array(rows * slots);
+    const most = k.positiveRowsToSparse(pre, rows, cols, slots, values, indices, counts);
+    if (most <= slots) return { rows, k: slots, indices, values };
+    slots = most;
+  }
+}
+
+/** TopK codes: the k largest pre-activations per row, ReLU'd (non-positive ones become padding). */
+export function topkCodes(pre: Float32Array, rows: number, cols: number, k: number): SparseCodes {
+  const kern = kernels();
+  const indices = new Int32Array(rows * k);
+  const values = new Float32Array(rows * k);
+  if (rows > 0) kern.topkRows(pre, rows, cols, k, values, indices);
+  for (let i = 0; i < values.length; i++) {
+    if (!(values[i]! > 0)) {
+      values[i] = 0;
+      indices[i] = -1;
+    }
+  }
+  return { rows, k, indices, values };
+}
+
+/** Dense [rows, cols] matrix of sparse codes. */
+export function densify(codes: SparseCodes, cols: number): Float32Array {
+  const out = new Float32Array(codes.rows * cols);
+  for (let r = 0; r < codes.rows; r++) {
+    for (let j = 0; j < codes.k; j++) {
+      const idx = codes.indices[r * codes.k + j]!;
+      if (idx >= 0) out[r * cols + idx] = codes.values[r * codes.k + j]!;
+    }
+  }
+  return out;
+}
+
+/** Number of active features per row. */
+export function activeCounts(codes: SparseCodes): Int32Array {
+  const out = new Int32Array(codes.rows);
+  for (let r = 0; r < codes.rows; r++) {
+    let n = 0;
+    for (let j = 0; j < codes.k; j++) if (codes.indices[r * codes.k + j]! >= 0) n++;
+    out[r] = n;
+  }
+  return out;
+}
