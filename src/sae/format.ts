@@ -285,10 +285,11 @@ function readJsonObject(file: string, missing: string): Json {
  * absent. A present value of the wrong type is an error naming the field as it appears in the file.
  */
 class CfgFields {
-  readonly defaulted: string[] = [];
   constructor(
     readonly file: string,
     private readonly sources: ReadonlyArray<{ obj: Json; prefix: string }>,
+    /** Shared between the readers of one file. */
+    readonly defaulted: string[] = [],
   ) {}
 
   private find(names: readonly string[]): { label: string; value: unknown } | undefined {
@@ -349,26 +350,23 @@ class CfgFields {
 // --- SAELens ---------------------------------------------------------------------------------
 
 function loadSaelens(root: string, cfgFile: string, cfg: Json, weightsFile: string): LoadedSae {
+  // SAE fields live at the top level in both layouts; v6 nests the model/hook/dataset ones under `metadata`
+  // (which is searched first, the top level second, so a partly flat v6 file still reads).
+  const top: CfgFields = new CfgFields(cfgFile, [{ obj: cfg, prefix: "" }]);
   const nestedKey = ["metadata", "meta"].find((k) => cfg[k] !== undefined && cfg[k] !== null);
-  let layout: SaeFolderLayout = "saelens-flat";
-  const sources: Array<{ obj: Json; prefix: string }> = [];
-  if (nestedKey !== undefined) {
-    const nested = cfg[nestedKey];
-    if (!isPlainObject(nested)) throw new SaeFormatError(cfgFile, `field "${nestedKey}": expected a JSON object, got ${describe(nested)}`);
-    sources.push({ obj: nested, prefix: `${nestedKey}.` });
-    layout = "saelens-v6";
-  }
-  sources.push({ obj: cfg, prefix: "" });
-  const fields: CfgFields = new CfgFields(cfgFile, sources);
+  const nested = nestedKey === undefined ? undefined : top.object([nestedKey]);
+  const metaSources = nested === undefined ? [] : [{ obj: nested, prefix: `${nestedKey}.` }];
+  const metaFields: CfgFields = new CfgFields(cfgFile, [...metaSources, { obj: cfg, prefix: "" }], top.defaulted);
 
-  const spec = saelensSpec(fields);
-  const meta = metadataFromCfg(fields);
-  const extra = fields.object(["saekit"]);
+  const spec = saelensSpec(top);
+  const meta = metadataFromCfg(metaFields);
+  const extra = top.object(["saekit"]);
   if (extra !== undefined) meta.extra = extra;
 
   const sae = readSaelensWeights(weightsFile, spec, cfgFile);
   const sparsity = readSparsity(path.join(root, SAE_SPARSITY_FILE), spec.dSae);
-  return { sae, meta, sparsity, dir: root, layout, defaulted: fields.defaulted };
+  const layout: SaeFolderLayout = nested === undefined ? "saelens-flat" : "saelens-v6";
+  return { sae, meta, sparsity, dir: root, layout, defaulted: top.defaulted };
 }
 
 const UNSUPPORTED_YET = new Set(["jumprelu", "gated"]);

@@ -31,6 +31,8 @@ export interface SaeBatchOptions {
   auxCoefficient?: number;
   /** Density (L0 / d_sae) above which the dense path is used (default 0.05). */
   denseThreshold?: number;
+  /** Compute stats.totalVariance (a pass over the batch; default true). */
+  withVariance?: boolean;
 }
 
 export interface SaeBatchStats {
@@ -44,7 +46,7 @@ export interface SaeBatchStats {
   auxLoss: number;
   /** Mean active features per token. */
   l0: number;
-  /** Σ over tokens of ‖x − mean(x)‖² of this batch (for explained variance). */
+  /** Σ over tokens of ‖x − mean(x)‖² of this batch (for explained variance; NaN when not computed). */
   totalVariance: number;
   /** Whether the dense path ran. */
   dense: boolean;
@@ -120,25 +122,26 @@ export class SaeBatchStep {
       const f = pre;
       k.gemm(false, false, rows, dIn, dSae, 1, f, dSae, sae.dec, dIn, 0, xh, dIn);
       k.addBias(xh, rows, dIn, sae.bDec);
-      for (let i = 0; i < f.length; i++) {
-        const v = f[i]!;
-        if (v > 0) {
-          l1 += v;
-          l0++;
-          activeFeatures[i % dSae] = 1;
-        }
+      // L1 = Σ f; L0 from per-row positive counts; which features fired from column sums (all native passes).
+      const featureSums = this.scratch.get("featureSums", dSae);
+      k.sumOverRows(f, rows, dSae, featureSums, false);
+      for (let j = 0; j < dSae; j++) {
+        l1 += featureSums[j]!;
+        activeFeatures[j] = featureSums[j]! > 0 ? 1 : 0;
       }
+      const counts = this.scratchInt("counts", rows);
+      k.positiveRowsToSparse(f, rows, dSae, 1, this.scratch.get("oneValue", rows), this.scratchInt("oneIndex", rows), counts);
+      for (let r = 0; r < rows; r++) l0 += counts[r]!;
       const mse = squaredErrorGrad(x, xh, dxh, rows, dIn, 2 * invRows);
       // dF = dx̂ W_decᵀ + λ/B, masked by F > 0 → dPre (written into a separate buffer; F is still needed).
-      const dPre = this.scratch.get("dPre", rows * dSae);
-      k.gemm(false, true, rows, dSae, dIn, 1, dxh, dIn, sae.dec, dIn, 0, dPre, dSae);
-      const l1Grad = lambda * invRows;
-      for (let i = 0; i < dPre.length; i++) dPre[i] = f[i]! > 0 ? dPre[i]! + l1Grad : 0;
+      const dPre = this.scratch.get("dPre", rows * dSae).fill(lambda * invRows);
+      k.gemm(false, true, rows, dSae, dIn, 1, dxh, dIn, sae.dec, dIn, 1, dPre, dSae);
+      k.reluBackward(f, dPre, dPre);
       k.gemm(true, false, dSae, dIn, rows, 1, f, dSae, dxh, dIn, 0, g.dec, dIn);
       k.gemm(true, false, dSae, dIn, rows, 1, dPre, dSae, xc, dIn, 0, g.encT, dIn);
       k.sumOverRows(dPre, rows, dSae, g.bEnc, false);
       this.finishBDec(dxh, rows);
-      const stats = this.stats(mse, l1 * invRows, 0, l0 * invRows, lambda * l1 * invRows, x, rows, true);
+      const stats = this.stats(mse, l1 * invRows, 0, l0 * invRows, lambda * l1 * invRows, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), true);
       return { stats, codes: null, activeFeatures };
     }
 
@@ -169,7 +172,7 @@ export class SaeBatchStep {
     }
     this.finishBDec(dxh, rows);
     const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
-    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, x, rows, false);
+    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
     return { stats, codes: c, activeFeatures };
   }
 
@@ -273,8 +276,8 @@ export class SaeBatchStep {
     return loss / rows;
   }
 
-  private stats(mse: number, l1: number, auxLoss: number, l0: number, penalty: number, x: Float32Array, rows: number, dense: boolean): SaeBatchStats {
-    return { loss: mse + penalty, mse, l1, auxLoss, l0, totalVariance: batchVariance(x, rows, this.sae.spec.dIn), dense };
+  private stats(mse: number, l1: number, auxLoss: number, l0: number, penalty: number, totalVariance: number, dense: boolean): SaeBatchStats {
+    return { loss: mse + penalty, mse, l1, auxLoss, l0, totalVariance, dense };
   }
 }
 

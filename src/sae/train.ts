@@ -235,7 +235,9 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
     if (state.normScale !== 1) k.scale(batch, state.normScale);
     const lambda = o.l1Coefficient * Math.min(1, (state.step + 1) / Math.max(1, o.l1WarmupSteps));
     const dead = deadCount();
+    const logging = (state.step + 1) % o.logEvery === 0 || state.step + 1 === o.totalSteps;
     const { stats, codes, activeFeatures } = step.run(batch, o.batchSize, {
+      withVariance: logging,
       l1Coefficient: lambda, deadMask: o.architecture === "topk" && dead > 0 ? deadMask : null, auxK: o.auxK ?? Math.floor(dIn / 2), auxCoefficient: o.auxCoefficient,
     });
     if (!Number.isFinite(stats.loss)) {
@@ -268,7 +270,7 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
       state.resampled.push({ step: state.step, dead: deadNow });
       emit({ type: "resample", step: state.step, dead: deadNow });
     }
-    if (state.step % o.logEvery === 0 || state.step === o.totalSteps) {
+    if (logging) {
       const deadFraction = deadCount() / o.dSae;
       state.history.push({ step: state.step, tokens: state.step * o.batchSize, mse: stats.mse, fvu, l0: stats.l0, dead: deadFraction, loss: stats.loss });
       emit({
