@@ -1,5 +1,6 @@
 /** Flag parsers shared by the subcommands: numbers with k/M/G suffixes and range checks that name the flag. */
 import { InvalidArgumentError } from "commander";
+import { DEFAULT_CORPUS_SOURCES, type CorpusSource } from "../data/corpus.js";
 
 const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
 
@@ -35,3 +36,12 @@ export function numberFlag(flag: string, min: number, max = Infinity, inclusiveM
 
 /** Repeatable string flag. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Corpus sources from repeatable --text DIR / --jsonl FILE flags (the default corpus when neither is given). */
+export function corpusSources(f: { text: string[]; jsonl: string[] }): readonly CorpusSource[] {
+  const sources: CorpusSource[] = [
+    ...f.text.map((path): CorpusSource => ({ kind: "text-dir", path })),
+    ...f.jsonl.map((path): CorpusSource => ({ kind: "jsonl", path })),
+  ];
+  return sources.length > 0 ? sources : DEFAULT_CORPUS_SOURCES;
+}

@@ -1,13 +1,12 @@
 /** `saekit model train`: train the transformer on the default corpus (or the user's text) into a model folder. */
 import { Option, type Command } from "commander";
 import { join } from "node:path";
-import type { CorpusSource } from "../data/corpus.js";
 import { DOMAINS } from "../data/document.js";
 import type { ModelStorageDtype } from "../model/checkpoint.js";
 import { DEFAULT_MODEL_CONFIG, type ActFn, type ModelConfig } from "../model/config.js";
 import { TRAIN_DEFAULTS, trainModel, type TrainEvent, type TrainingSummary, type TrainModelOptions } from "../model/train.js";
 import { modelCommand } from "./model-command.js";
-import { collect, integerFlag, numberFlag } from "./flags.js";
+import { collect, corpusSources, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 
 interface ModelTrainFlags {
@@ -70,14 +69,10 @@ export function modelOverrides(f: Partial<ModelTrainFlags>): Partial<ModelConfig
 
 /** The library options a parsed command line stands for. */
 export function trainOptionsFromFlags(f: ModelTrainFlags): TrainModelOptions {
-  const sources: CorpusSource[] = [
-    ...f.text.map((path): CorpusSource => ({ kind: "text-dir", path })),
-    ...f.jsonl.map((path): CorpusSource => ({ kind: "jsonl", path })),
-  ];
   return {
     out: f.out,
     model: modelOverrides(f),
-    ...(sources.length > 0 ? { sources } : {}),
+    sources: corpusSources(f),
     cacheDir: f.cacheDir,
     seed: f.seed,
     tokens: f.tokens,

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { writeActivationCache } from "../sae/activations.js";
-import { integerFlag } from "./flags.js";
+import { collect, corpusSources, integerFlag } from "./flags.js";
 import { formatCount, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -16,6 +16,8 @@ interface SaeCacheFlags {
   seed: number;
   dtype: "F32" | "F16" | "BF16";
   cacheDir?: string;
+  text: string[];
+  jsonl: string[];
 }
 
 export function registerSaeCache(program: Command): void {
@@ -29,9 +31,11 @@ export function registerSaeCache(program: Command): void {
     .option("--seed <n>", "seed of the sequence order", integerFlag("--seed", 0), 0)
     .addOption(new Option("--dtype <dtype>", "storage dtype").choices(["F32", "F16", "BF16"]).default("BF16"))
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
+    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action((f: SaeCacheFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
-      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir });
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
       const bar = new ProgressLine({ total: f.tokens, unit: "tok" });
       const manifest = writeActivationCache(
         { model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed },

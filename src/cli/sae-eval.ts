@@ -5,7 +5,7 @@ import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
-import { integerFlag } from "./flags.js";
+import { collect, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine } from "./progress.js";
 import { loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -16,6 +16,8 @@ interface SaeEvalFlags {
   batch: number;
   json?: string;
   cacheDir?: string;
+  text: string[];
+  jsonl: string[];
 }
 
 export function registerSaeEval(program: Command): void {
@@ -28,6 +30,8 @@ export function registerSaeEval(program: Command): void {
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
+    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
       const modelDir = f.model ?? (typeof meta.extra?.model === "string" ? meta.extra.model : undefined);
@@ -35,7 +39,7 @@ export function registerSaeEval(program: Command): void {
         throw new Error(`sae eval: no model folder${modelDir ? ` (${modelDir} from ${f.sae}/cfg.json does not exist)` : ""}; pass --model DIR`);
       }
       const { model } = loadHookedModel(modelDir, meta.hookName);
-      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir });
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
       let bar: ProgressLine | undefined;
       const result = evaluateSae({
         model, sae, hookName: meta.hookName, data: splits.validation, tokensPerDomain: f.tokens, batch: f.batch,

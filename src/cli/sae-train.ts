@@ -6,7 +6,7 @@ import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
 import { trainSae, type SaeTrainEvent } from "../sae/train.js";
-import { integerFlag, numberFlag } from "./flags.js";
+import { collect, corpusSources, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -33,6 +33,8 @@ interface SaeTrainFlags {
   dtype: "F32" | "F16" | "BF16";
   discardCheckpoint?: boolean;
   cacheDir?: string;
+  text: string[];
+  jsonl: string[];
 }
 
 function reporter() {
@@ -87,6 +89,8 @@ export function registerSaeTrain(program: Command): void {
     .addOption(new Option("--dtype <dtype>", "storage dtype of sae_weights.safetensors").choices(["F32", "F16", "BF16"]).default("F32"))
     .option("--discard-checkpoint", "remove checkpoint/ when done")
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
+    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action(async (f: SaeTrainFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
       const cfg = model.cfg;
@@ -104,7 +108,7 @@ export function registerSaeTrain(program: Command): void {
           if (store.manifest.hookName !== f.hook) throw new Error(`--activations ${f.activations} holds ${store.manifest.hookName}, not --hook ${f.hook}`);
           return store;
         }
-        const splits = loadCorpusSplits(cfg, { cacheDir: f.cacheDir });
+        const splits = loadCorpusSplits(cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
         return new ModelActivationStore({
           model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed, bufferRows: f.bufferRows,
           startSequence: resumeAt,
