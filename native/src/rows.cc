@@ -5,17 +5,79 @@
 #include <memory>
 #include <vector>
 
+#include "cpu.h"
 #include "ops.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace saekit {
 namespace {
 constexpr long kMinElementsPerThread = 1 << 15;
 long min_rows(long cols) { return std::max<long>(1, kMinElementsPerThread / std::max<long>(1, cols)); }
+
+// One row's positive entries into (values, indices); returns the count (slots beyond k are not written).
+long positive_row_scalar(const float* xr, long cols, long k, float* vr, int32_t* ir) {
+  long n = 0;
+  for (long c = 0; c < cols; ++c) {
+    if (xr[c] > 0.f) {
+      if (n < k) {
+        vr[n] = xr[c];
+        ir[n] = static_cast<int32_t>(c);
+      }
+      ++n;
+    }
+  }
+  return n;
+}
+
+#if SAEKIT_X86
+// 16 columns at a time: a compare mask, then compress-stores of the positive values and their column indices.
+SAEKIT_TARGET_AVX512 long positive_row_avx512(const float* xr, long cols, long k, float* vr, int32_t* ir) {
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  long n = 0;
+  long c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    const __m512 v = _mm512_loadu_ps(xr + c);
+    const __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+    if (m) {
+      const long p = __builtin_popcount(static_cast<unsigned>(m));
+      if (n + p <= k) {
+        _mm512_mask_compressstoreu_ps(vr + n, m, v);
+        _mm512_mask_compressstoreu_epi32(ir + n, m, col);
+      } else {
+        long w = n;
+        for (int l = 0; l < 16; ++l) {
+          if (((m >> l) & 1) && w < k) {
+            vr[w] = xr[c + l];
+            ir[w] = static_cast<int32_t>(c + l);
+          }
+          if ((m >> l) & 1) ++w;
+        }
+      }
+      n += p;
+    }
+    col = _mm512_add_epi32(col, step);
+  }
+  for (; c < cols; ++c) {
+    if (xr[c] > 0.f) {
+      if (n < k) {
+        vr[n] = xr[c];
+        ir[n] = static_cast<int32_t>(c);
+      }
+      ++n;
+    }
+  }
+  return n;
+}
+#endif
 }  // namespace
 
 long positive_rows_to_sparse(const float* x, long rows, long cols, long k, float* values, int32_t* indices,
                              int32_t* counts) {
+  const Isa isa = active_isa();
+  (void)isa;
   long most = 0;
   std::vector<long> part_most(static_cast<size_t>(pool()->threads()) + 1, 0);
   std::shared_ptr<ThreadPool> p = pool();
@@ -27,16 +89,11 @@ long positive_rows_to_sparse(const float* x, long rows, long cols, long k, float
       const float* xr = x + r * cols;
       float* vr = values + r * k;
       int32_t* ir = indices + r * k;
-      long n = 0;
-      for (long c = 0; c < cols; ++c) {
-        if (xr[c] > 0.f) {
-          if (n < k) {
-            vr[n] = xr[c];
-            ir[n] = static_cast<int32_t>(c);
-          }
-          ++n;
-        }
-      }
+#if SAEKIT_X86
+      const long n = isa == Isa::kAvx512 ? positive_row_avx512(xr, cols, k, vr, ir) : positive_row_scalar(xr, cols, k, vr, ir);
+#else
+      const long n = positive_row_scalar(xr, cols, k, vr, ir);
+#endif
       for (long j = n; j < k; ++j) {
         vr[j] = 0.f;
         ir[j] = -1;

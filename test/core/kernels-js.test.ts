@@ -596,4 +596,24 @@ describe("adamwStep", () => {
       /target 9 at row 3 is outside \[0, 9\)/,
     );
   });
+
+  it("positiveRowsToSparse, projectOutRows, normalizeRows by hand", () => {
+    const x = Float64Array.from([0, 2, -1, 3, /**/ -1, -2, -3, -4, /**/ 5, 6, 7, 8]);
+    const values = new Float64Array(6);
+    const indices = new Int32Array(6);
+    const counts = new Int32Array(3);
+    expect(K.positiveRowsToSparse(x, 3, 4, 2, values, indices, counts)).toBe(4);
+    expect(Array.from(counts)).toEqual([2, 0, 4]);
+    expect(Array.from(indices)).toEqual([1, 3, -1, -1, 0, 1]);
+    expect(Array.from(values)).toEqual([2, 3, 0, 0, 5, 6]);
+    const w = Float64Array.from([3, 4, 0, 0]);
+    const g = Float64Array.from([1, 1, 2, 5]);
+    K.projectOutRows(g, w, 2, 2);
+    // g − (g·w/‖w‖²) w = (1,1) − (7/25)(3,4); the zero row is unchanged.
+    expectClose(g, [1 - 21 / 25, 1 - 28 / 25, 2, 5], 1e-15);
+    const norms = new Float64Array(2);
+    K.normalizeRows(w, 2, 2, norms);
+    expect(Array.from(w)).toEqual([0.6, 0.8, 0, 0]);
+    expect(Array.from(norms)).toEqual([5, 0]);
+  });
 });

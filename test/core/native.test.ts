@@ -146,6 +146,31 @@ for (const isa of ["avx512", "avx2", "scalar"]) {
           expectClose(da, db, 1e-5, 1e-4);
         }
         {
+          // ReLU codes as sparse rows: dense rows (k too small: counts still exact), sparse rows, odd widths.
+          for (const [r, c, kk, shift] of [[9, 37, 4, 0], [17, 300, 40, -1.2], [5, 16, 16, 0.5]] as const) {
+            const m = randomFloat32(r * c, rng, -1 + shift, 1 + shift);
+            const va = new Float32Array(r * kk), vb = new Float32Array(r * kk);
+            const ia = new Int32Array(r * kk), ib = new Int32Array(r * kk);
+            const ca = new Int32Array(r), cb = new Int32Array(r);
+            expect(nk.positiveRowsToSparse(m, r, c, kk, va, ia, ca)).toBe(js.positiveRowsToSparse(m, r, c, kk, vb, ib, cb));
+            expect(Array.from(ia)).toEqual(Array.from(ib));
+            expect(Array.from(va)).toEqual(Array.from(vb));
+            expect(Array.from(ca)).toEqual(Array.from(cb));
+          }
+          const g = randomFloat32(rows * cols, rng), w = randomFloat32(rows * cols, rng);
+          w.fill(0, 0, cols); // a zero row is left alone
+          const [ga, gb] = [Float32Array.from(g), Float32Array.from(g)];
+          nk.projectOutRows(ga, w, rows, cols);
+          js.projectOutRows(gb, w, rows, cols);
+          expectClose(ga, gb, 1e-5, 1e-4);
+          const [wa, wb] = [Float32Array.from(w), Float32Array.from(w)];
+          const na = new Float32Array(rows), nb = new Float32Array(rows);
+          nk.normalizeRows(wa, rows, cols, na);
+          js.normalizeRows(wb, rows, cols, nb);
+          expectClose(wa, wb, 1e-6, 1e-5);
+          expectClose(na, nb, 1e-6, 1e-5);
+        }
+        {
           // Fused cross-entropy on vocabulary-length rows with extreme logits (exp under/overflow ranges).
           const crossRows = 5, vocab = 50257;
           const logits = randomFloat32(crossRows * vocab, rng, -30, 30);
