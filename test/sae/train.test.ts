@@ -49,6 +49,22 @@ class SyntheticSource implements ActivationSource {
   }
 }
 
+/** 512-wide Gaussian rows (the default model's d_mlp), for the size smoke test. */
+class WideSource implements ActivationSource {
+  readonly dIn = 512;
+  readonly hookName = "blocks.0.mlp.hook_post";
+  readonly epoch = 1;
+  private readonly rng: Rng;
+  constructor(public served: number) {
+    this.rng = new Rng(11 + served);
+  }
+  next(rows: number, out = new Float32Array(rows * 512)): Float32Array {
+    this.rng.fillNormal(out.subarray(0, rows * 512), 0, 1);
+    this.served += rows;
+    return out;
+  }
+}
+
 const META: SaeMetadata = {
   modelName: "test/synthetic", hookName: "blocks.0.mlp.hook_post", hookLayer: 0, hookHeadIndex: null, contextSize: 8,
   prependBos: false, datasetPath: "synthetic", normalizeActivations: "expected_average_only_in",
@@ -128,6 +144,20 @@ describe("SAE training", () => {
     await expect(trainSae(options(out))).rejects.toThrow(/not empty/);
     await expect(trainSae(options(join(tmp, "bad"), { architecture: "topk", k: 100 }))).rejects.toThrow(/k = 100 exceeds d_sae = 48/);
   });
+
+  it("a 131,072-feature dictionary trains (smoke run: memory and index ranges at the largest size)", async () => {
+    const out = join(tmp, "huge");
+    const result = await trainSae(options(out, {
+      dSae: 131_072, architecture: "topk", k: 8, tokens: 64 * 4, batchSize: 64, dtype: "BF16", discardCheckpoint: true,
+      source: (start) => new WideSource(start),
+    }));
+    expect(result.completed).toBe(true);
+    expect(result.final.l0).toBeGreaterThan(0);
+    expect(result.final.l0).toBeLessThanOrEqual(8);
+    const loaded = loadSaeFolder(out);
+    expect(loaded.sae.dSae).toBe(131_072);
+    expect(loaded.sae.dIn).toBe(512);
+  }, 240_000);
 
   it("learning rate: warm-up, constant, linear decay to 0", () => {
     const o = { lr: 1, lrWarmupSteps: 10, totalSteps: 100, lrDecayFraction: 0.2 };
