@@ -84,6 +84,56 @@ SAEKIT_TARGET_AVX512 void topk_row_avx512(const float* x, long cols, TopkHeap& h
 }
 #endif
 
+#if SAEKIT_X86
+// Fast path for k ≪ cols: a threshold from a strided sample (expected ~2k entries above it), one vectorised pass
+// that compress-stores the entries above it, then an exact selection among those few. Returns false (caller
+// falls back to the heap) when fewer than k entries pass or a NaN is present, so the result is always exact.
+SAEKIT_TARGET_AVX512 bool topk_row_sampled_avx512(const float* x, long cols, long k, std::vector<float>& sample,
+                                                  std::vector<Candidate>& cand, float* values, int32_t* indices) {
+  // The first entries of the row are the sample (feature order carries no meaning, and a prefix costs no extra
+  // pass over memory): the rank-th largest of them has ≈ 2k entries of the whole row above it.
+  const long samples = std::min<long>(cols, 256);
+  const long rank = std::max<long>(1, (2 * k * samples) / cols);
+  if (k * 16 > cols) return false;
+  sample.assign(x, x + samples);
+  std::nth_element(sample.begin(), sample.begin() + (rank - 1), sample.end(), [](float a, float b) { return a > b; });
+  const float thr = sample[static_cast<size_t>(rank - 1)];
+  if (thr != thr) return false;
+  cand.resize(static_cast<size_t>(cols) + 16);
+  alignas(64) float vals[16];
+  alignas(64) int32_t idxs[16];
+  const __m512 t = _mm512_set1_ps(thr);
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  long n = 0;
+  long c = 0;
+  for (; c + 16 <= cols; c += 16, col = _mm512_add_epi32(col, step)) {
+    const __m512 v = _mm512_loadu_ps(x + c);
+    if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) return false;  // NaN: let the exact path rank it
+    const __mmask16 m = _mm512_cmp_ps_mask(v, t, _CMP_GT_OQ);
+    if (!m) continue;
+    const int p = __builtin_popcount(static_cast<unsigned>(m));
+    _mm512_mask_compressstoreu_ps(vals, m, v);
+    _mm512_mask_compressstoreu_epi32(idxs, m, col);
+    for (int l = 0; l < p; ++l) cand[static_cast<size_t>(n + l)] = Candidate{vals[l], idxs[l]};
+    n += p;
+  }
+  for (; c < cols; ++c) {
+    if (x[c] != x[c]) return false;
+    if (x[c] > thr) cand[static_cast<size_t>(n++)] = Candidate{x[c], static_cast<int32_t>(c)};
+  }
+  if (n < k) return false;
+  const auto better = [](const Candidate& a, const Candidate& b) { return ranks_below(b, a); };
+  std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.begin() + n, better);
+  std::sort(cand.begin(), cand.begin() + k, better);
+  for (long j = 0; j < k; ++j) {
+    values[j] = cand[static_cast<size_t>(j)].value;
+    indices[j] = cand[static_cast<size_t>(j)].index;
+  }
+  return true;
+}
+#endif
+
 // ---- sparse decode: out[r] (+)= Σ_j v[r,j] · W[idx[r,j]] --------------------------------------------------
 
 void decode_rows_generic(long r0, long r1, long k, const int32_t* indices, const float* values, const float* w,
@@ -245,7 +295,12 @@ void topk_rows(const float* x, long rows, long cols, long k, float* values, int3
   const Isa isa = active_isa();
   parallel_chunks(rows, std::max<long>(1, (1 << 16) / std::max<long>(1, cols)), [&](long r0, long r1) {
     TopkHeap heap(k);
+    std::vector<float> sample;
+    std::vector<Candidate> cand;
     for (long r = r0; r < r1; ++r) {
+#if SAEKIT_X86
+      if (isa == Isa::kAvx512 && topk_row_sampled_avx512(x + r * cols, cols, k, sample, cand, values + r * k, indices + r * k)) continue;
+#endif
       heap.reset();
 #if SAEKIT_X86
       if (isa == Isa::kAvx512) topk_row_avx512(x + r * cols, cols, heap);

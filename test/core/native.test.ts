@@ -244,8 +244,14 @@ for (const isa of ["avx512", "avx2", "scalar"]) {
     test("topkRows matches the TS kernel exactly, ties included", () => {
       const nk = get();
       const rng = new Rng(14);
-      for (const [rows, cols, k] of [[1, 1, 1], [5, 7, 7], [33, 100, 5], [9, 1000, 32], [64, 4099, 17]] as [number, number, number][]) {
+      // The wide cases take the sampled-threshold path (k ≪ cols); quantised rows, a constant row and a row whose
+      // large values all sit after the sample force its exact fallback.
+      for (const [rows, cols, k] of [[1, 1, 1], [5, 7, 7], [33, 100, 5], [9, 1000, 32], [64, 4099, 17], [40, 4096, 32], [6, 16384, 8]] as [number, number, number][]) {
         const x = randomFloat32(rows * cols, rng);
+        if (cols >= 4096) {
+          x.fill(0.5, 2 * cols, 3 * cols);
+          for (let c = 0; c < cols; c++) x[3 * cols + c] = c < 256 ? 1 : c / cols;
+        }
         // Quantise some rows so ties are common.
         for (let i = 0; i < x.length; i += 3) x[i] = Math.round(x[i]! * 4) / 4;
         // NaN ranks above every number (as torch.topk); two NaNs in one row tie on index.
