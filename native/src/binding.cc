@@ -335,7 +335,10 @@ SAEKIT_FN(SparseDecode) {
 SAEKIT_FN(SparseDecodeBackward) {
   return guarded(env, [&] {
     Args a(env, info, 9);
-    sparse_decode_backward(a.integer(0), a.integer(1), a.i32(2), a.f32(3), a.f32(4), a.integer(5), a.f32(6),
+    size_t w_len = 0;
+    const float* w = a.f32(4, false, &w_len);
+    const long n = a.integer(5);
+    sparse_decode_backward(a.integer(0), a.integer(1), a.i32(2), a.f32(3), w, n > 0 ? static_cast<long>(w_len) / n : 0, n, a.f32(6),
                            a.f32(7, true), a.f32(8, true));
     return undefined(env);
   });

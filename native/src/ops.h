@@ -38,7 +38,8 @@ void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, 
 void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices);
 void sparse_decode(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
                    float* out, bool accumulate);
-void sparse_decode_backward(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
+// m = rows of w (the dictionary size).
+void sparse_decode_backward(long rows, long k, const int32_t* indices, const float* values, const float* w, long m, long n,
                             const float* d_out, float* d_values, float* d_w);
 
 }  // namespace saekit

@@ -29,7 +29,7 @@ export interface SaeBatchOptions {
   auxK?: number;
   /** α of the AuxK loss (default 1/32). */
   auxCoefficient?: number;
-  /** Density (L0 / d_sae) above which the dense path is used (default 0.05). */
+  /** Density (L0 / d_sae) above which the dense path is used (default 0.1: about where the two paths cost the same). */
   denseThreshold?: number;
   /** Compute stats.totalVariance (a pass over the batch; default true). */
   withVariance?: boolean;
@@ -100,7 +100,7 @@ export class SaeBatchStep {
 
     let codes: SparseCodes | null = null;
     let dense = false;
-    const threshold = options.denseThreshold ?? 0.05;
+    const threshold = options.denseThreshold ?? 0.1;
     if (sae.spec.architecture === "topk") {
       codes = sae.codesFromPre(pre, rows);
     } else {
