@@ -104,7 +104,7 @@ export class SaeBatchStep {
     if (sae.spec.architecture === "topk") {
       codes = sae.codesFromPre(pre, rows);
     } else {
-      codes = this.reluCodes(pre, rows, dSae, Math.ceil(threshold * dSae));
+      codes = this.reluCodes(pre, rows, dSae, threshold);
       dense = codes === null;
     }
 
@@ -176,24 +176,28 @@ export class SaeBatchStep {
     return { stats, codes: c, activeFeatures };
   }
 
-  /** ReLU codes if their densest row has at most maxSlots entries, else null (→ dense path). */
-  private reluCodes(pre: Float32Array, rows: number, dSae: number, maxSlots: number): SparseCodes | null {
+  /**
+   * ReLU codes, padded to the densest row's count, or null (→ dense path) when the mean density exceeds
+   * `threshold`. The decision uses the mean, not the densest row: the sparse kernels skip padding slots cheaply,
+   * and a few dense tokens must not push a whole batch of sparse ones onto the dense path.
+   */
+  private reluCodes(pre: Float32Array, rows: number, dSae: number, threshold: number): SparseCodes | null {
     const k = kernels();
     const counts = this.scratchInt("counts", rows);
-    let slots = Math.min(this.lastSlots, Math.max(1, maxSlots));
+    let slots = this.lastSlots;
     for (;;) {
       const indices = new Int32Array(rows * slots);
       const values = new Float32Array(rows * slots);
       const most = k.positiveRowsToSparse(pre, rows, dSae, slots, values, indices, counts);
+      let total = 0;
+      for (let r = 0; r < rows; r++) total += counts[r]!;
+      if (total > threshold * rows * dSae) return null;
       if (most <= slots) {
-        this.lastSlots = Math.max(1, most);
+        // Room for the next batch's densest row without a second pass, without keeping stale slack forever.
+        this.lastSlots = Math.max(1, Math.ceil(most * 1.25));
         return { rows, k: slots, indices, values };
       }
-      if (most > maxSlots) {
-        this.lastSlots = maxSlots;
-        return null;
-      }
-      slots = most;
+      slots = Math.ceil(most * 1.25);
     }
   }
 
