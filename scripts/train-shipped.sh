@@ -13,3 +13,17 @@ if [[ $what == models || $what == all ]]; then
       --eval-every 200 --checkpoint-every 200 --dtype BF16 --discard-checkpoint
   done
 fi
+
+if [[ $what == saes || $what == all ]]; then
+  # Run 1 (4,096 features, 8 × d_mlp) on A and B: same hyper-parameters, different seeds; run 0 (512) and run 2
+  # (16,384) on A. Standard recipe (ReLU + L1, λ = 3 on activations scaled to E‖x‖² = d_in), 10M tokens each.
+  train_sae() { # model run d_sae seed tokens
+    saekit sae train --model "models/$1" --out "models/$1/$2" --d-sae "$3" --l1 3 --lr 1e-3 --tokens "$5" --seed "$4" \
+      --checkpoint-every 500 --dtype BF16 --discard-checkpoint
+    saekit sae eval --sae "models/$1/$2" --json "models/$1/$2/eval.json"
+  }
+  train_sae A 1 4096 1 10M
+  train_sae B 1 4096 2 10M
+  train_sae A 0 512 3 10M
+  train_sae A 2 16384 4 5M
+fi
