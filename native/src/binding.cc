@@ -318,8 +318,8 @@ SAEKIT_FN(LayerNormBackward) {
 
 SAEKIT_FN(TopkRows) {
   return guarded(env, [&] {
-    Args a(env, info, 6);
-    topk_rows(a.f32(0), a.integer(1), a.integer(2), a.integer(3), a.f32(4), a.i32(5));
+    Args a(env, info, 7);
+    topk_rows(a.f32(0), a.integer(1), a.integer(2), a.integer(3), a.f32(4), a.i32(5), a.f32(6, true));
     return undefined(env);
   });
 }

@@ -35,7 +35,8 @@ void sum_over_rows(const float* x, long rows, long cols, float* out, bool accumu
 void sum_over_cols(const float* x, long rows, long cols, float* out, bool accumulate);
 void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
                 float weight_decay, float bc1, float bc2);
-void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices);
+// Row-wise top-k of x (+ bias per column when bias is not null).
+void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices, const float* bias);
 void sparse_decode(long rows, long k, const int32_t* indices, const float* values, const float* w, long n,
                    float* out, bool accumulate);
 // m = rows of w (the dictionary size).

@@ -321,22 +321,29 @@ void weight_grad_by_feature(long rows, long k, const int32_t* indices, const flo
 
 }  // namespace
 
-void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices) {
+void topk_rows(const float* x, long rows, long cols, long k, float* values, int32_t* indices, const float* bias) {
   const Isa isa = active_isa();
   parallel_chunks(rows, std::max<long>(1, (1 << 16) / std::max<long>(1, cols)), [&](long r0, long r1) {
     TopkHeap heap(k);
     std::vector<float> sample;
     std::vector<Candidate> cand;
+    std::vector<float> biased(bias ? static_cast<size_t>(cols) : 0);
     for (long r = r0; r < r1; ++r) {
+      // With a bias the row is x + bias, formed once in an L1-resident buffer (the same float32 sums as addBias).
+      const float* row = x + r * cols;
+      if (bias) {
+        for (long c = 0; c < cols; ++c) biased[static_cast<size_t>(c)] = row[c] + bias[c];
+        row = biased.data();
+      }
 #if SAEKIT_X86
-      if (isa == Isa::kAvx512 && topk_row_sampled_avx512(x + r * cols, cols, k, sample, cand, values + r * k, indices + r * k)) continue;
+      if (isa == Isa::kAvx512 && topk_row_sampled_avx512(row, cols, k, sample, cand, values + r * k, indices + r * k)) continue;
 #endif
       heap.reset();
 #if SAEKIT_X86
-      if (isa == Isa::kAvx512) topk_row_avx512(x + r * cols, cols, heap);
+      if (isa == Isa::kAvx512) topk_row_avx512(row, cols, heap);
       else
 #endif
-        topk_row_scalar(x + r * cols, cols, heap);
+        topk_row_scalar(row, cols, heap);
       heap.write_sorted(values + r * k, indices + r * k);
     }
   });

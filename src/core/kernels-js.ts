@@ -528,8 +528,14 @@ function siftUp(hv: Float64Array, hi: Int32Array, pos: number): void {
 }
 
 /** O(cols · log k) per row: a size-k heap of the best entries seen so far, then heap-sort into place. */
-function topkRows(x: FloatArray, rows: number, cols: number, k: number, values: FloatArray, indices: Int32Array): void {
+function topkRows(
+  x: FloatArray, rows: number, cols: number, k: number, values: FloatArray, indices: Int32Array, bias: FloatArray | null = null,
+): void {
   checkTopk(rows, cols, k);
+  if (bias) checkLength("topkRows", "bias", bias, cols);
+  // x + bias rounded as the float32 kernels round it.
+  const round = x instanceof Float32Array ? Math.fround : (v: number) => v;
+  const at = bias ? (off: number, c: number) => round(x[off + c]! + bias[c]!) : (off: number, c: number) => x[off + c]!;
   checkLength("topkRows", "x", x, rows * cols);
   checkLength("topkRows", "values", values, rows * k);
   checkLength("topkRows", "indices", indices, rows * k);
@@ -538,12 +544,12 @@ function topkRows(x: FloatArray, rows: number, cols: number, k: number, values: 
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     for (let c = 0; c < k; c++) {
-      hv[c] = x[off + c]!;
+      hv[c] = at(off, c);
       hi[c] = c;
       siftUp(hv, hi, c);
     }
     for (let c = k; c < cols; c++) {
-      const v = x[off + c]!;
+      const v = at(off, c);
       const worst = hv[0]!;
       // Columns arrive in increasing order, so an equal value never outranks the root (it has a larger index).
       if (v > worst || (v !== v && worst === worst)) {

@@ -99,9 +99,10 @@ export interface Kernels<A extends FloatArray = Float32Array> {
 
   /**
    * Row-wise top-k of a rows×cols matrix: values[r*k + j], indices[r*k + j] hold the k largest entries of row r,
-   * sorted by value descending, ties broken by the smaller column index. Requires 1 ≤ k ≤ cols.
+   * sorted by value descending, ties broken by the smaller column index. Requires 1 ≤ k ≤ cols. With `bias`
+   * (length cols) the rows ranked are x[r, c] + bias[c] (float32 sums), without writing x + bias anywhere.
    */
-  topkRows(x: A, rows: number, cols: number, k: number, values: A, indices: Int32Array): void;
+  topkRows(x: A, rows: number, cols: number, k: number, values: A, indices: Int32Array, bias?: A | null): void;
 
   /**
    * Sparse codes × dense dictionary (the SAE decoder): for each row r,

@@ -42,7 +42,8 @@ interface NativeAddon {
     out: Float32Array, mean: Float32Array, rstd: Float32Array): void;
   layerNormBackward(x: Float32Array, dy: Float32Array, rows: number, cols: number, w: Float32Array | null,
     mean: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array | null, db: Float32Array | null): void;
-  topkRows(x: Float32Array, rows: number, cols: number, k: number, values: Float32Array, indices: Int32Array): void;
+  topkRows(x: Float32Array, rows: number, cols: number, k: number, values: Float32Array, indices: Int32Array,
+    bias: Float32Array | null): void;
   sparseDecode(rows: number, k: number, indices: Int32Array, values: Float32Array, w: Float32Array, n: number,
     out: Float32Array, accumulate: boolean): void;
   sparseDecodeBackward(rows: number, k: number, indices: Int32Array, values: Float32Array, w: Float32Array,
@@ -190,12 +191,13 @@ function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): 
       checkLayerNorm("layerNormBackward", rows, cols, { x, dy, dx }, { w, dw, db }, mean, rstd);
       addon.layerNormBackward(x, dy, rows, cols, w, mean, rstd, dx, dw, db);
     },
-    topkRows(x, rows, cols, k, values, indices) {
+    topkRows(x, rows, cols, k, values, indices, bias = null) {
       checkTopk(rows, cols, k);
+      if (bias) checkLength("topkRows", "bias", bias, cols);
       checkLength("topkRows", "x", x, rows * cols);
       checkLength("topkRows", "values", values, rows * k);
       checkLength("topkRows", "indices", indices, rows * k);
-      addon.topkRows(x, rows, cols, k, values, indices);
+      addon.topkRows(x, rows, cols, k, values, indices, bias);
     },
     sparseDecode(rows, k, indices, values, w, n, out, accumulate) {
       checkSparse("sparseDecode", rows, k, indices, values, w, n, out, "out");

@@ -11,7 +11,7 @@
  * Gradients are written into SaeGradients (overwritten each call).
  */
 import { kernels } from "../core/backend.js";
-import type { Sae, SparseCodes } from "./sae.js";
+import { topkCodes, type Sae, type SparseCodes } from "./sae.js";
 
 export interface SaeGradients {
   encT: Float32Array;
@@ -96,13 +96,15 @@ export class SaeBatchStep {
     const xc = this.scratch.get("xc", rows * dIn);
     xc.set(x.subarray(0, rows * dIn));
     if (sae.spec.applyBDecToInput) k.addBias(xc, rows, dIn, this.scratch.get("negBDec", dIn).map((_, i) => -sae.bDec[i]!));
-    const pre = sae.preActivations(xc, rows, this.scratch.get("pre", rows * dSae));
+    // TopK ranks pre + b_enc inside its selection; `pre` then holds the product without b_enc.
+    const topk = sae.spec.architecture === "topk";
+    const pre = sae.preActivations(xc, rows, this.scratch.get("pre", rows * dSae), !topk);
 
     let codes: SparseCodes | null = null;
     let dense = false;
     const threshold = options.denseThreshold ?? 0.1;
-    if (sae.spec.architecture === "topk") {
-      codes = sae.codesFromPre(pre, rows);
+    if (topk) {
+      codes = topkCodes(pre, rows, dSae, sae.spec.k!, sae.bEnc);
     } else {
       codes = this.reluCodes(pre, rows, dSae, threshold);
       dense = codes === null;
@@ -247,10 +249,12 @@ export class SaeBatchStep {
     const kAux = Math.min(kAuxWanted, nDead);
     // Gather the dead columns into a compact [rows, nDead] matrix so top-k runs over dead latents only.
     const compact = this.scratch.get("auxPre", rows * nDead);
+    // `pre` lacks b_enc here (TopK path): add it while gathering, rounded as the float32 kernels round.
+    const bEnc = this.sae.bEnc;
     for (let r = 0; r < rows; r++) {
       const src = r * dSae;
       const dst = r * nDead;
-      for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]!;
+      for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]! + bEnc[deadCols[j]!]!;
     }
     const indices = new Int32Array(rows * kAux);
     const values = new Float32Array(rows * kAux);

@@ -96,13 +96,16 @@ export class Sae {
     return xc;
   }
 
-  /** Pre-activations (x − b_dec) W_enc + b_enc, dense [rows, d_sae]. `out` may be a reused buffer. */
-  preActivations(xc: Float32Array, rows: number, out?: Float32Array): Float32Array {
+  /**
+   * Pre-activations (x − b_dec) W_enc + b_enc, dense [rows, d_sae]. `out` may be a reused buffer. withBias = false
+   * leaves b_enc out (TopK adds it inside its selection, saving a pass over the [rows, d_sae] matrix).
+   */
+  preActivations(xc: Float32Array, rows: number, out?: Float32Array, withBias = true): Float32Array {
     const k = kernels();
     const pre = out ?? new Float32Array(rows * this.dSae);
     if (rows === 0) return pre;
     k.gemm(false, true, rows, this.dSae, this.dIn, 1, xc, this.dIn, this.encT, this.dIn, 0, pre, this.dSae);
-    k.addBias(pre, rows, this.dSae, this.bEnc);
+    if (withBias) k.addBias(pre, rows, this.dSae, this.bEnc);
     return pre;
   }
 
@@ -165,12 +168,15 @@ export function reluCodes(pre: Float32Array, rows: number, cols: number): Sparse
   }
 }
 
-/** TopK codes: the k largest pre-activations per row, ReLU'd (non-positive ones become padding). */
-export function topkCodes(pre: Float32Array, rows: number, cols: number, k: number): SparseCodes {
+/**
+ * TopK codes: the k largest pre-activations per row, ReLU'd (non-positive ones become padding). With `bias`, the
+ * pre-activations are pre + bias (pre computed without b_enc).
+ */
+export function topkCodes(pre: Float32Array, rows: number, cols: number, k: number, bias: Float32Array | null = null): SparseCodes {
   const kern = kernels();
   const indices = new Int32Array(rows * k);
   const values = new Float32Array(rows * k);
-  if (rows > 0) kern.topkRows(pre, rows, cols, k, values, indices);
+  if (rows > 0) kern.topkRows(pre, rows, cols, k, values, indices, bias);
   for (let i = 0; i < values.length; i++) {
     if (!(values[i]! > 0)) {
       values[i] = 0;

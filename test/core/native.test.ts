@@ -264,6 +264,16 @@ for (const isa of ["avx512", "avx2", "scalar"]) {
         js.topkRows(x, rows, cols, k, vb, ib);
         expect(Array.from(ia)).toEqual(Array.from(ib));
         expect(Array.from(va).map(String)).toEqual(Array.from(vb).map(String));
+        // With a column bias: the same as ranking x + bias (formed in float32), native and TS alike.
+        const bias = randomFloat32(cols, rng);
+        const shifted = Float32Array.from(x, (v, i) => v + bias[i % cols]!);
+        const vc = new Float32Array(rows * k), ic = new Int32Array(rows * k);
+        nk.topkRows(x, rows, cols, k, va, ia, bias);
+        js.topkRows(x, rows, cols, k, vb, ib, bias);
+        nk.topkRows(shifted, rows, cols, k, vc, ic);
+        expect(Array.from(ia)).toEqual(Array.from(ic));
+        expect(Array.from(ib)).toEqual(Array.from(ic));
+        expect(Array.from(va).map(String)).toEqual(Array.from(vc).map(String));
       }
     });
 
