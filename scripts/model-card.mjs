@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import { join } from "node:path";
 
-const [dir, command] = process.argv.slice(2);
+const [dir, command, timingNote] = process.argv.slice(2);
 if (!dir || !command) {
   console.error("usage: node scripts/model-card.mjs MODEL_DIR REPRODUCE_COMMAND");
   process.exit(2);
@@ -44,7 +44,7 @@ ${h.sequencesPerStep} sequences × ${t.data.nCtx} tokens = ${h.tokensPerStep} to
 ${minutes(t.result.trainSeconds)} of training steps, ${minutes(t.result.wallSeconds)} wall clock (tokenisation, validation and baselines
 included) at ${Math.round(t.result.tokensPerSecond).toLocaleString("en-US")} tokens/s, on this project's 2-core AMD Zen 5 VM
 (${t.environment.backend} backend, ${t.environment.isa}, ${t.environment.threads} threads, Node ${t.environment.node}). The machine was shared with
-other work during part of the run, so the figure is an upper bound.
+other work during part of the run, so the figure is an upper bound.${timingNote ? `\n${timingNote}` : ""}
 
 ## Validation loss (nats per token, whole validation split)
 | domain | tokens scored | model (${t.validation.dtype}) | model (F32) | bigram | unigram |
