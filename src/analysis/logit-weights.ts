@@ -1,0 +1,354 @@
+/**
+ * Logit weights: the direct effect of a feature (or an MLP neuron) on the output logits through the residual stream,
+ * as in Towards Monosemanticity's and sae-vis' "logit weights" table and histogram (CONVENTIONS.md, "Dashboard data").
+ *
+ * For an SAE on `blocks.0.mlp.hook_post`, feature f writes W_dec[f] into the MLP activations, and the MLP writes
+ *   d_f = W_dec[f] · W_out                       (its output direction in the residual stream, [d_model])
+ * which reaches the logits through ln_final and the unembedding:
+ *   logit weights of f = d_f · W_U'              ([d_vocab]),  W_U' = diag(ln_final.w) · W_U.
+ *
+ * The final LayerNorm, LN(x) = w ⊙ (x − mean(x)) / σ(x) + b, is handled as TransformerLens' weight processing does
+ * (the `fold_ln` step of `HookedTransformer.from_pretrained`, whose W_U sae-vis multiplies by):
+ *   - ln_final.w is folded into W_U (here by scaling the direction instead, (d ⊙ w) · W_U, which is the same numbers
+ *     without a d_model × d_vocab copy of W_U); `lnFinalW = null` for LNPre / no final norm;
+ *   - ln_final.b only adds a per-token constant to b_U and does not depend on the feature: it is left out;
+ *   - the division by σ(x) is a positive per-token scalar (it scales every logit weight of a token equally and never
+ *     changes their order): ignored, as in every weight-based logit table;
+ *   - the mean-centring is ignored by default (the numbers are d · diag(w) · W_U exactly). With `centre: true` it is
+ *     applied the way TransformerLens' default processing does (fold_ln + center_writing_weights + center_unembed,
+ *     all on by default in `from_pretrained`, so this is what sae-vis shows for a TL-loaded model): the direction is
+ *     centred over d_model (LN removes that component exactly; TL centres W_out's rows and, after folding, W_U's
+ *     columns over d_model, which gives the same products), and each feature's logit weights are centred over the
+ *     vocabulary (TL's center_unembed; a constant shift per feature, so top/bottom tokens are unchanged, only the
+ *     values and the histogram move).
+ * sae-vis itself (data_fetching_fns / model_fns) computes `feature_resid_dir = W_dec[f] @ W_out` and
+ * `logits = feature_resid_dir @ model.W_U` with whatever processing the TL model was loaded with; it does no LN
+ * handling of its own.
+ *
+ * A neuron n writes W_out[n], so `neuronOutputDirections` (the rows of W_out) feeds the same functions and gives
+ * neurons the same table.
+ *
+ * Memory: the full [count, d_vocab] matrix is 4 · count · d_vocab bytes (823 MB for 4,096 features × 50,257 tokens),
+ * so `logitWeightSummaries` computes it `chunk` features at a time (one GEMM each, a chunk × d_vocab float32 scratch:
+ * 51 MB for the default 256 × 50,257) and keeps only the per-feature summaries.
+ *
+ * Summaries (per feature, over its d_vocab logit weights):
+ *   top     the `top` largest weights, descending; bottom  the `top` smallest, ascending (most negative first);
+ *           ties go to the smaller token id in both;
+ *   histogram  `bins` equal-width bins of [min, max]: bin b is [edges[b], edges[b+1]) and the last bin also holds
+ *           max; edges[b] = min + (max − min) · b / bins (edges[bins] = max), the same expression used for binning,
+ *           so every counted weight w satisfies edges[b] ≤ w < edges[b+1] exactly; the counts sum to d_vocab. When
+ *           min = max every weight is in the last bin;
+ *   mean, std  over the vocabulary, std the population standard deviation (÷ d_vocab), both in float64.
+ */
+import { kernels } from "../core/backend.js";
+import type { Sae } from "../sae/sae.js";
+
+export class LogitWeightsError extends Error {
+  override name = "LogitWeightsError";
+}
+
+export interface LogitWeightOptions {
+  /**
+   * Apply LayerNorm's mean-centring the way TransformerLens' default weight processing does (see the module doc):
+   * centre each direction over d_model and each feature's logit weights over the vocabulary. Default false.
+   */
+  centre?: boolean;
+}
+
+export interface LogitWeightSummaryOptions extends LogitWeightOptions {
+  /** Tokens in the top and in the bottom list (default 10; at most d_vocab are returned). */
+  top?: number;
+  /** Histogram bins (default 50). */
+  bins?: number;
+  /** Features per GEMM (default 256): the scratch is chunk × d_vocab float32. */
+  chunk?: number;
+}
+
+export interface TokenWeight {
+  token: number;
+  weight: number;
+}
+
+export interface LogitWeightSummary {
+  /** Largest weights, descending (ties: smaller token id first). */
+  top: TokenWeight[];
+  /** Smallest weights, ascending (ties: smaller token id first). */
+  bottom: TokenWeight[];
+  histogram: { edges: number[]; counts: number[] };
+  mean: number;
+  /** Population standard deviation over the vocabulary. */
+  std: number;
+}
+
+const INT32_MAX = 0x7fffffff;
+
+function checkInt(name: string, v: number, min: number, max = INT32_MAX): void {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new LogitWeightsError(`logit weights: ${name} must be an integer in [${min}, ${max}], got ${v}`);
+  }
+}
+
+function checkLength(name: string, arr: ArrayLike<number>, expected: number, shape: string): void {
+  if (arr.length !== expected) {
+    throw new LogitWeightsError(`logit weights: ${name} has ${arr.length} elements, expected ${expected} (${shape})`);
+  }
+}
+
+/** Output directions of every SAE feature in the residual stream: W_dec · W_out, [d_sae, d_model] (one GEMM). */
+export function featureOutputDirections(sae: Sae, wOut: Float32Array, dMlp: number, dModel: number): Float32Array {
+  checkInt("dMlp", dMlp, 1);
+  checkInt("dModel", dModel, 1);
+  if (sae.dIn !== dMlp) {
+    throw new LogitWeightsError(
+      `logit weights: the SAE's d_in ${sae.dIn} ≠ dMlp ${dMlp}; output directions need an SAE on the MLP activations ` +
+        "(blocks.0.mlp.hook_post)",
+    );
+  }
+  checkLength("wOut", wOut, dMlp * dModel, `blocks.0.mlp.W_out [d_mlp ${dMlp}, d_model ${dModel}]`);
+  const out = new Float32Array(sae.dSae * dModel);
+  kernels().gemm(false, false, sae.dSae, dModel, dMlp, 1, sae.dec, dMlp, wOut, dModel, 0, out, dModel);
+  return out;
+}
+
+/** Output directions of the MLP neurons: neuron n writes W_out[n]; a copy of W_out, [d_mlp, d_model]. */
+export function neuronOutputDirections(wOut: Float32Array, dMlp: number, dModel: number): Float32Array {
+  checkInt("dMlp", dMlp, 1);
+  checkInt("dModel", dModel, 1);
+  checkLength("wOut", wOut, dMlp * dModel, `blocks.0.mlp.W_out [d_mlp ${dMlp}, d_model ${dModel}]`);
+  return wOut.slice();
+}
+
+interface Unembed {
+  directions: Float32Array;
+  count: number;
+  dModel: number;
+  wU: Float32Array;
+  dVocab: number;
+  lnFinalW: Float32Array | null;
+  centre: boolean;
+}
+
+function checkUnembed(
+  directions: Float32Array, count: number, dModel: number, wU: Float32Array, dVocab: number,
+  lnFinalW: Float32Array | null, options: LogitWeightOptions | undefined,
+): Unembed {
+  checkInt("count", count, 0);
+  checkInt("dModel", dModel, 1);
+  checkInt("dVocab", dVocab, 1);
+  checkLength("directions", directions, count * dModel, `[count ${count}, d_model ${dModel}]`);
+  checkLength("wU", wU, dModel * dVocab, `unembed.W_U [d_model ${dModel}, d_vocab ${dVocab}]`);
+  if (lnFinalW !== null) checkLength("lnFinalW", lnFinalW, dModel, `ln_final.w [d_model ${dModel}]`);
+  const centre = options?.centre ?? false;
+  if (typeof centre !== "boolean") throw new LogitWeightsError(`logit weights: centre must be a boolean, got ${String(centre)}`);
+  return { directions, count, dModel, wU, dVocab, lnFinalW, centre };
+}
+
+/**
+ * Logit weights of directions [first, first + n) into out [n, d_vocab] (n ≤ the scratch's rows): one GEMM of the
+ * (centred, ln_final.w-scaled) directions with W_U, then the vocabulary centring when asked.
+ */
+function logitChunk(u: Unembed, first: number, n: number, scaled: Float32Array, out: Float32Array): void {
+  const { dModel, dVocab, lnFinalW, centre } = u;
+  let a = u.directions.subarray(first * dModel, (first + n) * dModel);
+  if (centre || lnFinalW !== null) {
+    for (let i = 0; i < n; i++) {
+      const off = i * dModel;
+      let mean = 0;
+      if (centre) {
+        let s = 0;
+        for (let m = 0; m < dModel; m++) s += a[off + m]!;
+        mean = s / dModel;
+      }
+      for (let m = 0; m < dModel; m++) {
+        const v = a[off + m]! - mean;
+        scaled[off + m] = lnFinalW !== null ? v * lnFinalW[m]! : v;
+      }
+    }
+    a = scaled.subarray(0, n * dModel);
+  }
+  kernels().gemm(false, false, n, dVocab, dModel, 1, a, dModel, u.wU, dVocab, 0, out, dVocab);
+  if (centre) {
+    for (let i = 0; i < n; i++) {
+      const row = out.subarray(i * dVocab, (i + 1) * dVocab);
+      let s = 0;
+      for (let t = 0; t < dVocab; t++) s += row[t]!;
+      const mean = s / dVocab;
+      for (let t = 0; t < dVocab; t++) row[t] = row[t]! - mean;
+    }
+  }
+}
+
+/** Internal GEMM block for logitWeights: bounds the scaled-direction scratch, not the output. */
+const FULL_CHUNK = 1024;
+
+/**
+ * The full logit-weight matrix [count, d_vocab] = directions · diag(ln_final.w) · W_U (see the module doc for the
+ * LayerNorm treatment). 4 · count · d_vocab bytes: for a whole dictionary over a real vocabulary prefer
+ * logitWeightSummaries.
+ */
+export function logitWeights(
+  directions: Float32Array, count: number, dModel: number, wU: Float32Array, dVocab: number,
+  lnFinalW: Float32Array | null, options?: LogitWeightOptions,
+): Float32Array {
+  const u = checkUnembed(directions, count, dModel, wU, dVocab, lnFinalW, options);
+  let out: Float32Array;
+  try {
+    out = new Float32Array(count * dVocab);
+  } catch (e) {
+    throw new LogitWeightsError(
+      `logit weights: cannot allocate the [${count}, ${dVocab}] matrix (${((count * dVocab * 4) / 2 ** 20).toFixed(0)} MiB); ` +
+        `use logitWeightSummaries, which works chunk by chunk (${e instanceof Error ? e.message : String(e)})`,
+    );
+  }
+  const scaled = new Float32Array(Math.min(count, FULL_CHUNK) * dModel);
+  for (let first = 0; first < count; first += FULL_CHUNK) {
+    const n = Math.min(FULL_CHUNK, count - first);
+    logitChunk(u, first, n, scaled, out.subarray(first * dVocab, (first + n) * dVocab));
+  }
+  return out;
+}
+
+/**
+ * Per-direction summaries of the logit weights (top/bottom tokens, histogram, mean, std), computed `chunk` directions
+ * per GEMM so the [count, d_vocab] matrix never exists. Same numbers as summarising logitWeights' rows.
+ */
+export function logitWeightSummaries(
+  directions: Float32Array, count: number, dModel: number, wU: Float32Array, dVocab: number,
+  lnFinalW: Float32Array | null, options: LogitWeightSummaryOptions = {},
+): LogitWeightSummary[] {
+  const u = checkUnembed(directions, count, dModel, wU, dVocab, lnFinalW, options);
+  const top = options.top ?? 10;
+  const bins = options.bins ?? 50;
+  const chunk = options.chunk ?? 256;
+  checkInt("top", top, 0);
+  checkInt("bins", bins, 1, 1 << 20);
+  checkInt("chunk", chunk, 1, 1 << 20);
+  const rows = Math.min(chunk, count);
+  if (rows * dVocab > 2 ** 31) {
+    throw new LogitWeightsError(`logit weights: chunk ${chunk} × d_vocab ${dVocab} exceeds 2^31 elements; use a smaller chunk`);
+  }
+  const out = new Float32Array(rows * dVocab);
+  const scaled = new Float32Array(rows * dModel);
+  const selector = new TopBottom(Math.min(top, dVocab));
+  const summaries: LogitWeightSummary[] = [];
+  for (let first = 0; first < count; first += rows) {
+    const n = Math.min(rows, count - first);
+    logitChunk(u, first, n, scaled, out);
+    for (let i = 0; i < n; i++) {
+      summaries.push(summarise(out.subarray(i * dVocab, (i + 1) * dVocab), first + i, bins, selector));
+    }
+  }
+  return summaries;
+}
+
+/** Edge b of n equal-width bins of [lo, hi]: the one expression used for binning and for reporting. */
+function edge(lo: number, hi: number, b: number, n: number): number {
+  return b === n ? hi : lo + ((hi - lo) * b) / n;
+}
+
+/** The bin of lo ≤ v ≤ hi among n equal-width bins of [lo, hi], consistent with `edge`. */
+function binOf(v: number, lo: number, hi: number, n: number, scale: number): number {
+  let b = Math.floor((v - lo) * scale);
+  if (!(b >= 0)) b = 0;
+  if (b >= n) b = n - 1;
+  // (v − lo)·scale can round across an edge; step until edge(b) ≤ v < edge(b + 1) (one step in practice).
+  while (b < n - 1 && v >= edge(lo, hi, b + 1, n)) b++;
+  while (b > 0 && v < edge(lo, hi, b, n)) b--;
+  return b;
+}
+
+function summarise(row: Float32Array, which: number, bins: number, sel: TopBottom): LogitWeightSummary {
+  const n = row.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let sum = 0;
+  sel.reset();
+  for (let t = 0; t < n; t++) {
+    const v = row[t]!;
+    if (!Number.isFinite(v)) {
+      throw new LogitWeightsError(`logit weights: direction ${which} has a non-finite logit weight ${v} for token ${t}; check the weights`);
+    }
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    sum += v;
+    sel.offer(t, v);
+  }
+  const mean = sum / n;
+  let ss = 0;
+  const counts = new Array<number>(bins).fill(0);
+  const scale = hi > lo ? bins / (hi - lo) : 0;
+  for (let t = 0; t < n; t++) {
+    const v = row[t]!;
+    const d = v - mean;
+    ss += d * d;
+    counts[hi > lo ? binOf(v, lo, hi, bins, scale) : bins - 1]! += 1;
+  }
+  return {
+    top: sel.topList(),
+    bottom: sel.bottomList(),
+    histogram: { edges: Array.from({ length: bins + 1 }, (_, b) => edge(lo, hi, b, bins)), counts },
+    mean,
+    std: Math.sqrt(ss / n),
+  };
+}
+
+/**
+ * The K largest and K smallest (token, weight) of one row scanned in token order, kept sorted by insertion. Tokens
+ * arrive in increasing id, so an equal weight never displaces a kept one: ties go to the smaller id.
+ */
+class TopBottom {
+  private readonly hiTok: Int32Array;
+  private readonly hiVal: Float64Array;
+  private readonly loTok: Int32Array;
+  private readonly loVal: Float64Array;
+  private nHi = 0;
+  private nLo = 0;
+
+  constructor(private readonly k: number) {
+    this.hiTok = new Int32Array(k);
+    this.hiVal = new Float64Array(k);
+    this.loTok = new Int32Array(k);
+    this.loVal = new Float64Array(k);
+  }
+
+  reset(): void {
+    this.nHi = 0;
+    this.nLo = 0;
+  }
+
+  offer(t: number, v: number): void {
+    const k = this.k;
+    if (k === 0) return;
+    // top: descending; admit if there is room or v beats the last kept strictly.
+    if (this.nHi < k || v > this.hiVal[k - 1]!) {
+      let i = this.nHi < k ? this.nHi++ : k - 1;
+      while (i > 0 && v > this.hiVal[i - 1]!) {
+        this.hiVal[i] = this.hiVal[i - 1]!;
+        this.hiTok[i] = this.hiTok[i - 1]!;
+        i--;
+      }
+      this.hiVal[i] = v;
+      this.hiTok[i] = t;
+    }
+    // bottom: ascending.
+    if (this.nLo < k || v < this.loVal[k - 1]!) {
+      let i = this.nLo < k ? this.nLo++ : k - 1;
+      while (i > 0 && v < this.loVal[i - 1]!) {
+        this.loVal[i] = this.loVal[i - 1]!;
+        this.loTok[i] = this.loTok[i - 1]!;
+        i--;
+      }
+      this.loVal[i] = v;
+      this.loTok[i] = t;
+    }
+  }
+
+  topList(): TokenWeight[] {
+    return Array.from({ length: this.nHi }, (_, i) => ({ token: this.hiTok[i]!, weight: this.hiVal[i]! }));
+  }
+
+  bottomList(): TokenWeight[] {
+    return Array.from({ length: this.nLo }, (_, i) => ({ token: this.loTok[i]!, weight: this.loVal[i]! }));
+  }
+}
