@@ -31,3 +31,6 @@ export * from "./sae/format.js";
 export * from "./sae/activations.js";
 export * from "./sae/train.js";
 export * from "./sae/eval.js";
+export * from "./analysis/feature-stats.js";
+export * from "./analysis/logit-weights.js";
+export * from "./analysis/correlation.js";
