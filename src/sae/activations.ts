@@ -414,28 +414,15 @@ export interface ModelActivationOptions extends ModelActivationSourceSpec {
   startSequence?: number;
 }
 
-/** Activations computed from a model on the fly, shuffled through a bounded buffer. */
-export class ModelActivationStore implements ActivationSource {
-  readonly dIn: number;
-  readonly hookName: string;
-  /** Sequences in the whole data (all sets together). */
-  readonly sequenceCount: number;
-  readonly nCtx: number;
-  readonly bufferRows: number;
-  private readonly source: ModelChunkSource;
-  private readonly buffer: ShuffleBuffer;
-
-  constructor(o: ModelActivationOptions) {
-    const start = o.startSequence ?? 0;
-    this.source = new ModelChunkSource(o, start);
-    this.bufferRows = o.bufferRows ?? DEFAULT_BUFFER_ROWS;
-    checkPositiveInteger("bufferRows", this.bufferRows);
-    this.dIn = this.source.dIn;
-    this.hookName = o.hookName;
-    this.sequenceCount = this.source.count;
-    this.nCtx = this.source.nCtx;
-    this.buffer = new ShuffleBuffer(this.dIn, this.bufferRows, bufferRng(o.seed, start), this.source);
-  }
+/**
+ * What both stores share: rows come out of a ShuffleBuffer fed by a ChunkSource, whose read position is where a
+ * resumed store starts.
+ */
+abstract class BufferedActivationStore implements ActivationSource {
+  abstract readonly dIn: number;
+  abstract readonly hookName: string;
+  protected abstract readonly source: ChunkSource & { readonly position: number };
+  protected abstract readonly buffer: ShuffleBuffer;
 
   next(rows: number, out?: Float32Array): Float32Array {
     return this.buffer.next(rows, out);
@@ -449,11 +436,37 @@ export class ModelActivationStore implements ActivationSource {
     return this.buffer.servedEpoch;
   }
 
-  /** Position in the seeded sequence order (startSequence included): what to pass as startSequence to resume. */
+  /** The source's read position (startSequence / startRow of a resumed store). */
   get resumePosition(): number {
-    return this.sequencesRead;
+    return this.source.position;
+  }
+}
+
+/** Activations computed from a model on the fly, shuffled through a bounded buffer. */
+export class ModelActivationStore extends BufferedActivationStore {
+  readonly dIn: number;
+  readonly hookName: string;
+  /** Sequences in the whole data (all sets together). */
+  readonly sequenceCount: number;
+  readonly nCtx: number;
+  readonly bufferRows: number;
+  protected readonly source: ModelChunkSource;
+  protected readonly buffer: ShuffleBuffer;
+
+  constructor(o: ModelActivationOptions) {
+    super();
+    const start = o.startSequence ?? 0;
+    this.source = new ModelChunkSource(o, start);
+    this.bufferRows = o.bufferRows ?? DEFAULT_BUFFER_ROWS;
+    checkPositiveInteger("bufferRows", this.bufferRows);
+    this.dIn = this.source.dIn;
+    this.hookName = o.hookName;
+    this.sequenceCount = this.source.count;
+    this.nCtx = this.source.nCtx;
+    this.buffer = new ShuffleBuffer(this.dIn, this.bufferRows, bufferRng(o.seed, start), this.source);
   }
 
+  /** Position in the seeded sequence order (startSequence included): what to pass as startSequence to resume. */
   get sequencesRead(): number {
     return this.source.position;
   }
@@ -745,15 +758,16 @@ export interface CachedActivationOptions {
 }
 
 /** Activations read from a cache folder written by writeActivationCache, shuffled through a bounded buffer. */
-export class CachedActivationStore implements ActivationSource {
+export class CachedActivationStore extends BufferedActivationStore {
   readonly manifest: ActivationCacheManifest;
   readonly dIn: number;
   readonly hookName: string;
   readonly bufferRows: number;
-  private readonly source: CacheChunkSource;
-  private readonly buffer: ShuffleBuffer;
+  protected readonly source: CacheChunkSource;
+  protected readonly buffer: ShuffleBuffer;
 
   constructor(o: CachedActivationOptions) {
+    super();
     const manifest = readActivationCacheManifest(o.dir);
     const start = o.startRow ?? 0;
     checkNonNegativeInteger("startRow", start);
@@ -768,23 +782,7 @@ export class CachedActivationStore implements ActivationSource {
     this.buffer = new ShuffleBuffer(this.dIn, this.bufferRows, bufferRng(o.seed, start), this.source);
   }
 
-  next(rows: number, out?: Float32Array): Float32Array {
-    return this.buffer.next(rows, out);
-  }
-
-  get served(): number {
-    return this.buffer.served;
-  }
-
-  get epoch(): number {
-    return this.buffer.servedEpoch;
-  }
-
   /** Position in the seeded row order (startRow included): what to pass as startRow to resume. */
-  get resumePosition(): number {
-    return this.rowsRead;
-  }
-
   get rowsRead(): number {
     return this.source.position;
   }
