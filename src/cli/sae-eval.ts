@@ -1,6 +1,7 @@
 /** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
 import type { Command } from "commander";
 import fs from "node:fs";
+import { resolve } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval } from "../sae/eval.js";
@@ -34,7 +35,9 @@ export function registerSaeEval(program: Command): void {
     .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
-      const modelDir = f.model ?? (typeof meta.extra?.model === "string" ? meta.extra.model : undefined);
+      // cfg.json records the model folder relative to the SAE folder (absolute paths are accepted too).
+      const recorded = typeof meta.extra?.model === "string" ? resolve(f.sae, meta.extra.model) : undefined;
+      const modelDir = f.model ?? recorded;
       if (!modelDir || !fs.existsSync(modelDir)) {
         throw new Error(`sae eval: no model folder${modelDir ? ` (${modelDir} from ${f.sae}/cfg.json does not exist)` : ""}; pass --model DIR`);
       }

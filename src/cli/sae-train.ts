@@ -1,6 +1,6 @@
 /** `saekit sae train`: train an SAE on a model's hook activations (streamed, or from `saekit sae cache`). */
 import { Option, type Command } from "commander";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
@@ -132,7 +132,8 @@ export function registerSaeTrain(program: Command): void {
             contextSize: cfg.n_ctx, prependBos: false,
             datasetPath: f.activations ? `activations:${resolve(f.activations)}` : "saekit-default (sotu + brown + moby-dick + cpython stdlib), train split",
             normalizeActivations: f.normalize ? "expected_average_only_in" : "none",
-            extra: { model: resolve(f.model) },
+            // Relative to the SAE folder, so a cloned or moved models/ tree still finds its model.
+            extra: { model: relative(out, resolve(f.model)) || "." },
           },
         });
         r.finish();
