@@ -15,10 +15,10 @@ namespace {
 constexpr long kMinElementsPerThread = 1 << 15;
 long min_rows(long cols) { return std::max<long>(1, kMinElementsPerThread / std::max<long>(1, cols)); }
 
-// One row's positive entries into (values, indices); returns the count (slots beyond k are not written).
-long positive_row_scalar(const float* xr, long cols, long k, float* vr, int32_t* ir) {
-  long n = 0;
-  for (long c = 0; c < cols; ++c) {
+// Positive entries of columns [c0, cols) appended after the n already found; returns the new count (slots
+// beyond k are counted, not written).
+long positive_row_scalar(const float* xr, long c0, long cols, long k, float* vr, int32_t* ir, long n) {
+  for (long c = c0; c < cols; ++c) {
     if (xr[c] > 0.f) {
       if (n < k) {
         vr[n] = xr[c];
@@ -60,16 +60,7 @@ SAEKIT_TARGET_AVX512 long positive_row_avx512(const float* xr, long cols, long k
     }
     col = _mm512_add_epi32(col, step);
   }
-  for (; c < cols; ++c) {
-    if (xr[c] > 0.f) {
-      if (n < k) {
-        vr[n] = xr[c];
-        ir[n] = static_cast<int32_t>(c);
-      }
-      ++n;
-    }
-  }
-  return n;
+  return positive_row_scalar(xr, c, cols, k, vr, ir, n);
 }
 #endif
 }  // namespace
@@ -90,9 +81,9 @@ long positive_rows_to_sparse(const float* x, long rows, long cols, long k, float
       float* vr = values + r * k;
       int32_t* ir = indices + r * k;
 #if SAEKIT_X86
-      const long n = isa == Isa::kAvx512 ? positive_row_avx512(xr, cols, k, vr, ir) : positive_row_scalar(xr, cols, k, vr, ir);
+      const long n = isa == Isa::kAvx512 ? positive_row_avx512(xr, cols, k, vr, ir) : positive_row_scalar(xr, 0, cols, k, vr, ir, 0);
 #else
-      const long n = positive_row_scalar(xr, cols, k, vr, ir);
+      const long n = positive_row_scalar(xr, 0, cols, k, vr, ir, 0);
 #endif
       for (long j = n; j < k; ++j) {
         vr[j] = 0.f;
