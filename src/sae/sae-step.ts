@@ -11,7 +11,7 @@
  * Gradients are written into SaeGradients (overwritten each call).
  */
 import { kernels } from "../core/backend.js";
-import { topkCodes, type Sae, type SparseCodes } from "./sae.js";
+import { reluCodesBounded, topkCodes, type Sae, type SparseCodes } from "./sae.js";
 
 export interface SaeGradients {
   encT: Float32Array;
@@ -93,9 +93,7 @@ export class SaeBatchStep {
     g.dec.fill(0);
     g.bDec.fill(0);
 
-    const xc = this.scratch.get("xc", rows * dIn);
-    xc.set(x.subarray(0, rows * dIn));
-    if (sae.spec.applyBDecToInput) k.addBias(xc, rows, dIn, this.scratch.get("negBDec", dIn).map((_, i) => -sae.bDec[i]!));
+    const xc = sae.centred(x, rows, this.scratch.get("xc", rows * dIn));
     // TopK ranks pre + b_enc inside its selection; `pre` then holds the product without b_enc.
     const topk = sae.spec.architecture === "topk";
     const pre = sae.preActivations(xc, rows, this.scratch.get("pre", rows * dSae), !topk);
@@ -178,29 +176,14 @@ export class SaeBatchStep {
     return { stats, codes: c, activeFeatures };
   }
 
-  /**
-   * ReLU codes, padded to the densest row's count, or null (→ dense path) when the mean density exceeds
-   * `threshold`. The decision uses the mean, not the densest row: the sparse kernels skip padding slots cheaply,
-   * and a few dense tokens must not push a whole batch of sparse ones onto the dense path.
-   */
+  /** ReLU codes, or null (→ dense path) above `threshold` mean density; see reluCodesBounded. */
   private reluCodes(pre: Float32Array, rows: number, dSae: number, threshold: number): SparseCodes | null {
-    const k = kernels();
-    const counts = this.scratchInt("counts", rows);
-    let slots = this.lastSlots;
-    for (;;) {
-      const indices = new Int32Array(rows * slots);
-      const values = new Float32Array(rows * slots);
-      const most = k.positiveRowsToSparse(pre, rows, dSae, slots, values, indices, counts);
-      let total = 0;
-      for (let r = 0; r < rows; r++) total += counts[r]!;
-      if (total > threshold * rows * dSae) return null;
-      if (most <= slots) {
-        // Room for the next batch's densest row without a second pass, without keeping stale slack forever.
-        this.lastSlots = Math.max(1, Math.ceil(most * 1.25));
-        return { rows, k: slots, indices, values };
-      }
-      slots = Math.ceil(most * 1.25);
-    }
+    const { codes, most } = reluCodesBounded(pre, rows, dSae, {
+      slots: this.lastSlots, maxDensity: threshold, counts: this.scratchInt("counts", rows),
+    });
+    // Room for the next batch's densest row without a second pass, without keeping stale slack forever.
+    if (codes) this.lastSlots = Math.max(1, Math.ceil(most * 1.25));
+    return codes;
   }
 
   private readonly ints = new Map<string, Int32Array>();

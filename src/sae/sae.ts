@@ -85,10 +85,11 @@ export class Sae {
     return this.spec.dSae;
   }
 
-  /** Encoder input: x − b_dec (or a copy of x). */
-  centred(x: Float32Array, rows: number): Float32Array {
+  /** Encoder input: x − b_dec (or a copy of x), into `out` when given (a reused buffer of rows·d_in). */
+  centred(x: Float32Array, rows: number, out?: Float32Array): Float32Array {
     this.checkInput(x, rows);
-    const xc = x.slice(0, rows * this.dIn);
+    const xc = out ?? new Float32Array(rows * this.dIn);
+    xc.set(x.subarray(0, rows * this.dIn));
     if (this.spec.applyBDecToInput) {
       const neg = this.bDec.map((v) => -v);
       kernels().addBias(xc, rows, this.dIn, neg);
@@ -156,14 +157,29 @@ export class Sae {
 
 /** ReLU codes: every positive pre-activation, in column order; k = the largest row count (≥ 1). */
 export function reluCodes(pre: Float32Array, rows: number, cols: number): SparseCodes {
+  return reluCodesBounded(pre, rows, cols).codes!;
+}
+
+/**
+ * ReLU codes padded to the densest row's count, starting from `slots` per row (a second pass only when a row has
+ * more), or codes = null once the mean density exceeds `maxDensity` (the caller then takes a dense path). The bound
+ * is on the mean, not the densest row: sparse kernels skip padding slots cheaply. Also returns the densest count.
+ */
+export function reluCodesBounded(
+  pre: Float32Array, rows: number, cols: number, options: { slots?: number; maxDensity?: number; counts?: Int32Array } = {},
+): { codes: SparseCodes | null; most: number } {
   const k = kernels();
-  const counts = new Int32Array(rows);
-  let slots = 32;
+  const counts = options.counts ?? new Int32Array(rows);
+  const maxDensity = options.maxDensity ?? Infinity;
+  let slots = Math.max(1, options.slots ?? 32);
   for (;;) {
     const indices = new Int32Array(rows * slots);
     const values = new Float32Array(rows * slots);
     const most = k.positiveRowsToSparse(pre, rows, cols, slots, values, indices, counts);
-    if (most <= slots) return { rows, k: slots, indices, values };
+    let total = 0;
+    for (let r = 0; r < rows; r++) total += counts[r]!;
+    if (total > maxDensity * rows * cols) return { codes: null, most };
+    if (most <= slots) return { codes: { rows, k: slots, indices, values }, most };
     slots = most;
   }
 }
