@@ -1,0 +1,255 @@
+/**
+ * The detailed investigation of one unit (an SAE feature or a raw MLP neuron), as the dashboards read it.
+ * These are the expanded, ready-to-render shapes: token ids come with their text, example windows are cut out of
+ * the evaluation tokens. The compact on-disk encoding is `store.ts`'s business.
+ *
+ * Names follow CONVENTIONS.md: `A/1/3450` is feature 3450 of run 1 on model A, `A/neuron/489` is MLP neuron 489.
+ */
+
+export type UnitKind = "feature" | "neuron";
+
+/** One token of an example window. */
+export interface ExampleToken {
+  id: number;
+  text: string;
+  /** The unit's activation at this token (0 where it does not fire). */
+  activation: number;
+  /**
+   * Change of log P(actual next token) at this position when the unit is zeroed here (the paper's blue/red
+   * underlines: negative = the unit was helping to predict the next token). 0 where the unit does not fire;
+   * null at a sequence's last position (no next token) or where it was not computed.
+   */
+  logprobDelta: number | null;
+}
+
+export interface Example {
+  sequence: number;
+  position: number;
+  /** The unit's activation at `position`. */
+  activation: number;
+  domain: string;
+  /** Position of tokens[0] in the sequence; tokens[position - start] is the example token. */
+  start: number;
+  tokens: ExampleToken[];
+}
+
+export interface ExampleInterval {
+  lo: number;
+  hi: number;
+  /** Share of the unit's firing tokens with activation in [lo, hi) ("INTERVAL lo–hi, CONTAINS x%"). */
+  fraction: number;
+  examples: Example[];
+}
+
+export interface Histogram {
+  /** counts.length + 1 edges. */
+  edges: number[];
+  counts: number[];
+}
+
+export interface TokenWeight {
+  id: number;
+  text: string;
+  weight: number;
+}
+
+export interface LogitWeightsView {
+  top: TokenWeight[];
+  bottom: TokenWeight[];
+  histogram: Histogram;
+  mean: number;
+  std: number;
+}
+
+export interface AblationSummary {
+  /**
+   * Mean change of the next-token loss (nats) over the tokens where the unit fires, when it is zeroed there
+   * (positive = the unit lowers the loss). Estimated from the top examples and the interval samples, each interval
+   * weighted by its share of firing tokens (a stratified estimate); null if nothing was sampled.
+   */
+  meanLossEffect: number | null;
+  /** meanLossEffect × density: the unit's contribution to the mean loss per evaluation token. */
+  lossEffectPerToken: number | null;
+  /** Token positions ablated to estimate it. */
+  sampled: number;
+}
+
+/** One bin of the activation histogram, split by a proxy (the paper's coloured activation plot). */
+export interface ProxyBin {
+  lo: number;
+  hi: number;
+  /** Firing tokens with activation in the bin. */
+  count: number;
+  /** Of those, tokens where the proxy holds (score-weighted for graded proxies). */
+  proxyCount: number;
+  activationMass: number;
+  proxyActivationMass: number;
+  /** Mean over the bin's tokens of log P(token | proxy) / P(token); null for an empty bin. */
+  meanLlr: number | null;
+}
+
+export interface ProxyReport {
+  /** The proxy as given, e.g. `tokens: the,a` or `script:Arabic`, and a readable description. */
+  spec: string;
+  description: string;
+  /** Share of the unit's activation mass on tokens where the proxy holds. */
+  specificity: number;
+  /** Share of the unit's firing tokens where the proxy holds. */
+  specificityFiring: number;
+  /** Share of the proxy's tokens where the unit fires. */
+  sensitivity: number;
+  /** Evaluation tokens where the proxy holds (score sum). */
+  proxyTokens: number;
+  bins: ProxyBin[];
+}
+
+export interface NeuronAlignmentEntry {
+  neuron: number;
+  name: string;
+  /** The decoder row's entry for this neuron. */
+  value: number;
+  /** |value| as a share of the row's L1 norm. */
+  fractionOfL1: number;
+}
+
+export interface CorrelatedUnit {
+  name: string;
+  index: number;
+  /** Pearson correlation of the two activations over the evaluation tokens. */
+  r: number;
+}
+
+export interface UniversalityMatch extends CorrelatedUnit {
+  /** Pearson correlation of the two units' logit weights over the (shared) vocabulary. */
+  logitR: number | null;
+}
+
+export interface UnitRecord {
+  name: string;
+  kind: UnitKind;
+  index: number;
+  /** Short automatic description from the top-activating tokens, or the user's label. */
+  label: string;
+  tokens: number;
+  firing: number;
+  density: number;
+  maxActivation: number;
+  meanActivation: number;
+  /** Non-zero activations, equal-width bins on [0, max] (sae-vis linear view; density view = counts / tokens). */
+  histogram: Histogram;
+  top: Example[];
+  intervals: ExampleInterval[];
+  logits: LogitWeightsView;
+  ablation: AblationSummary;
+  /** The proxy evaluated during analysis (by default the top-activating token set), or null. */
+  proxy: ProxyReport | null;
+  /** Features: the neurons its decoder row leans on, and the neurons that correlate most. Null for neurons. */
+  neurons: { alignment: NeuronAlignmentEntry[]; correlated: CorrelatedUnit[] } | null;
+  /** The best-matching unit in each compared run (`--compare`), keyed by that run's name (e.g. "B/1"). */
+  matches: Record<string, UniversalityMatch>;
+}
+
+/** Per-unit scalars for tables, sorting and search without loading every record. */
+export interface UnitColumns {
+  density: Float32Array;
+  maxActivation: Float32Array;
+  meanActivation: Float32Array;
+  specificity: Float32Array;
+  sensitivity: Float32Array;
+  meanLossEffect: Float32Array;
+  bestNeuron: Int32Array;
+  bestNeuronR: Float32Array;
+  /** For the first compared run (manifest.compare[0]); −1 / NaN when there is none. */
+  match: Int32Array;
+  matchR: Float32Array;
+  matchLogitR: Float32Array;
+}
+
+export interface UnitSearchEntry {
+  label: string;
+  /** Distinct texts of the top-activating tokens, most frequent first. */
+  topTokens: string[];
+  logitTop: string[];
+  logitBottom: string[];
+}
+
+export interface UniversalitySummary {
+  /** The compared run, e.g. "B/1". */
+  name: string;
+  livePairs: { a: number; b: number };
+  thresholds: { threshold: number; matched: number; fraction: number }[];
+}
+
+export interface InvestigationManifest {
+  format: "saekit-investigation";
+  version: 1;
+  kind: UnitKind;
+  /** "A/1" for an SAE run, "A/neuron" for a model's neurons. */
+  name: string;
+  model: string;
+  run: string | null;
+  hook: string;
+  /** The model's tokenizer_name (token ids in the store are that tokenizer's). */
+  tokenizer: string;
+  units: number;
+  tokens: number;
+  sequences: number;
+  seqLen: number;
+  /** Sequence ranges per corpus domain, in evaluation order. */
+  domains: { domain: string; firstSequence: number; sequences: number }[];
+  createdAt: string;
+  options: {
+    topK: number;
+    histogramBins: number;
+    intervalCount: number;
+    intervalSamples: number;
+    windowBefore: number;
+    windowAfter: number;
+    logitTop: number;
+    proxy: string;
+    seed: number;
+  };
+  /** The SAE's own evaluation (from eval.json) when the folder has one. */
+  sae: { l0: number | null; ceLossRecovered: number | null; dead: number | null; dense: number | null } | null;
+  compare: UniversalitySummary[];
+  /** log10 of each unit's density (dead units counted apart). */
+  densityHistogram: Histogram & { dead: number };
+  /** Seconds per stage and tokens/s of the run that wrote it. */
+  timing: Record<string, number>;
+}
+
+/** One feature's score in a prompt-level ranking. */
+export interface PromptFeatureScore {
+  name: string;
+  index: number;
+  /** The ranking's figure: max activation, loss effect (nats, summed over the prompt) or logit effect. */
+  value: number;
+  /** Position (token index in the prompt) where the feature scores most. */
+  position: number;
+  label: string | null;
+}
+
+export interface PromptTokenFeatures {
+  id: number;
+  text: string;
+  /** Active features at this token, by activation desc. */
+  features: { name: string; index: number; activation: number }[];
+  /** −log P(this token's successor) under the model with the SAE spliced in; null at the last token. */
+  loss: number | null;
+}
+
+/** The prompt-centric view: what fires where, and which features matter for the whole prompt. */
+export interface PromptAnalysis {
+  /** The SAE run, e.g. "A/1". */
+  run: string;
+  text: string;
+  tokens: PromptTokenFeatures[];
+  rankings: {
+    /** By the feature's largest activation on the prompt. */
+    maxActivation: PromptFeatureScore[];
+    /** By the total increase of the next-token loss over the prompt when the feature is zeroed where it fires. */
+    lossEffect: PromptFeatureScore[];
+    /** By the largest direct effect on the actual next token's logit (activation × logit weight of that token). */
+    logitEffect: PromptFeatureScore[];
+  };
+}

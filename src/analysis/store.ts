@@ -1,0 +1,454 @@
+/**
+ * The investigation store: what `saekit analyze` computes, in a folder the dashboards read without recomputing.
+ *
+ * Compact files rather than a database: the data is written once and then only read by unit index, so a table of
+ * offsets plus one compressed blob per unit gives a single positional read + inflate (well under 1 ms) per unit,
+ * with no native dependency to build; every file is plain JSON, gzip or safetensors, so Python can read it too.
+ *
+ * Folder `investigation/` (inside the SAE folder for features, the model folder for neurons), format version 1:
+ *   manifest.json        InvestigationManifest (written last: a folder without it is incomplete)
+ *   units.bin            unit records one after another, each a raw-deflate'd JSON `StoredUnit`
+ *   index.safetensors    `offsets` I64 [units + 1] into units.bin, plus the UnitColumns (F32 / I32 [units])
+ *   search.json          UnitSearchEntry per unit (labels, top tokens, top/bottom logit tokens)
+ *   tokens.safetensors   `tokens` (U16 when the vocabulary fits, else I32) [sequences, seqLen]: the evaluation
+ *                        tokens that examples point into
+ * The whole folder is built under a temporary name and renamed into place, so a reader never sees half a store.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { fsyncDirectorySync } from "../io/atomic.js";
+import { openSafetensors, saveSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
+import type {
+  Example,
+  InvestigationManifest,
+  ProxyReport,
+  UnitColumns,
+  UnitRecord,
+  UnitSearchEntry,
+} from "./investigation.js";
+
+export const INVESTIGATION_DIR = "investigation";
+export const INVESTIGATION_FORMAT = "saekit-investigation";
+export const INVESTIGATION_VERSION = 1;
+
+export class InvestigationStoreError extends Error {
+  override name = "InvestigationStoreError";
+}
+
+/** A firing token inside an example window: offset from the example position, activation, Δlog-prob (or null). */
+export type StoredWindowToken = [offset: number, activation: number, logprobDelta: number | null];
+
+export interface StoredExample {
+  s: number;
+  p: number;
+  a: number;
+  /** Firing tokens of the window (every other window token has activation 0 and Δlog-prob 0). */
+  w: StoredWindowToken[];
+}
+
+/** What units.bin holds per unit: the record without names, texts or window tokens (rebuilt on read). */
+export interface StoredUnit {
+  label: string;
+  firing: number;
+  max: number;
+  mean: number;
+  hist: number[];
+  top: StoredExample[];
+  intervals: { lo: number; hi: number; fraction: number; examples: StoredExample[] }[];
+  logits: { top: [number, number][]; bottom: [number, number][]; hist: { edges: number[]; counts: number[] }; mean: number; std: number };
+  ablation: { meanLossEffect: number | null; sampled: number };
+  proxy: ProxyReport | null;
+  neurons: { alignment: [neuron: number, value: number, fractionOfL1: number][]; correlated: [neuron: number, r: number][] } | null;
+  /** Compared run name → [index, r, logitR]. */
+  matches: Record<string, [number, number, number | null]>;
+}
+
+/** Keeps 4 significant digits: enough for every figure shown, and it halves the compressed size. */
+export function round4(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  return Number(v.toPrecision(4));
+}
+
+function roundDeep(value: unknown): unknown {
+  if (typeof value === "number") return round4(value);
+  if (Array.isArray(value)) return value.map(roundDeep);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundDeep(v)]));
+  }
+  return value;
+}
+
+/** Rounds floats, leaving integer-valued fields exact. */
+function compactUnit(unit: StoredUnit): StoredUnit {
+  const rounded = roundDeep(unit) as StoredUnit;
+  // Integers (token refs, counts, token ids) are below 2^31 and survive toPrecision(4) only when small: restore them.
+  const restoreExamples = (src: StoredExample[], dst: StoredExample[]) =>
+    src.forEach((e, i) => {
+      dst[i]!.s = e.s;
+      dst[i]!.p = e.p;
+      e.w.forEach((w, j) => (dst[i]!.w[j]![0] = w[0]));
+    });
+  restoreExamples(unit.top, rounded.top);
+  unit.intervals.forEach((iv, i) => restoreExamples(iv.examples, rounded.intervals[i]!.examples));
+  rounded.firing = unit.firing;
+  rounded.hist = unit.hist.slice();
+  rounded.ablation.sampled = unit.ablation.sampled;
+  rounded.logits.hist.counts = unit.logits.hist.counts.slice();
+  unit.logits.top.forEach((t, i) => (rounded.logits.top[i]![0] = t[0]));
+  unit.logits.bottom.forEach((t, i) => (rounded.logits.bottom[i]![0] = t[0]));
+  if (unit.neurons && rounded.neurons) {
+    unit.neurons.alignment.forEach((a, i) => (rounded.neurons!.alignment[i]![0] = a[0]));
+    unit.neurons.correlated.forEach((c, i) => (rounded.neurons!.correlated[i]![0] = c[0]));
+  }
+  for (const [k, m] of Object.entries(unit.matches)) rounded.matches[k]![0] = m[0];
+  if (unit.proxy && rounded.proxy) {
+    rounded.proxy.bins.forEach((b, i) => (b.count = unit.proxy!.bins[i]!.count));
+  }
+  return rounded;
+}
+
+export interface InvestigationWriterOptions {
+  /** Where the folder goes (…/investigation); replaced atomically on finish. */
+  dir: string;
+  units: number;
+  /** [sequences × seqLen] evaluation tokens. */
+  tokens: Int32Array;
+  seqLen: number;
+  vocabSize: number;
+}
+
+/** Streams unit records to a temporary folder; `finish` writes the index, search table and manifest, then renames. */
+export class InvestigationWriter {
+  readonly dir: string;
+  private readonly tmp: string;
+  private readonly fd: number;
+  private readonly offsets: BigInt64Array;
+  private next = 0;
+  private bytes = 0;
+  private readonly search: UnitSearchEntry[] = [];
+  private readonly columns: UnitColumns;
+
+  constructor(private readonly o: InvestigationWriterOptions) {
+    if (o.tokens.length % o.seqLen !== 0) {
+      throw new InvestigationStoreError(`investigation ${o.dir}: ${o.tokens.length} tokens are not whole sequences of ${o.seqLen}`);
+    }
+    this.dir = path.resolve(o.dir);
+    fs.mkdirSync(path.dirname(this.dir), { recursive: true });
+    this.tmp = `${this.dir}.tmp-${process.pid}-${Date.now().toString(36)}`;
+    fs.mkdirSync(this.tmp);
+    this.fd = fs.openSync(path.join(this.tmp, "units.bin"), "w");
+    this.offsets = new BigInt64Array(o.units + 1);
+    const f32 = () => new Float32Array(o.units).fill(Number.NaN);
+    this.columns = {
+      density: new Float32Array(o.units),
+      maxActivation: new Float32Array(o.units),
+      meanActivation: new Float32Array(o.units),
+      specificity: f32(),
+      sensitivity: f32(),
+      meanLossEffect: f32(),
+      bestNeuron: new Int32Array(o.units).fill(-1),
+      bestNeuronR: f32(),
+      match: new Int32Array(o.units).fill(-1),
+      matchR: f32(),
+      matchLogitR: f32(),
+    };
+  }
+
+  /** Appends the next unit (units are written in index order). */
+  add(unit: StoredUnit, search: Omit<UnitSearchEntry, "label">, tokens: number, firstCompare: string | null): void {
+    const i = this.next;
+    if (i >= this.o.units) throw new InvestigationStoreError(`investigation ${this.dir}: more than ${this.o.units} units added`);
+    const blob = zlib.deflateRawSync(Buffer.from(JSON.stringify(compactUnit(unit))), { level: 9 });
+    fs.writeSync(this.fd, blob);
+    this.bytes += blob.length;
+    this.offsets[i + 1] = BigInt(this.bytes);
+    const c = this.columns;
+    c.density[i] = tokens > 0 ? unit.firing / tokens : 0;
+    c.maxActivation[i] = unit.max;
+    c.meanActivation[i] = unit.mean;
+    if (unit.proxy) {
+      c.specificity[i] = unit.proxy.specificity;
+      c.sensitivity[i] = unit.proxy.sensitivity;
+    }
+    if (unit.ablation.meanLossEffect !== null) c.meanLossEffect[i] = unit.ablation.meanLossEffect;
+    const best = unit.neurons?.correlated[0];
+    if (best) {
+      c.bestNeuron[i] = best[0];
+      c.bestNeuronR[i] = best[1];
+    }
+    const m = firstCompare !== null ? unit.matches[firstCompare] : undefined;
+    if (m) {
+      c.match[i] = m[0];
+      c.matchR[i] = m[1];
+      c.matchLogitR[i] = m[2] ?? Number.NaN;
+    }
+    this.search.push({ label: unit.label, ...search });
+    this.next++;
+  }
+
+  finish(manifest: InvestigationManifest): void {
+    if (this.next !== this.o.units) {
+      throw new InvestigationStoreError(`investigation ${this.dir}: ${this.next} of ${this.o.units} units were added`);
+    }
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+    const tensors: Record<string, SafetensorsTensorToSave> = { offsets: { dtype: "I64", shape: [this.o.units + 1], data: this.offsets } };
+    for (const [name, data] of Object.entries(this.columns) as [string, Float32Array | Int32Array][]) {
+      tensors[name] = { dtype: data instanceof Int32Array ? "I32" : "F32", shape: [this.o.units], data };
+    }
+    saveSafetensors(path.join(this.tmp, "index.safetensors"), tensors);
+    const sequences = this.o.tokens.length / this.o.seqLen;
+    const tokenTensor: SafetensorsTensorToSave =
+      this.o.vocabSize <= 65536
+        ? { dtype: "U16", shape: [sequences, this.o.seqLen], data: Uint16Array.from(this.o.tokens) }
+        : { dtype: "I32", shape: [sequences, this.o.seqLen], data: this.o.tokens };
+    saveSafetensors(path.join(this.tmp, "tokens.safetensors"), { tokens: tokenTensor });
+    fs.writeFileSync(path.join(this.tmp, "search.json"), JSON.stringify(this.search));
+    fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
+    fsyncDirectorySync(this.tmp);
+    const old = `${this.dir}.old-${process.pid}-${Date.now().toString(36)}`;
+    if (fs.existsSync(this.dir)) fs.renameSync(this.dir, old);
+    fs.renameSync(this.tmp, this.dir);
+    fsyncDirectorySync(path.dirname(this.dir));
+    fs.rmSync(old, { recursive: true, force: true });
+  }
+
+  /** Drops the temporary folder (on error or interruption). */
+  abort(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** How unit ids become text (the model's tokenizer). */
+export interface TokenTexts {
+  tokenText(id: number): string;
+}
+
+export interface SearchHit {
+  index: number;
+  name: string;
+  label: string;
+  density: number;
+  /** What matched: "name", "label", "top token", "top logit" or "bottom logit". */
+  field: string;
+  text: string;
+}
+
+/** A finished investigation folder, opened for reading. */
+export class Investigation {
+  readonly dir: string;
+  readonly manifest: InvestigationManifest;
+  readonly columns: UnitColumns;
+  readonly searchTable: UnitSearchEntry[];
+  private readonly offsets: BigInt64Array;
+  private readonly tokens: Uint16Array | Int32Array;
+  private readonly unitsFd: number;
+
+  constructor(dir: string, private readonly texts: TokenTexts) {
+    this.dir = path.resolve(dir);
+    const file = (name: string) => path.join(this.dir, name);
+    const manifestPath = file("manifest.json");
+    if (!fs.existsSync(manifestPath)) {
+      throw new InvestigationStoreError(
+        `investigation ${this.dir}: no manifest.json (not an investigation folder, or an unfinished one); run saekit analyze first`,
+      );
+    }
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as InvestigationManifest;
+    if (manifest.format !== INVESTIGATION_FORMAT) {
+      throw new InvestigationStoreError(`investigation ${manifestPath}: format is ${JSON.stringify(manifest.format)}, expected "${INVESTIGATION_FORMAT}"`);
+    }
+    if (manifest.version !== INVESTIGATION_VERSION) {
+      throw new InvestigationStoreError(
+        `investigation ${manifestPath}: version ${manifest.version} is not supported (this saekit reads version ${INVESTIGATION_VERSION}); rerun saekit analyze`,
+      );
+    }
+    this.manifest = manifest;
+    const index = openSafetensors(file("index.safetensors"));
+    try {
+      this.offsets = index.read("offsets") as BigInt64Array;
+      const col = <T>(name: string) => index.read(name) as T;
+      this.columns = {
+        density: col("density"),
+        maxActivation: col("maxActivation"),
+        meanActivation: col("meanActivation"),
+        specificity: col("specificity"),
+        sensitivity: col("sensitivity"),
+        meanLossEffect: col("meanLossEffect"),
+        bestNeuron: col("bestNeuron"),
+        bestNeuronR: col("bestNeuronR"),
+        match: col("match"),
+        matchR: col("matchR"),
+        matchLogitR: col("matchLogitR"),
+      };
+    } finally {
+      index.close();
+    }
+    if (this.offsets.length !== manifest.units + 1) {
+      throw new InvestigationStoreError(`investigation ${file("index.safetensors")}: offsets has ${this.offsets.length} entries, expected ${manifest.units + 1}`);
+    }
+    this.searchTable = JSON.parse(fs.readFileSync(file("search.json"), "utf8")) as UnitSearchEntry[];
+    const tokenFile = openSafetensors(file("tokens.safetensors"));
+    try {
+      this.tokens = tokenFile.read("tokens") as Uint16Array | Int32Array;
+    } finally {
+      tokenFile.close();
+    }
+    this.unitsFd = fs.openSync(file("units.bin"), "r");
+  }
+
+  get units(): number {
+    return this.manifest.units;
+  }
+
+  /** `A/1/3450` for features, `A/neuron/489` for neurons. */
+  unitName(index: number): string {
+    return `${this.manifest.name}/${index}`;
+  }
+
+  /** The stored (compact) record of a unit. */
+  storedUnit(index: number): StoredUnit {
+    if (!Number.isInteger(index) || index < 0 || index >= this.units) {
+      throw new InvestigationStoreError(`investigation ${this.manifest.name}: unit ${index} is out of range [0, ${this.units})`);
+    }
+    const begin = Number(this.offsets[index]!);
+    const end = Number(this.offsets[index + 1]!);
+    const buf = Buffer.alloc(end - begin);
+    let done = 0;
+    while (done < buf.length) {
+      const n = fs.readSync(this.unitsFd, buf, done, buf.length - done, begin + done);
+      if (n === 0) throw new InvestigationStoreError(`investigation ${this.dir}/units.bin: truncated at unit ${index}`);
+      done += n;
+    }
+    return JSON.parse(zlib.inflateRawSync(buf).toString("utf8")) as StoredUnit;
+  }
+
+  /** Token ids of one evaluation sequence. */
+  sequence(s: number): Uint16Array | Int32Array {
+    const L = this.manifest.seqLen;
+    return this.tokens.subarray(s * L, (s + 1) * L);
+  }
+
+  domainOf(sequence: number): string {
+    for (const d of this.manifest.domains) if (sequence >= d.firstSequence && sequence < d.firstSequence + d.sequences) return d.domain;
+    return "unknown";
+  }
+
+  private example(e: StoredExample): Example {
+    const { windowBefore, windowAfter } = this.manifest.options;
+    const seq = this.sequence(e.s);
+    const start = Math.max(0, e.p - windowBefore);
+    const end = Math.min(seq.length, e.p + windowAfter + 1);
+    const tokens = [];
+    for (let q = start; q < end; q++) {
+      const id = seq[q]!;
+      tokens.push({ id, text: this.texts.tokenText(id), activation: 0, logprobDelta: q === seq.length - 1 ? null : 0 });
+    }
+    for (const [offset, activation, delta] of e.w) {
+      const t = tokens[e.p + offset - start];
+      if (t) {
+        t.activation = activation;
+        t.logprobDelta = delta;
+      }
+    }
+    return { sequence: e.s, position: e.p, activation: e.a, domain: this.domainOf(e.s), start, tokens };
+  }
+
+  /** The full, ready-to-render record of a unit. */
+  unit(index: number): UnitRecord {
+    const u = this.storedUnit(index);
+    const m = this.manifest;
+    const bins = u.hist.length;
+    const model = m.model;
+    const word = (id: number, weight: number) => ({ id, text: this.texts.tokenText(id), weight });
+    const density = m.tokens > 0 ? u.firing / m.tokens : 0;
+    return {
+      name: this.unitName(index),
+      kind: m.kind,
+      index,
+      label: u.label,
+      tokens: m.tokens,
+      firing: u.firing,
+      density,
+      maxActivation: u.max,
+      meanActivation: u.mean,
+      histogram: { edges: Array.from({ length: bins + 1 }, (_, b) => (u.max * b) / bins), counts: u.hist },
+      top: u.top.map((e) => this.example(e)),
+      intervals: u.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, fraction: iv.fraction, examples: iv.examples.map((e) => this.example(e)) })),
+      logits: {
+        top: u.logits.top.map(([id, w]) => word(id, w)),
+        bottom: u.logits.bottom.map(([id, w]) => word(id, w)),
+        histogram: u.logits.hist,
+        mean: u.logits.mean,
+        std: u.logits.std,
+      },
+      ablation: {
+        meanLossEffect: u.ablation.meanLossEffect,
+        lossEffectPerToken: u.ablation.meanLossEffect === null ? null : u.ablation.meanLossEffect * density,
+        sampled: u.ablation.sampled,
+      },
+      proxy: u.proxy,
+      neurons: u.neurons
+        ? {
+            alignment: u.neurons.alignment.map(([neuron, value, fractionOfL1]) => ({ neuron, name: `${model}/neuron/${neuron}`, value, fractionOfL1 })),
+            correlated: u.neurons.correlated.map(([neuron, r]) => ({ index: neuron, name: `${model}/neuron/${neuron}`, r })),
+          }
+        : null,
+      matches: Object.fromEntries(
+        Object.entries(u.matches).map(([run, [index2, r, logitR]]) => [run, { name: `${run}/${index2}`, index: index2, r, logitR }]),
+      ),
+    };
+  }
+
+  /**
+   * Units whose name, label, top-activating tokens or top/bottom logit tokens contain the query (case-insensitive;
+   * a query like "3450" or "A/1/3450" finds that unit). Exact token matches rank first, then by density.
+   */
+  search(query: string, options: { limit?: number; fields?: readonly ("name" | "label" | "token" | "logit")[] } = {}): SearchHit[] {
+    const limit = options.limit ?? 50;
+    const fields = new Set(options.fields ?? ["name", "label", "token", "logit"]);
+    const q = query.trim().toLowerCase();
+    if (q === "") return [];
+    const hits: (SearchHit & { rank: number })[] = [];
+    const prefix = `${this.manifest.name.toLowerCase()}/`;
+    const asIndex = q.startsWith(prefix) ? q.slice(prefix.length) : q;
+    for (let i = 0; i < this.units; i++) {
+      const e = this.searchTable[i]!;
+      const density = this.columns.density[i]!;
+      const hit = (field: string, text: string, rank: number) => hits.push({ index: i, name: this.unitName(i), label: e.label, density, field, text, rank });
+      if (fields.has("name") && /^\d+$/.test(asIndex) && Number(asIndex) === i) {
+        hit("name", this.unitName(i), 0);
+        continue;
+      }
+      if (fields.has("label") && e.label.toLowerCase().includes(q)) {
+        hit("label", e.label, 2);
+        continue;
+      }
+      const inList = (list: string[], field: string) => {
+        for (const t of list) {
+          const tl = t.toLowerCase();
+          if (tl.trim() === q) return hit(field, t, 1), true;
+          if (tl.includes(q)) return hit(field, t, 3), true;
+        }
+        return false;
+      };
+      if (fields.has("token") && inList(e.topTokens, "top token")) continue;
+      if (fields.has("logit") && (inList(e.logitTop, "top logit") || inList(e.logitBottom, "bottom logit"))) continue;
+    }
+    hits.sort((a, b) => a.rank - b.rank || b.density - a.density || a.index - b.index);
+    return hits.slice(0, limit).map(({ rank: _rank, ...h }) => h);
+  }
+
+  close(): void {
+    fs.closeSync(this.unitsFd);
+  }
+}
+
+export function openInvestigation(dir: string, texts: TokenTexts): Investigation {
+  return new Investigation(dir, texts);
+}
