@@ -92,12 +92,12 @@ function checkInt(name: string, v: number, min: number, max = INT32_MAX): void {
 }
 
 /** Edge b of n equal-width bins on [0, max]: the one expression used for binning and for reporting. */
-function edge(max: number, b: number, n: number): number {
+export function edge(max: number, b: number, n: number): number {
   return (max * b) / n;
 }
 
 /** The bin of v ∈ (0, max] among n equal-width bins of [0, max] (scale = n / max), consistent with `edge`. */
-function binOf(v: number, max: number, n: number, scale: number): number {
+export function binOf(v: number, max: number, n: number, scale: number): number {
   let b = Math.floor(v * scale);
   if (b >= n) b = n - 1;
   // v·scale can round across an edge; one step corrects it (the error is far below one bin).
