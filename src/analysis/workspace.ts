@@ -15,7 +15,8 @@
  *
  * Errors a caller can act on have their own classes: `UnitNameError` (a malformed name or request: HTTP 400),
  * `NotFoundError` (an unknown run or model, an index out of range: 404), `UnavailableError` (the request is valid
- * but this workspace cannot serve it, e.g. a prompt on a run whose SAE weights are not there: 409).
+ * but this workspace cannot serve it, e.g. a prompt on a run whose SAE weights are not there: 409), `TooLargeError`
+ * (a prompt longer than the model's context: 413); `PromptError` (prompt.ts) is an empty prompt (400).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -47,6 +48,11 @@ export class NotFoundError extends Error {
 /** A valid request this workspace cannot serve (no model or SAE weights for a prompt, …) (HTTP 409). */
 export class UnavailableError extends Error {
   override name = "UnavailableError";
+}
+
+/** A request over a size limit, e.g. a prompt longer than the model's context (HTTP 413). */
+export class TooLargeError extends Error {
+  override name = "TooLargeError";
 }
 
 /** The package's shipped `models/` folder (resolved from the package root, not the working directory). */
@@ -388,12 +394,18 @@ export class Workspace {
     const hook = entry.investigation.manifest.hook;
     const model = this.modelOf(entry.model, hook);
     const search = entry.investigation.searchTable;
+    const tokenizer = this.tokenizerOf(entry.model, entry.investigation.dir);
+    const maxTokens = Math.min(options.maxTokens ?? model.cfg.n_ctx, model.cfg.n_ctx);
+    const n = typeof text === "string" ? tokenizer.encode(text).length : 0;
+    if (n > maxTokens) {
+      throw new TooLargeError(`the prompt has ${n} tokens; at most ${maxTokens} fit (model ${entry.model.name}'s context is ${model.cfg.n_ctx} tokens)`);
+    }
     return analyzePrompt(
       {
         run: entry.name,
         model,
         sae,
-        tokenizer: this.tokenizerOf(entry.model, entry.investigation.dir),
+        tokenizer,
         hook,
         labels: (i) => search[i]?.label ?? null,
       },
