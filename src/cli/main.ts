@@ -1,5 +1,6 @@
 /** The `saekit` command: one file per subcommand registers itself here; the CLI stays a thin layer. */
 import { Command, CommanderError } from "commander";
+import { registerAnalyze } from "./analyze.js";
 import { registerDoctor } from "./doctor.js";
 import { registerModelRun } from "./model-run.js";
 import { registerModelTrain } from "./model-train.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerSaeTrain(program);
   registerSaeCache(program);
   registerSaeEval(program);
+  registerAnalyze(program);
   return program;
 }
 

@@ -1,0 +1,80 @@
+/** `saekit analyze`: the detailed investigation of every feature of an SAE run (and its model's neurons). */
+import type { Command } from "commander";
+import path from "node:path";
+import { analyzeRun } from "../analysis/analyze.js";
+import { DEFAULT_EVALUATION_TOKENS, evaluationTokens } from "../analysis/eval-tokens.js";
+import { INVESTIGATION_DIR } from "../analysis/store.js";
+import { loadGpt2Tokenizer } from "../data/tokenizer.js";
+import { loadCorpusSplits } from "../model/corpus-splits.js";
+import { loadSaeRun } from "../sae/run-folder.js";
+import { collect, corpusSources, integerFlag } from "./flags.js";
+import { ProgressLine, formatDuration } from "./progress.js";
+
+interface AnalyzeFlags {
+  sae: string;
+  model?: string;
+  compare: string[];
+  tokens: number;
+  batch: number;
+  topK: number;
+  neurons: boolean;
+  cacheDir?: string;
+  text: string[];
+  jsonl: string[];
+}
+
+export function registerAnalyze(program: Command): void {
+  program
+    .command("analyze")
+    .description("investigate every feature of an SAE run: activation statistics, examples, logit weights, ablations, proxies, neurons, universality")
+    .requiredOption("--sae <dir>", "SAE run folder (e.g. models/A/1); the store goes to DIR/investigation")
+    .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
+    .option("--compare <dir>", "another SAE run (another seed, or on model B) to match features against (repeatable)", collect, [])
+    .option("--tokens <n>", "evaluation tokens (validation prose + code first, then training text)", integerFlag("--tokens", 128), DEFAULT_EVALUATION_TOKENS)
+    .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
+    .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), 20)
+    .option("--no-neurons", "skip the model's neuron store (MODEL/investigation)")
+    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--text <dir>", "use these .txt/.md (prose) and code files instead of the default corpus (repeatable)", collect, [])
+    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
+    .action(async (f: AnalyzeFlags) => {
+      const run = loadSaeRun(f.sae, f.model ? { model: f.model } : {});
+      const compare = f.compare.map((dir) => {
+        const c = loadSaeRun(dir);
+        return { name: c.name, model: c.model, sae: c.sae, hook: c.hook };
+      });
+      const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
+      const evaluation = evaluationTokens(splits, f.tokens);
+      const featureDir = path.join(f.sae, INVESTIGATION_DIR);
+      const neuronDir = f.neurons ? path.join(run.modelDir, INVESTIGATION_DIR) : null;
+      console.log(
+        `analyze ${run.name}: ${run.sae.dSae} features${neuronDir ? ` + ${run.model.cfg.d_mlp} neurons` : ""} over ${evaluation.sequences * evaluation.seqLen} tokens` +
+          (compare.length ? `, matched against ${compare.map((c) => c.name).join(", ")}` : ""),
+      );
+      let bar: ProgressLine | undefined;
+      let stage = "";
+      const result = await analyzeRun({
+        run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
+        evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary, options: { batchSequences: f.batch, topK: f.topK },
+        onProgress: (p) => {
+          if (p.stage !== stage) {
+            bar?.finish();
+            stage = p.stage;
+            console.error(stage);
+            bar = new ProgressLine({ total: p.total, unit: "tok" });
+          }
+          bar!.update(p.done, []);
+        },
+      });
+      bar?.finish();
+      const t = result.timing;
+      console.log(
+        `done in ${formatDuration(t.total!)} (${Math.round(t.tokensPerSecond!).toLocaleString("en-US")} tokens/s): ` +
+          `pass 1 ${t.pass1!.toFixed(1)} s, pass 2 ${t.pass2!.toFixed(1)} s, ablations ${t.pass3!.toFixed(1)} s, weights ${t.weights!.toFixed(1)} s, write ${t.write!.toFixed(1)} s`,
+      );
+      for (const u of result.universality) {
+        console.log(`universality vs ${u.name}: ${u.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% of live features have a match with r > ${th.threshold}`).join("; ")}`);
+      }
+      console.log(`wrote ${featureDir}${neuronDir ? ` and ${neuronDir}` : ""}`);
+    });
+}
