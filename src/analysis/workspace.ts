@@ -30,7 +30,7 @@ import { HookedTransformer } from "../model/transformer.js";
 import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
 import { layerFromHookName, loadSaeFolder, SAE_WEIGHTS_FILE, SPARSIFY_WEIGHTS_FILE, type LoadedSae } from "../sae/format.js";
 import type { CompareResponse, RunInfo, SearchResponse } from "../vis/api-types.js";
-import type { PromptAnalysis, UnitKind, UnitRecord } from "./investigation.js";
+import type { PromptAnalysis, UnitColumns, UnitKind, UnitRecord } from "./investigation.js";
 import { featureOutputDirections, logitWeights, neuronOutputDirections, type LogitWeightOptions } from "./logit-weights.js";
 import { analyzePrompt, type PromptOptions } from "./prompt.js";
 import { INVESTIGATION_DIR, openInvestigation, round4, type Investigation, type TokenTexts } from "./store.js";
@@ -61,10 +61,10 @@ export function shippedModelsRoot(): string {
 }
 
 /**
- * Logit weights as the investigation stage computes them: ln_final.w folded into W_U, no centring (see
- * logit-weights.ts), so a comparison's numbers are the unit records' numbers.
+ * Logit weights as the investigation stage (analyze.ts) computes them: ln_final.w folded into W_U and
+ * TransformerLens' centring (see logit-weights.ts), so a comparison's numbers are the unit records' numbers.
  */
-export const LOGIT_WEIGHT_OPTIONS: LogitWeightOptions = { centre: false };
+export const LOGIT_WEIGHT_OPTIONS: LogitWeightOptions = { centre: true };
 
 /** Evaluation tokens a comparison reads (whole sequences, spread over the domains). */
 export const COMPARE_TOKENS = 4096;
@@ -320,6 +320,11 @@ export class Workspace {
 
   runInfoOf(run: string): RunInfo {
     return this.run(run).info;
+  }
+
+  /** Per-unit scalars of a run (density, max activation, loss effect, …) for tables and picking examples. */
+  columnsOf(run: string): UnitColumns {
+    return this.run(run).investigation.columns;
   }
 
   private run(name: string): RunEntry {
