@@ -20,10 +20,10 @@ import { NextTokenScorer, checkAblationHook, featureResidualDirections, neuronRe
 import { CodeStore } from "./code-store.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment, type FeatureFeatureCorrelationResult } from "./correlation.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
-import { FeatureStatsAccumulator, type FeatureStats, type TokenActivation } from "./feature-stats.js";
-import type { InvestigationManifest, ProxyBin, ProxyReport, UniversalitySummary, UnitKind } from "./investigation.js";
+import { FeatureStatsAccumulator, binOf, type FeatureStats, type TokenActivation } from "./feature-stats.js";
+import type { InvestigationManifest, UniversalitySummary, UnitKind } from "./investigation.js";
 import { logitWeightSummaries, logitWeights } from "./logit-weights.js";
-import { InvestigationWriter, type StoredExample, type StoredUnit } from "./store.js";
+import { InvestigationWriter, tokenDtype, type StoredExample, type StoredProxy, type StoredUnit } from "./store.js";
 
 export interface AnalyzeOptions {
   /** Max-activating examples per unit (default 20). */
@@ -174,8 +174,8 @@ class TokenSetProxyBins {
 
   /** One firing (unit, token, activation). */
   add(u: number, token: number, v: number): void {
-    let b = Math.floor(v * this.scale[u]!);
-    if (b >= this.bins) b = this.bins - 1;
+    // The histogram's own binning, so the proxy bins line up with its counts exactly.
+    const b = binOf(v, this.max[u]!, this.bins, this.scale[u]!);
     const cell = u * this.bins + b;
     const inSet = this.has(u, token);
     const llr = inSet ? this.llrIn[u]! : this.logNorm[u]! - Math.log(this.unigram[token]! + this.alpha);
@@ -188,39 +188,28 @@ class TokenSetProxyBins {
     }
   }
 
-  report(u: number, spec: string, description: string): ProxyReport {
-    const bins: ProxyBin[] = [];
-    let count = 0;
-    let proxyCount = 0;
-    let mass = 0;
-    let proxyMass = 0;
-    const m = this.max[u]!;
-    for (let b = 0; b < this.bins; b++) {
-      const cell = u * this.bins + b;
-      const c = this.count[cell]!;
-      bins.push({
-        lo: (m * b) / this.bins,
-        hi: (m * (b + 1)) / this.bins,
-        count: c,
-        proxyCount: this.proxyCount[cell]!,
-        activationMass: this.mass[cell]!,
-        proxyActivationMass: this.proxyMass[cell]!,
-        meanLlr: c > 0 ? this.llrSum[cell]! / c : null,
-      });
-      count += c;
-      proxyCount += this.proxyCount[cell]!;
-      mass += this.mass[cell]!;
-      proxyMass += this.proxyMass[cell]!;
-    }
+  report(u: number, spec: string, description: string): StoredProxy {
+    const nb = this.bins;
+    const cells = (a: Float64Array) => Array.from(a.subarray(u * nb, (u + 1) * nb));
+    const proxyCount = cells(this.proxyCount);
+    const mass = cells(this.mass);
+    const proxyMass = cells(this.proxyMass);
+    const count = cells(this.count);
+    const llr = cells(this.llrSum).map((s, b) => (count[b]! > 0 ? s / count[b]! : null));
+    const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+    const [c, pc, m, pm] = [sum(count), sum(proxyCount), sum(mass), sum(proxyMass)];
     const np = this.proxyTokens[u]!;
     return {
       spec,
       description,
-      specificity: mass > 0 ? proxyMass / mass : 0,
-      specificityFiring: count > 0 ? proxyCount / count : 0,
-      sensitivity: np > 0 ? proxyCount / np : 0,
+      specificity: m > 0 ? pm / m : 0,
+      specificityFiring: c > 0 ? pc / c : 0,
+      sensitivity: np > 0 ? pc / np : 0,
       proxyTokens: np,
-      bins,
+      proxyCount,
+      mass,
+      proxyMass,
+      llr,
     };
   }
 }
@@ -438,6 +427,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     tokenizer: cfg.tokenizer_name ?? "gpt2",
     units,
     tokens: T,
+    tokenDtype: tokenDtype(V),
     sequences: ev.sequences,
     seqLen: L,
     domains: ev.domains.map((d) => ({ domain: d.domain, firstSequence: d.firstSequence, sequences: d.sequences })),
@@ -504,12 +494,13 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
         logits: {
           top: logits.top.map((w) => [w.token, w.weight]),
           bottom: logits.bottom.map((w) => [w.token, w.weight]),
-          hist: logits.histogram,
+          range: [logits.histogram.edges[0]!, logits.histogram.edges.at(-1)!],
+          counts: logits.histogram.counts,
           mean: logits.mean,
           std: logits.std,
         },
         ablation: { meanLossEffect: weight > 0 ? weighted / weight : null, sampled },
-        proxy: stats.density[u]! > 0 ? proxy.report(u, `tokens:${JSON.stringify(topTexts)}`, `top-activating tokens ${describeTokenSet(topTexts)}`) : null,
+        proxy: stats.density[u]! > 0 ? proxy.report(u, `tokens:${JSON.stringify(topTexts)}`, `top-activating tokens: ${describeTokenSet(topTexts)}`) : null,
         neurons: null,
         matches: {},
       },

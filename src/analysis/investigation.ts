@@ -193,6 +193,8 @@ export interface InvestigationManifest {
   tokenizer: string;
   units: number;
   tokens: number;
+  /** Element type of tokens.gz. */
+  tokenDtype: "U16" | "I32";
   sequences: number;
   seqLen: number;
   /** Sequence ranges per corpus domain, in evaluation order. */

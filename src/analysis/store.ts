@@ -10,8 +10,8 @@
  *   units.bin            unit records one after another, each a raw-deflate'd JSON `StoredUnit`
  *   index.safetensors    `offsets` I64 [units + 1] into units.bin, plus the UnitColumns (F32 / I32 [units])
  *   search.json          UnitSearchEntry per unit (labels, top tokens, top/bottom logit tokens)
- *   tokens.safetensors   `tokens` (U16 when the vocabulary fits, else I32) [sequences, seqLen]: the evaluation
- *                        tokens that examples point into
+ *   tokens.gz            the evaluation tokens that examples point into, [sequences × seqLen] little-endian
+ *                        uint16 (int32 when the vocabulary exceeds 65,536; manifest.tokenDtype), gzip'd
  * The whole folder is built under a temporary name and renamed into place, so a reader never sees half a store.
  */
 import fs from "node:fs";
@@ -22,7 +22,6 @@ import { openSafetensors, saveSafetensors, type SafetensorsTensorToSave } from "
 import type {
   Example,
   InvestigationManifest,
-  ProxyReport,
   UnitColumns,
   UnitRecord,
   UnitSearchEntry,
@@ -47,6 +46,23 @@ export interface StoredExample {
   w: StoredWindowToken[];
 }
 
+/**
+ * The proxy as stored: per-bin columns only (bin edges come from the unit's max, bin counts are the histogram's, as
+ * both use feature-stats' binning).
+ */
+export interface StoredProxy {
+  spec: string;
+  description: string;
+  specificity: number;
+  specificityFiring: number;
+  sensitivity: number;
+  proxyTokens: number;
+  proxyCount: number[];
+  mass: number[];
+  proxyMass: number[];
+  llr: (number | null)[];
+}
+
 /** What units.bin holds per unit: the record without names, texts or window tokens (rebuilt on read). */
 export interface StoredUnit {
   label: string;
@@ -56,56 +72,66 @@ export interface StoredUnit {
   hist: number[];
   top: StoredExample[];
   intervals: { lo: number; hi: number; fraction: number; examples: StoredExample[] }[];
-  logits: { top: [number, number][]; bottom: [number, number][]; hist: { edges: number[]; counts: number[] }; mean: number; std: number };
+  /** Logit weights: [token, weight] lists and the histogram as its range and counts (equal-width bins). */
+  logits: { top: [number, number][]; bottom: [number, number][]; range: [number, number]; counts: number[]; mean: number; std: number };
   ablation: { meanLossEffect: number | null; sampled: number };
-  proxy: ProxyReport | null;
+  proxy: StoredProxy | null;
   neurons: { alignment: [neuron: number, value: number, fractionOfL1: number][]; correlated: [neuron: number, r: number][] } | null;
   /** Compared run name → [index, r, logitR]. */
   matches: Record<string, [number, number, number | null]>;
 }
 
-/** Keeps 4 significant digits: enough for every figure shown, and it halves the compressed size. */
-export function round4(v: number): number {
+/** Rounds to `digits` significant digits: enough for every figure shown, and it halves the compressed size. */
+export function roundTo(v: number, digits: number): number {
   if (!Number.isFinite(v) || v === 0) return v;
-  return Number(v.toPrecision(4));
+  return Number(v.toPrecision(digits));
 }
 
-function roundDeep(value: unknown): unknown {
-  if (typeof value === "number") return round4(value);
-  if (Array.isArray(value)) return value.map(roundDeep);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundDeep(v)]));
-  }
-  return value;
+/** 4 significant digits (the precision of every stored figure outside example windows). */
+export const round4 = (v: number): number => roundTo(v, 4);
+const r4 = round4;
+const r3 = (v: number) => roundTo(v, 3);
+const r4n = (v: number | null) => (v === null ? null : r4(v));
+
+function compactExample(e: StoredExample): StoredExample {
+  return { s: e.s, p: e.p, a: r4(e.a), w: e.w.map(([o, a, d]) => [o, r3(a), d === null ? null : r3(d)]) };
 }
 
-/** Rounds floats, leaving integer-valued fields exact. */
-function compactUnit(unit: StoredUnit): StoredUnit {
-  const rounded = roundDeep(unit) as StoredUnit;
-  // Integers (token refs, counts, token ids) are below 2^31 and survive toPrecision(4) only when small: restore them.
-  const restoreExamples = (src: StoredExample[], dst: StoredExample[]) =>
-    src.forEach((e, i) => {
-      dst[i]!.s = e.s;
-      dst[i]!.p = e.p;
-      e.w.forEach((w, j) => (dst[i]!.w[j]![0] = w[0]));
-    });
-  restoreExamples(unit.top, rounded.top);
-  unit.intervals.forEach((iv, i) => restoreExamples(iv.examples, rounded.intervals[i]!.examples));
-  rounded.firing = unit.firing;
-  rounded.hist = unit.hist.slice();
-  rounded.ablation.sampled = unit.ablation.sampled;
-  rounded.logits.hist.counts = unit.logits.hist.counts.slice();
-  unit.logits.top.forEach((t, i) => (rounded.logits.top[i]![0] = t[0]));
-  unit.logits.bottom.forEach((t, i) => (rounded.logits.bottom[i]![0] = t[0]));
-  if (unit.neurons && rounded.neurons) {
-    unit.neurons.alignment.forEach((a, i) => (rounded.neurons!.alignment[i]![0] = a[0]));
-    unit.neurons.correlated.forEach((c, i) => (rounded.neurons!.correlated[i]![0] = c[0]));
-  }
-  for (const [k, m] of Object.entries(unit.matches)) rounded.matches[k]![0] = m[0];
-  if (unit.proxy && rounded.proxy) {
-    rounded.proxy.bins.forEach((b, i) => (b.count = unit.proxy!.bins[i]!.count));
-  }
-  return rounded;
+/** Rounds the floats (4 significant digits; 3 inside example windows), leaving ids, positions and counts exact. */
+function compactUnit(u: StoredUnit): StoredUnit {
+  return {
+    label: u.label,
+    firing: u.firing,
+    max: r4(u.max),
+    mean: r4(u.mean),
+    hist: u.hist,
+    top: u.top.map(compactExample),
+    intervals: u.intervals.map((iv) => ({ lo: r4(iv.lo), hi: r4(iv.hi), fraction: r4(iv.fraction), examples: iv.examples.map(compactExample) })),
+    logits: {
+      top: u.logits.top.map(([t, w]) => [t, r4(w)]),
+      bottom: u.logits.bottom.map(([t, w]) => [t, r4(w)]),
+      range: [r4(u.logits.range[0]), r4(u.logits.range[1])],
+      counts: u.logits.counts,
+      mean: r4(u.logits.mean),
+      std: r4(u.logits.std),
+    },
+    ablation: { meanLossEffect: r4n(u.ablation.meanLossEffect), sampled: u.ablation.sampled },
+    proxy: u.proxy && {
+      ...u.proxy,
+      specificity: r4(u.proxy.specificity),
+      specificityFiring: r4(u.proxy.specificityFiring),
+      sensitivity: r4(u.proxy.sensitivity),
+      proxyCount: u.proxy.proxyCount.map(r4),
+      mass: u.proxy.mass.map(r4),
+      proxyMass: u.proxy.proxyMass.map(r4),
+      llr: u.proxy.llr.map(r4n),
+    },
+    neurons: u.neurons && {
+      alignment: u.neurons.alignment.map(([n, v, f]) => [n, r4(v), r4(f)]),
+      correlated: u.neurons.correlated.map(([n, r]) => [n, r4(r)]),
+    },
+    matches: Object.fromEntries(Object.entries(u.matches).map(([k, [i, r, lr]]) => [k, [i, r4(r), r4n(lr)]])),
+  };
 }
 
 export interface InvestigationWriterOptions {
@@ -116,6 +142,11 @@ export interface InvestigationWriterOptions {
   tokens: Int32Array;
   seqLen: number;
   vocabSize: number;
+}
+
+/** Token ids fit in uint16 for vocabularies up to 65,536 (GPT-2's 50,257 does). */
+export function tokenDtype(vocabSize: number): "U16" | "I32" {
+  return vocabSize <= 65536 ? "U16" : "I32";
 }
 
 /** Streams unit records to a temporary folder; `finish` writes the index, search table and manifest, then renames. */
@@ -198,12 +229,8 @@ export class InvestigationWriter {
       tensors[name] = { dtype: data instanceof Int32Array ? "I32" : "F32", shape: [this.o.units], data };
     }
     saveSafetensors(path.join(this.tmp, "index.safetensors"), tensors);
-    const sequences = this.o.tokens.length / this.o.seqLen;
-    const tokenTensor: SafetensorsTensorToSave =
-      this.o.vocabSize <= 65536
-        ? { dtype: "U16", shape: [sequences, this.o.seqLen], data: Uint16Array.from(this.o.tokens) }
-        : { dtype: "I32", shape: [sequences, this.o.seqLen], data: this.o.tokens };
-    saveSafetensors(path.join(this.tmp, "tokens.safetensors"), { tokens: tokenTensor });
+    const tokens = tokenDtype(this.o.vocabSize) === "U16" ? Uint16Array.from(this.o.tokens) : this.o.tokens;
+    fs.writeFileSync(path.join(this.tmp, "tokens.gz"), zlib.gzipSync(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength), { level: 9 }));
     fs.writeFileSync(path.join(this.tmp, "search.json"), JSON.stringify(this.search));
     fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
     fsyncDirectorySync(this.tmp);
@@ -293,12 +320,16 @@ export class Investigation {
       throw new InvestigationStoreError(`investigation ${file("index.safetensors")}: offsets has ${this.offsets.length} entries, expected ${manifest.units + 1}`);
     }
     this.searchTable = JSON.parse(fs.readFileSync(file("search.json"), "utf8")) as UnitSearchEntry[];
-    const tokenFile = openSafetensors(file("tokens.safetensors"));
-    try {
-      this.tokens = tokenFile.read("tokens") as Uint16Array | Int32Array;
-    } finally {
-      tokenFile.close();
+    const raw = zlib.gunzipSync(fs.readFileSync(file("tokens.gz")));
+    const expected = manifest.sequences * manifest.seqLen;
+    const bytes = manifest.tokenDtype === "I32" ? 4 : 2;
+    if (raw.length !== expected * bytes) {
+      throw new InvestigationStoreError(`investigation ${file("tokens.gz")}: ${raw.length} bytes, expected ${expected} ${manifest.tokenDtype} tokens`);
     }
+    // Copy into an aligned buffer (little-endian hosts; Node on x86-64 and arm64).
+    const aligned = new Uint8Array(raw.length);
+    aligned.set(raw);
+    this.tokens = manifest.tokenDtype === "I32" ? new Int32Array(aligned.buffer) : new Uint16Array(aligned.buffer);
     this.unitsFd = fs.openSync(file("units.bin"), "r");
   }
 
@@ -383,7 +414,10 @@ export class Investigation {
       logits: {
         top: u.logits.top.map(([id, w]) => word(id, w)),
         bottom: u.logits.bottom.map(([id, w]) => word(id, w)),
-        histogram: u.logits.hist,
+        histogram: {
+          edges: Array.from({ length: u.logits.counts.length + 1 }, (_, b) => u.logits.range[0] + ((u.logits.range[1] - u.logits.range[0]) * b) / u.logits.counts.length),
+          counts: u.logits.counts,
+        },
         mean: u.logits.mean,
         std: u.logits.std,
       },
@@ -392,7 +426,23 @@ export class Investigation {
         lossEffectPerToken: u.ablation.meanLossEffect === null ? null : u.ablation.meanLossEffect * density,
         sampled: u.ablation.sampled,
       },
-      proxy: u.proxy,
+      proxy: u.proxy && {
+        spec: u.proxy.spec,
+        description: u.proxy.description,
+        specificity: u.proxy.specificity,
+        specificityFiring: u.proxy.specificityFiring,
+        sensitivity: u.proxy.sensitivity,
+        proxyTokens: u.proxy.proxyTokens,
+        bins: u.hist.map((count, b) => ({
+          lo: (u.max * b) / bins,
+          hi: (u.max * (b + 1)) / bins,
+          count,
+          proxyCount: u.proxy!.proxyCount[b] ?? 0,
+          activationMass: u.proxy!.mass[b] ?? 0,
+          proxyActivationMass: u.proxy!.proxyMass[b] ?? 0,
+          meanLlr: u.proxy!.llr[b] ?? null,
+        })),
+      },
       neurons: u.neurons
         ? {
             alignment: u.neurons.alignment.map(([neuron, value, fractionOfL1]) => ({ neuron, name: `${model}/neuron/${neuron}`, value, fractionOfL1 })),

@@ -1,13 +1,18 @@
 /** The `saekit` command: one file per subcommand registers itself here; the CLI stays a thin layer. */
 import { Command, CommanderError } from "commander";
 import { registerAnalyze } from "./analyze.js";
+import { registerDashboard } from "./dashboard.js";
+import { registerDemo } from "./demo.js";
 import { registerDoctor } from "./doctor.js";
+import { registerInvestigate } from "./investigate.js";
+import { registerPrompt } from "./prompt.js";
 import { registerModelRun } from "./model-run.js";
 import { registerModelTrain } from "./model-train.js";
 import { packageInfo } from "./package-info.js";
 import { registerSaeCache } from "./sae-cache.js";
 import { registerSaeEval } from "./sae-eval.js";
 import { registerSaeTrain } from "./sae-train.js";
+import { registerServe } from "./serve.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +28,11 @@ export function buildProgram(): Command {
   registerSaeCache(program);
   registerSaeEval(program);
   registerAnalyze(program);
+  registerInvestigate(program);
+  registerPrompt(program);
+  registerServe(program);
+  registerDemo(program);
+  registerDashboard(program);
   return program;
 }
 
