@@ -1,0 +1,73 @@
+/** `saekit demo`: the dashboards of the package's shipped models and SAE runs, with a three-step tour. */
+import type { Command } from "commander";
+import path from "node:path";
+import { openWorkspace, shippedModelsRoot, type Workspace } from "../analysis/workspace.js";
+import { portFlag, serveUntilStopped } from "./serve.js";
+
+interface DemoFlags {
+  host: string;
+  port: number;
+}
+
+/** The command that computes the shipped investigations (features of A/1 matched against B/1, and A's neurons). */
+export const SHIPPED_ANALYZE_COMMAND = "saekit analyze --sae models/A/1 --compare models/B/1";
+
+/** A feature worth opening first: fires now and then (0.1–5 % of tokens) and matters most for the loss. */
+export function exampleFeature(workspace: Workspace, run: string): string | null {
+  const c = workspace.columnsOf(run);
+  let best = -1;
+  let bestScore = -Infinity;
+  for (let i = 0; i < c.density.length; i++) {
+    const d = c.density[i]!;
+    if (!(d >= 1e-3 && d <= 0.05)) continue;
+    const effect = c.meanLossEffect[i]!;
+    const score = Number.isFinite(effect) ? effect : c.maxActivation[i]! * 1e-6;
+    if (score > bestScore) [best, bestScore] = [i, score];
+  }
+  return best >= 0 ? `${run}/${best}` : null;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("serve the dashboards of the shipped models (A, B) and SAE runs, and print where to start")
+    .option("--host <address>", "address to listen on (127.0.0.1: this machine only)", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", portFlag, 8080)
+    .action(async (f: DemoFlags) => {
+      const root = shippedModelsRoot();
+      const missing = () =>
+        new Error(
+          `the shipped investigations are missing (${path.join(root, "A", "1", "investigation")}); compute them from the package folder ` +
+            `${path.dirname(root)} with:\n  ${SHIPPED_ANALYZE_COMMAND}`,
+        );
+      let workspace: Workspace;
+      try {
+        workspace = openWorkspace(root);
+      } catch {
+        throw missing();
+      }
+      const featureRun = workspace.runs().find((r) => r.kind === "feature");
+      if (!featureRun) {
+        const problems = workspace.problems;
+        workspace.close();
+        const e = missing();
+        if (problems.length > 0) e.message += `\n(${problems.join("; ")})`;
+        throw e;
+      }
+      const example = exampleFeature(workspace, featureRun.name);
+      await serveUntilStopped(workspace, {
+        host: f.host,
+        port: f.port,
+        banner: (url) =>
+          [
+            `saekit demo: ${workspace.runs().map((r) => r.name).join(", ")} — dashboards at ${url}`,
+            "",
+            `  1. Open ${url} — one card per run (feature density histogram, dead and dense features); click a run or search for a token, e.g. "def".`,
+            `  2. Open a feature page${example ? `, e.g. ${url}feature/${example}` : ""}: its max-activating examples, activation intervals, logit weights, ablation effect and the neurons behind it; follow a neuron or a ${featureRun.compare[0]?.name ?? "B/1"} match to compare them.`,
+            `  3. Open ${url}prompt${featureRun.promptable ? "" : " (needs the model and SAE weights)"}, type a sentence or a line of code, and see which features fire on each token and which matter most for the prediction.`,
+            "",
+            "Ctrl-C stops the server.",
+          ].join("\n"),
+      });
+    });
+}

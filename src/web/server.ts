@@ -1,0 +1,249 @@
+/**
+ * The dashboard server: the JSON API of src/vis/api-types.ts over a Workspace, plus the browser app (one HTML shell
+ * for every page, and its script and stylesheet).
+ *
+ *   GET  /api/runs                         RunsResponse
+ *   GET  /api/unit/A/1/3450                UnitRecord (also /api/unit/A/neuron/489)
+ *   GET  /api/search?q=…[&run=A/1][&limit=50]
+ *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
+ *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
+ *   GET  /, /feature/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
+ *
+ * Every failure is JSON `{error}` with a status that says whose fault it is: 400 malformed name or request (bad
+ * JSON, missing or mistyped fields), 404 unknown run, unit or route, 405 wrong method, 409 valid but not servable
+ * here (no weights for a prompt), 413 a prompt or body over its limit, 415 a body that is not JSON; 500 only for
+ * faults of the server itself, which are logged and leave it serving.
+ */
+import { createHash } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { PromptError } from "../analysis/prompt.js";
+import { NotFoundError, TooLargeError, UnavailableError, UnitNameError, type Workspace } from "../analysis/workspace.js";
+import { appBundle } from "../vis/bundle.js";
+import { APP_CSS_PATH, APP_JS_PATH, appShellHtml } from "../vis/html.js";
+import type { ErrorResponse, RunsResponse } from "../vis/api-types.js";
+
+export interface ServerOptions {
+  /** Longest prompt text accepted by POST /api/prompt, in characters (default 2000); longer is 413. */
+  maxPromptChars?: number;
+  /** fastify's logger option (default off). */
+  logger?: FastifyServerOptions["logger"];
+  /** Longest time a request may take before the connection is dropped, ms (default 120 s). */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_MAX_PROMPT_CHARS = 2000;
+/** Largest request body: a prompt of the default limit as JSON with every character escaped fits many times over. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+const MAX_SEARCH_LIMIT = 500;
+
+class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
+/** The status of an error thrown by a handler or by fastify itself. */
+function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.statusCode;
+  if (err instanceof UnitNameError || err instanceof PromptError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof UnavailableError) return 409;
+  if (err instanceof TooLargeError) return 413;
+  const code = (err as FastifyError | undefined)?.statusCode;
+  if (typeof code === "number" && code >= 400 && code < 500) return code;
+  return 500;
+}
+
+/** Readable messages for fastify's own 4xx errors. */
+function clientMessage(err: FastifyError, status: number, req: FastifyRequest): string {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return `request body too large (the limit is ${BODY_LIMIT_BYTES} bytes)`;
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return `unsupported content type ${JSON.stringify(req.headers["content-type"] ?? "")}; send JSON (content-type: application/json)`;
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return "empty JSON body; send {\"run\": \"A/1\", \"text\": \"…\"}";
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return `bad JSON body: ${err.message}`;
+    default:
+      if (err instanceof SyntaxError || status === 400) return `bad request: ${err.message}`;
+      return err.message;
+  }
+}
+
+/** A query parameter that must be a single string (repeated parameters are a 400). */
+function queryString(req: FastifyRequest, name: string, required: true): string;
+function queryString(req: FastifyRequest, name: string, required: false): string | undefined;
+function queryString(req: FastifyRequest, name: string, required: boolean): string | undefined {
+  const v = (req.query as Record<string, unknown>)[name];
+  if (v === undefined) {
+    if (required) throw new HttpError(400, `missing query parameter "${name}"`);
+    return undefined;
+  }
+  if (typeof v !== "string") throw new HttpError(400, `query parameter "${name}" must be given once`);
+  return v;
+}
+
+interface Asset {
+  body: string;
+  type: string;
+  etag: string;
+}
+
+function asset(body: string, type: string): Asset {
+  return { body, type, etag: `"${createHash("sha1").update(body).digest("base64url").slice(0, 20)}"` };
+}
+
+function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, status = 200, immutable = false): FastifyReply {
+  // The shell asks for the bundle as /app.js?v=<content hash>: such a URL never changes content.
+  reply.header("etag", a.etag).header("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache").type(a.type);
+  if (status === 200 && req.headers["if-none-match"] === a.etag) return reply.code(304).send();
+  return reply.code(status).send(a.body);
+}
+
+/** The API and app routes over `workspace` (not listening: see `listen`, or use `inject` in tests). */
+export function createServer(workspace: Workspace, options: ServerOptions = {}): FastifyInstance {
+  const maxPromptChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: options.requestTimeoutMs ?? 120_000,
+    // Unit names are paths: /api/unit/A/1/3450 is one route, and a trailing slash is the same page.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // Errors before routing (a malformed percent-encoding in the URL, …): the same JSON shape as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const status = typeof err.statusCode === "number" && err.statusCode >= 400 ? err.statusCode : 400;
+      const body: ErrorResponse = { error: err.code === "FST_ERR_BAD_URL" ? `malformed URL: ${err.message}` : err.message };
+      void (reply as unknown as FastifyReply).code(status).type("application/json; charset=utf-8").send(body);
+    },
+  });
+  // JSON bodies only: a text/plain POST is what a cross-site form can send without a CORS preflight.
+  app.removeContentTypeParser("text/plain");
+
+  // The app is built once, on first request (esbuild: a fraction of a second).
+  let assets: { shell: Asset; js: Asset; css: Asset; version: string } | null = null;
+  const appAssets = () => {
+    if (!assets) {
+      const bundle = appBundle();
+      assets = {
+        shell: asset(appShellHtml(), "text/html; charset=utf-8"),
+        js: asset(bundle.js, "text/javascript; charset=utf-8"),
+        css: asset(bundle.css, "text/css; charset=utf-8"),
+        version: bundle.version,
+      };
+    }
+    return assets;
+  };
+
+  app.addHook("onSend", async (_req, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-frame-options", "DENY");
+    return payload;
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = statusOf(err);
+    let message: string;
+    if (status >= 500) {
+      req.log.error({ err }, "request failed");
+      message = `internal error: ${err.message}`;
+    } else if (err instanceof HttpError || err instanceof UnitNameError || err instanceof NotFoundError || err instanceof UnavailableError || err instanceof TooLargeError || err instanceof PromptError) {
+      message = err.message;
+    } else {
+      message = clientMessage(err, status, req);
+    }
+    const body: ErrorResponse = { error: message };
+    void reply.code(status).type("application/json; charset=utf-8").send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const url = req.url.split("?")[0]!;
+    if (!url.startsWith("/api/") && req.method === "GET" && (req.headers.accept ?? "").includes("text/html")) {
+      // The app shows its own "not found" page; the status stays 404.
+      return sendAsset(req, reply, appAssets().shell, 404);
+    }
+    const body: ErrorResponse = { error: `no such route: ${req.method} ${url.length > 200 ? `${url.slice(0, 197)}...` : url}` };
+    return reply.code(404).send(body);
+  });
+
+  // --- API ---------------------------------------------------------------------------------------------------
+
+  app.get("/api/runs", async (): Promise<RunsResponse> => ({ runs: workspace.runs() }));
+
+  app.get("/api/unit", async () => {
+    throw new UnitNameError("missing unit name: /api/unit/MODEL/RUN/INDEX, e.g. /api/unit/A/1/3450 or /api/unit/A/neuron/489");
+  });
+  app.get("/api/unit/*", async (req) => {
+    const name = (req.params as { "*": string })["*"];
+    return workspace.unit(name.replace(/\/+$/, ""));
+  });
+
+  app.get("/api/search", async (req) => {
+    const q = queryString(req, "q", true);
+    const run = queryString(req, "run", false);
+    const limitText = queryString(req, "limit", false);
+    let limit = 50;
+    if (limitText !== undefined) {
+      limit = Number(limitText);
+      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_SEARCH_LIMIT) {
+        throw new HttpError(400, `limit must be an integer in [1, ${MAX_SEARCH_LIMIT}], got ${JSON.stringify(limitText)}`);
+      }
+    }
+    if (q.length > 200) throw new HttpError(400, `the query is ${q.length} characters long; at most 200`);
+    return workspace.search(q, run === "" ? undefined : run, limit);
+  });
+
+  app.get("/api/compare", async (req) => {
+    const a = queryString(req, "a", true);
+    const b = queryString(req, "b", true);
+    return workspace.compare(a, b);
+  });
+
+  app.post("/api/prompt", async (req) => {
+    const body = req.body as unknown;
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new HttpError(400, 'the body must be a JSON object {"run": "A/1", "text": "…"}');
+    }
+    const { run, text } = body as { run?: unknown; text?: unknown };
+    if (typeof run !== "string" || run === "") throw new HttpError(400, 'missing or non-string field "run" (an SAE run, e.g. "A/1")');
+    if (typeof text !== "string") throw new HttpError(400, 'missing or non-string field "text" (the prompt)');
+    if (text.length > maxPromptChars) {
+      throw new HttpError(413, `the prompt has ${text.length} characters; the limit is ${maxPromptChars}`);
+    }
+    return workspace.prompt(run, text);
+  });
+
+  const wrongMethod = (allowed: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
+    reply.header("allow", allowed);
+    const body: ErrorResponse = { error: `use ${allowed} for this route` };
+    return reply.code(405).send(body);
+  };
+  app.get("/api/prompt", wrongMethod("POST"));
+  for (const route of ["/api/runs", "/api/unit/*", "/api/search", "/api/compare"]) {
+    app.route({ method: ["POST", "PUT", "DELETE", "PATCH"], url: route, handler: wrongMethod("GET") });
+  }
+
+  // --- the app -----------------------------------------------------------------------------------------------
+
+  const shell = async (req: FastifyRequest, reply: FastifyReply) => sendAsset(req, reply, appAssets().shell);
+  for (const route of ["/", "/feature/*", "/neuron/*", "/prompt", "/search"]) app.get(route, shell);
+  const bundleFile = (which: "js" | "css") => async (req: FastifyRequest, reply: FastifyReply) => {
+    const a = appAssets();
+    return sendAsset(req, reply, a[which], 200, (req.query as { v?: unknown }).v === a.version);
+  };
+  app.get(APP_JS_PATH, bundleFile("js"));
+  app.get(APP_CSS_PATH, bundleFile("css"));
+
+  return app;
+}
+
+/** Starts listening (127.0.0.1 by default; port 0 picks a free one) and returns the URL to open. */
+export async function listen(app: FastifyInstance, options: { host?: string; port?: number } = {}): Promise<string> {
+  const host = options.host ?? "127.0.0.1";
+  await app.listen({ host, port: options.port ?? 8080 });
+  const { port } = app.server.address() as AddressInfo;
+  const shown = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${port}/`;
+}
