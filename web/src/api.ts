@@ -1,0 +1,87 @@
+/** The live data source: the saekit server's JSON routes (src/vis/api-types.ts). */
+import type {
+  CompareResponse,
+  PromptAnalysis,
+  RunInfo,
+  RunsResponse,
+  SearchResponse,
+  UnitRecord,
+} from "./types.js";
+import { AppError, type DataSource } from "./source.js";
+
+async function request<T>(url: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, ...init });
+  } catch (e) {
+    throw new AppError(`could not reach the saekit server (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const body = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = body.length > 0 ? JSON.parse(body) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!res.ok) {
+    const msg =
+      parsed && typeof parsed === "object" && typeof (parsed as { error?: unknown }).error === "string"
+        ? (parsed as { error: string }).error
+        : body.trim().slice(0, 300) || res.statusText;
+    throw new AppError(`${msg} (HTTP ${res.status})`, res.status);
+  }
+  if (parsed === null) throw new AppError(`the server sent no JSON for ${url}`, res.status);
+  return parsed as T;
+}
+
+/** "A/1/3450" → "A/1/3450" with each segment URL-encoded. */
+function encodeName(name: string): string {
+  return name.split("/").map(encodeURIComponent).join("/");
+}
+
+export class LiveSource implements DataSource {
+  readonly mode = "live" as const;
+  private runsCache: Promise<RunInfo[]> | null = null;
+  private unitCache = new Map<string, Promise<UnitRecord>>();
+
+  runs(): Promise<RunInfo[]> {
+    if (!this.runsCache) {
+      this.runsCache = request<RunsResponse>("/api/runs").then((r) => r.runs);
+      this.runsCache.catch(() => (this.runsCache = null));
+    }
+    return this.runsCache;
+  }
+
+  unit(name: string): Promise<UnitRecord> {
+    let p = this.unitCache.get(name);
+    if (!p) {
+      p = request<UnitRecord>(`/api/unit/${encodeName(name)}`);
+      this.unitCache.set(name, p);
+      p.catch(() => this.unitCache.delete(name));
+      if (this.unitCache.size > 64) this.unitCache.delete(this.unitCache.keys().next().value as string);
+    }
+    return p;
+  }
+
+  search(query: string, run?: string | null): Promise<SearchResponse> {
+    const params = new URLSearchParams({ q: query });
+    if (run) params.set("run", run);
+    return request<SearchResponse>(`/api/search?${params}`);
+  }
+
+  compare(a: string, b: string): Promise<CompareResponse | null> {
+    return request<CompareResponse>(`/api/compare?${new URLSearchParams({ a, b })}`);
+  }
+
+  prompt(run: string, text: string): Promise<PromptAnalysis> {
+    return request<PromptAnalysis>("/api/prompt", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ run, text }),
+    });
+  }
+
+  canOpen(): boolean {
+    return true;
+  }
+}

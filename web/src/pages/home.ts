@@ -1,0 +1,119 @@
+/** Home: one card per loaded run with its headline metrics and feature-density histogram. */
+import type { RunInfo } from "../types.js";
+import type { App } from "../app.js";
+import { barConfig, chartBox } from "../charts.js";
+import { ACCENT } from "../colors.js";
+import { h, note } from "../dom.js";
+import { fmt, int, pct, pctLoose } from "../format.js";
+import { promptPath } from "../router.js";
+
+function row(label: string, value: string, testid?: string): HTMLElement[] {
+  return [h("dt", null, label), h("dd", { "data-testid": testid }, value)];
+}
+
+function universality(run: RunInfo): HTMLElement | null {
+  if (run.compare.length === 0) return null;
+  return h(
+    "div",
+    { class: "universality", "data-testid": "run-universality" },
+    run.compare.map((c) =>
+      h(
+        "div",
+        null,
+        h("div", { class: "caption" }, `Universality vs ${c.name} (live units ${int(c.livePairs.a)} / ${int(c.livePairs.b)})`),
+        h(
+          "table",
+          { class: "data compact" },
+          h("thead", null, h("tr", null, h("th", null, "best-match r ≥"), h("th", { class: "num" }, "matched"), h("th", { class: "num" }, "share"))),
+          h(
+            "tbody",
+            null,
+            c.thresholds.map((t) =>
+              h("tr", null, h("td", null, fmt(t.threshold, 2)), h("td", { class: "num" }, int(t.matched)), h("td", { class: "num" }, pct(t.fraction))),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function densityChart(run: RunInfo): HTMLElement {
+  const hist = run.densityHistogram;
+  const e = hist.edges;
+  return h(
+    "div",
+    null,
+    h("div", { class: "caption" }, `Feature density (log10 of the share of tokens a unit fires on) · ${int(hist.dead)} dead not shown`),
+    chartBox(
+      () =>
+        barConfig({
+          labels: e.slice(0, -1).map((x) => fmt(x, 2)),
+          series: [{ label: "units", data: hist.counts, color: ACCENT }],
+          xTitle: "log10 density",
+          yTitle: "units",
+          title: (i) => `log10 density ${fmt(e[i])} – ${fmt(e[i + 1])}`,
+          line: (_s, _i, v) => `${int(v)} units`,
+        }),
+      { height: 170, testid: "density-histogram", label: `density histogram of ${run.name}` },
+    ),
+  );
+}
+
+function runCard(app: App, run: RunInfo): HTMLElement {
+  const deadShare = run.units > 0 ? ` (${pct(run.dead / run.units)})` : "";
+  const denseShare = run.units > 0 ? ` (${pct(run.dense / run.units)})` : "";
+  return h(
+    "section",
+    { class: "panel run-card", "data-testid": "run-card", "data-run": run.name },
+    h(
+      "h2",
+      null,
+      h("span", { class: "run-name" }, run.name),
+      h("span", { class: `badge ${run.kind}` }, run.kind === "feature" ? "SAE features" : "MLP neurons"),
+      run.promptable ? h("span", { class: "badge live", title: "model loaded: prompts can be analysed" }, "promptable") : null,
+    ),
+    h(
+      "dl",
+      { class: "facts" },
+      row("model", run.model),
+      row("hook", run.hook),
+      row("units", int(run.units), "run-units"),
+      row("evaluation tokens", int(run.tokens), "run-tokens"),
+      row("L0", fmt(run.sae?.l0 ?? null), "run-l0"),
+      row("CE loss recovered", pctLoose(run.sae?.ceLossRecovered ?? null), "run-loss-recovered"),
+      row("dead", `${int(run.dead)}${deadShare}`, "run-dead"),
+      row("dense (> 10 %)", `${int(run.dense)}${denseShare}`, "run-dense"),
+    ),
+    densityChart(run),
+    universality(run),
+    h(
+      "div",
+      { class: "card-actions" },
+      h("a", { href: app.href(`/search?${new URLSearchParams({ q: run.name + "/", run: run.name })}`) }, "browse units"),
+      run.promptable && run.kind === "feature" ? h("a", { href: app.href(promptPath(run.name, null)) }, "analyse a prompt") : null,
+    ),
+  );
+}
+
+export async function homePage(app: App): Promise<HTMLElement> {
+  const runs = await app.source.runs();
+  document.title = "saekit";
+  return h(
+    "div",
+    { class: "home" },
+    h(
+      "div",
+      { class: "intro" },
+      h("h1", null, "Runs"),
+      h(
+        "p",
+        { class: "note" },
+        "Sparse-autoencoder features and MLP neurons of the loaded models. Search for a feature by label or token, open a run's units, or analyse a prompt.",
+      ),
+    ),
+    runs.length === 0
+      ? note("No investigation loaded. Run `saekit analyze` on an SAE folder, then `saekit serve`.")
+      : h("div", { class: "run-grid" }, runs.map((r) => runCard(app, r))),
+  );
+}

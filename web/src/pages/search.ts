@@ -1,0 +1,31 @@
+/** Search results: units whose name, label, top tokens or logit tokens match the query. */
+import type { App } from "../app.js";
+import { h, note } from "../dom.js";
+import { density, tokenLabel } from "../format.js";
+import { unitPath } from "../router.js";
+import { OFFLINE_HINT } from "../source.js";
+
+export async function searchPage(app: App, q: string, run: string | null): Promise<HTMLElement> {
+  document.title = `${q} · search · saekit`;
+  if (q.trim().length === 0) return h("div", { class: "search-page" }, h("h1", null, "Search"), note("Type a query in the search box."));
+  const res = await app.source.search(q, run);
+  const hits = res.hits.map((hit) => {
+    const content = [
+      h("span", { class: "badge" }, hit.run),
+      h("span", { class: "hit-name" }, hit.name),
+      h("span", { class: "hit-label" }, hit.label),
+      h("span", { class: "hit-field" }, `${hit.field}: `, h("span", { class: "chip" }, hit.field.includes("token") || hit.field.includes("logit") ? tokenLabel(hit.text) : hit.text)),
+      h("span", { class: "hit-density", title: "density" }, density(hit.density)),
+    ];
+    return app.source.canOpen(hit.name)
+      ? h("a", { class: "hit", href: app.href(unitPath(hit.name)), "data-testid": "search-result" }, content)
+      : h("div", { class: "hit offline", title: OFFLINE_HINT, "data-testid": "search-result" }, content);
+  });
+  return h(
+    "div",
+    { class: "search-page" },
+    h("h1", null, "Search ", h("span", { class: "muted" }, `“${res.query}”${run ? ` in ${run}` : ""}`)),
+    h("p", { class: "note" }, `${hits.length} result${hits.length === 1 ? "" : "s"}`),
+    hits.length === 0 ? note("Nothing matched. Try a token (e.g. “the”), a label word, or a unit name like A/1/3450.") : h("div", { class: "hits" }, hits),
+  );
+}

@@ -1,0 +1,53 @@
+/** The feature page and the neuron page: one renderer, the neuron page just has no neuron panel. */
+import type { UnitRecord } from "../types.js";
+import type { App } from "../app.js";
+import { h } from "../dom.js";
+import { density, fmt, int } from "../format.js";
+import { promptPath } from "../router.js";
+import { activationsPanel, proxyPanel } from "./unit-activity.js";
+import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js";
+import { logitsPanel } from "./unit-logits.js";
+import { comparePanel, matchPanel, neuronsPanel } from "./unit-relations.js";
+
+export async function unitPage(app: App, name: string): Promise<HTMLElement> {
+  const u = await app.source.unit(name);
+  document.title = `${u.name} · ${u.label} · saekit`;
+  return renderUnit(app, u);
+}
+
+export function renderUnit(app: App, u: UnitRecord): HTMLElement {
+  const run = u.name.slice(0, u.name.lastIndexOf("/"));
+  const header = h(
+    "header",
+    { class: "unit-header" },
+    h(
+      "h1",
+      { "data-testid": "unit-name" },
+      h("span", { class: "unit-id" }, u.name),
+      h("span", { class: "unit-label" }, u.label),
+    ),
+    h(
+      "div",
+      { class: "unit-meta" },
+      h("span", { class: `badge ${u.kind}` }, u.kind === "feature" ? `SAE feature · run ${run}` : "MLP neuron"),
+      h("span", null, `density ${density(u.density)}`),
+      h("span", null, `max ${fmt(u.maxActivation)}`),
+      h("span", null, `${int(u.tokens)} evaluation tokens`),
+      u.kind === "feature" && app.source.mode === "live"
+        ? h("a", { href: app.href(promptPath(run, null, u.name)), class: "muted-link" }, "try a prompt →")
+        : null,
+    ),
+  );
+  const left = h("div", { class: "col" }, activationsPanel(u), logitsPanel(u));
+  const right = h("div", { class: "col" }, proxyPanel(u), neuronsPanel(app, u), matchPanel(app, u));
+  return h(
+    "div",
+    { class: "unit-page", "data-unit": u.name },
+    header,
+    h("div", { class: "unit-grid" }, left, right),
+    examplesPanel(u),
+    ablationPanel(u),
+    intervalsPanel(u),
+    comparePanel(app, u),
+  );
+}

@@ -1,0 +1,66 @@
+/**
+ * Page URLs and client-side routing. Live pages use real paths (`/feature/A/1/3450`, history API); a static page
+ * is a file:// URL, so it routes on the hash instead (`#/feature/A/1/3450`), with an empty hash meaning the page's
+ * own content.
+ */
+export type Route =
+  | { page: "home" }
+  | { page: "unit"; kind: "feature" | "neuron"; name: string }
+  | { page: "prompt"; run: string | null; text: string | null; feature: string | null }
+  | { page: "search"; q: string; run: string | null }
+  | { page: "notfound"; path: string };
+
+/** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489". */
+export function unitPath(name: string): string {
+  const parts = name.split("/");
+  if (parts.length === 3 && parts[1] === "neuron") {
+    return `/neuron/${encodeURIComponent(parts[0]!)}/${encodeURIComponent(parts[2]!)}`;
+  }
+  return `/feature/${parts.map(encodeURIComponent).join("/")}`;
+}
+
+export function promptPath(run: string | null, text: string | null, feature: string | null = null): string {
+  const params = new URLSearchParams();
+  if (run) params.set("run", run);
+  if (text) params.set("text", text);
+  if (feature) params.set("feature", feature);
+  const qs = params.toString();
+  return qs ? `/prompt?${qs}` : "/prompt";
+}
+
+export function searchPath(q: string, run: string | null = null): string {
+  const params = new URLSearchParams({ q });
+  if (run) params.set("run", run);
+  return `/search?${params}`;
+}
+
+export function parseRoute(pathname: string, search: string): Route {
+  const segs = pathname
+    .split("/")
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
+  const params = new URLSearchParams(search);
+  if (segs.length === 0) return { page: "home" };
+  const [head, ...rest] = segs;
+  if (head === "feature" && rest.length >= 2) return { page: "unit", kind: "feature", name: rest.join("/") };
+  if (head === "neuron" && rest.length === 2) {
+    return { page: "unit", kind: "neuron", name: `${rest[0]}/neuron/${rest[1]}` };
+  }
+  if (head === "prompt" && rest.length === 0) {
+    return { page: "prompt", run: params.get("run"), text: params.get("text"), feature: params.get("feature") };
+  }
+  if (head === "search" && rest.length === 0) return { page: "search", q: params.get("q") ?? "", run: params.get("run") };
+  return { page: "notfound", path: pathname };
+}
+
+/** Split "/prompt?run=A/1" into its path and query. */
+export function splitPath(path: string): { pathname: string; search: string } {
+  const q = path.indexOf("?");
+  return q < 0 ? { pathname: path, search: "" } : { pathname: path.slice(0, q), search: path.slice(q) };
+}

@@ -1,0 +1,32 @@
+/** Where the pages get their data: the saekit server (live) or the JSON inlined in a self-contained page (static). */
+import type {
+  CompareResponse,
+  PromptAnalysis,
+  RunInfo,
+  SearchResponse,
+  UnitRecord,
+} from "./types.js";
+
+export interface DataSource {
+  readonly mode: "live" | "static";
+  runs(): Promise<RunInfo[]>;
+  unit(name: string): Promise<UnitRecord>;
+  search(query: string, run?: string | null): Promise<SearchResponse>;
+  /** Scatter data for two units; null when a static page does not carry it. */
+  compare(a: string, b: string): Promise<CompareResponse | null>;
+  prompt(run: string, text: string): Promise<PromptAnalysis>;
+  /** Whether a link to this unit can be followed (always live; static only when the unit is inlined). */
+  canOpen(name: string): boolean;
+}
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    message: string,
+    readonly status: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export const OFFLINE_HINT = "This is an offline snapshot: open it with `saekit serve` to follow this link";
