@@ -1,0 +1,115 @@
+/** `saekit analyze / investigate / prompt` on the fixture workspace (tiny models A and B with analysed SAE runs). */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { openInvestigation } from "../../src/analysis/store.js";
+import { buildFixture, LIVE, type Fixture } from "../web/fixture.js";
+
+let fx: Fixture;
+let output: string[];
+
+beforeAll(async () => {
+  fx = await buildFixture();
+}, 60_000);
+afterAll(() => fx?.cleanup());
+
+beforeEach(() => {
+  output = [];
+  const capture = (chunk: string | Uint8Array) => (output.push(String(chunk)), true);
+  vi.spyOn(process.stdout, "write").mockImplementation(capture);
+  vi.spyOn(process.stderr, "write").mockImplementation(capture);
+  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void output.push(a.join(" ") + "\n"));
+  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void output.push(a.join(" ") + "\n"));
+  process.exitCode = undefined;
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+const run = (...args: string[]) => main(["node", "saekit", ...args]);
+const text = () => output.join("");
+
+describe("saekit investigate", () => {
+  it("prints the whole investigation of a feature and writes it as JSON", async () => {
+    const json = path.join(fx.root, "inv.json");
+    await run("investigate", `A/1/${LIVE}`, "--models", fx.root, "--json", json);
+    const out = text();
+    for (const part of ["A/1/5", "density", "proxy tokens:", "specificity", "logit weights", "ablation", "not a neuron", "universality  B/1:", "top activations"]) {
+      expect(out).toContain(part);
+    }
+    const saved = JSON.parse(fs.readFileSync(json, "utf8"));
+    expect(saved.unit.name).toBe("A/1/5");
+    expect(saved.unit.top.length).toBeGreaterThan(0);
+  });
+
+  it("re-scores the stored top-token proxy live with the same figures, and reports a user proxy", async () => {
+    const store = openInvestigation(path.join(fx.root, "A", "1", "investigation"), fx.tokenizer);
+    const stored = store.unit(LIVE).proxy!;
+    store.close();
+    const json = path.join(fx.root, "proxy.json");
+    await run("investigate", `A/1/${LIVE}`, "--models", fx.root, "--proxy", stored.spec, "--json", json);
+    const live = JSON.parse(fs.readFileSync(json, "utf8")).proxy;
+    expect(live.proxyTokens).toBe(stored.proxyTokens);
+    expect(live.sensitivity).toBeCloseTo(stored.sensitivity, 3);
+    expect(live.specificity).toBeCloseTo(stored.specificity, 3);
+    expect(live.specificityFiring).toBeCloseTo(stored.specificityFiring, 3);
+    output = [];
+    await run("investigate", "A/neuron/3", "--models", fx.root, "--proxy", "regex:^\\s*[a-z_]+$");
+    expect(text()).toContain("proxy regex:");
+    expect(text()).toMatch(/sensitivity \d/);
+  });
+
+  it("names the problem for a malformed or unknown unit", async () => {
+    const fails = async (pattern: RegExp, ...args: string[]) => {
+      output = [];
+      process.exitCode = undefined;
+      await run(...args);
+      expect(process.exitCode).not.toBe(0);
+      expect(process.exitCode).toBeDefined();
+      expect(text()).toMatch(pattern);
+    };
+    await fails(/index must be a non-negative integer/, "investigate", "A/1/x", "--models", fx.root);
+    await fails(/9999/, "investigate", "A/1/9999", "--models", fx.root);
+    await fails(/tokens:/, "investigate", "A/1/5", "--models", fx.root, "--proxy", "bogus:1");
+  });
+});
+
+describe("saekit prompt", () => {
+  it("lists the features per token and the three rankings", async () => {
+    const json = path.join(fx.root, "prompt.json");
+    await run("prompt", "--sae", path.join(fx.root, "A", "1"), "--text", "def f(x):\n    return x", "--json", json);
+    const out = text();
+    expect(out).toContain("prompt on A/1:");
+    expect(out).toContain("by max activation");
+    expect(out).toContain("by loss effect when ablated");
+    expect(out).toContain("by direct logit effect");
+    const saved = JSON.parse(fs.readFileSync(json, "utf8"));
+    expect(saved.tokens.map((t: { text: string }) => t.text).join("")).toBe("def f(x):\n    return x");
+    expect(saved.rankings.maxActivation[0].label).not.toBeNull();
+  });
+});
+
+describe("saekit analyze", () => {
+  it("analyses a run over a user corpus and writes both stores", async () => {
+    const corpus = path.join(fx.root, "corpus.jsonl");
+    const lines = [];
+    for (let i = 0; i < 30; i++) {
+      lines.push(JSON.stringify({ domain: "prose", text: `The people of the nation ${i} met on the river bank and spoke of peace. `.repeat(4) }));
+      lines.push(JSON.stringify({ domain: "code", text: `def f${i}(x):\n    return x * ${i}\n`.repeat(4) }));
+    }
+    fs.writeFileSync(corpus, lines.join("\n"));
+    const copy = path.join(fx.root, "copy");
+    fs.cpSync(path.join(fx.root, "B"), copy, { recursive: true });
+    await run("analyze", "--sae", path.join(copy, "1"), "--compare", path.join(fx.root, "A", "1"), "--tokens", "512", "--jsonl", corpus, "--cache-dir", path.join(fx.root, "tokens"));
+    const out = text();
+    expect(out).toMatch(/analyze copy\/1: 64 features \+ 32 neurons over 512 tokens, matched against A\/1/);
+    expect(out).toMatch(/universality vs A\/1: [\d.]+% of live features/);
+    const store = openInvestigation(path.join(copy, "1", "investigation"), fx.tokenizer);
+    expect(store.manifest).toMatchObject({ name: "copy/1", tokens: 512, units: 64 });
+    expect(store.manifest.domains.map((d) => d.domain)).toEqual(["prose", "code"]);
+    store.close();
+    expect(fs.existsSync(path.join(copy, "investigation", "manifest.json"))).toBe(true);
+  });
+});
