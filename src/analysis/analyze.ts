@@ -512,7 +512,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     for (let f = 0; f < sae.dSae; f++) {
       const { unit, topTexts } = buildUnit(featResult, f, featPlans[f]!, deltaF.features, null, featProxy, featSets, featLogits[f]!);
       unit.neurons = {
-        alignment: neuronAlignment(sae, f, 5).map((a) => [a.neuron, a.value, a.l1Share]),
+        alignment: neuronAlignment(sae, f, 5).map((a) => [a.neuron, a.value, a.l1Share, a.cosine]),
         correlated: corrN.top(f, 3).map((m) => [m.index, m.r]),
       };
       compare.forEach((c, i) => {

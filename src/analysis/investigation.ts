@@ -110,6 +110,8 @@ export interface NeuronAlignmentEntry {
   value: number;
   /** |value| as a share of the row's L1 norm. */
   fractionOfL1: number;
+  /** Cosine of the decoder row with the neuron's basis direction (value / ‖row‖). */
+  cosine: number;
 }
 
 export interface CorrelatedUnit {

@@ -76,7 +76,7 @@ export interface StoredUnit {
   logits: { top: [number, number][]; bottom: [number, number][]; range: [number, number]; counts: number[]; mean: number; std: number };
   ablation: { meanLossEffect: number | null; sampled: number };
   proxy: StoredProxy | null;
-  neurons: { alignment: [neuron: number, value: number, fractionOfL1: number][]; correlated: [neuron: number, r: number][] } | null;
+  neurons: { alignment: [neuron: number, value: number, fractionOfL1: number, cosine: number][]; correlated: [neuron: number, r: number][] } | null;
   /** Compared run name → [index, r, logitR]. */
   matches: Record<string, [number, number, number | null]>;
 }
@@ -127,7 +127,7 @@ function compactUnit(u: StoredUnit): StoredUnit {
       llr: u.proxy.llr.map(r4n),
     },
     neurons: u.neurons && {
-      alignment: u.neurons.alignment.map(([n, v, f]) => [n, r4(v), r4(f)]),
+      alignment: u.neurons.alignment.map(([n, v, f, c]) => [n, r4(v), r4(f), r4(c)]),
       correlated: u.neurons.correlated.map(([n, r]) => [n, r4(r)]),
     },
     matches: Object.fromEntries(Object.entries(u.matches).map(([k, [i, r, lr]]) => [k, [i, r4(r), r4n(lr)]])),
@@ -445,7 +445,7 @@ export class Investigation {
       },
       neurons: u.neurons
         ? {
-            alignment: u.neurons.alignment.map(([neuron, value, fractionOfL1]) => ({ neuron, name: `${model}/neuron/${neuron}`, value, fractionOfL1 })),
+            alignment: u.neurons.alignment.map(([neuron, value, fractionOfL1, cosine]) => ({ neuron, name: `${model}/neuron/${neuron}`, value, fractionOfL1, cosine })),
             correlated: u.neurons.correlated.map(([neuron, r]) => ({ index: neuron, name: `${model}/neuron/${neuron}`, r })),
           }
         : null,
