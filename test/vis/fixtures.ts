@@ -127,7 +127,7 @@ export function syntheticUnit(name = "A/1/3450", seed = 1): UnitRecord {
       bins,
     },
     neurons: {
-      alignment: [489, 12, 301, 77, 250].map((n, i) => ({ neuron: n, name: `A/neuron/${n}`, value: (i % 2 ? -1 : 1) * (0.41 - i * 0.07), fractionOfL1: 0.09 - i * 0.012 })),
+      alignment: [489, 12, 301, 77, 250].map((n, i) => ({ neuron: n, name: `A/neuron/${n}`, value: (i % 2 ? -1 : 1) * (0.41 - i * 0.07), fractionOfL1: 0.09 - i * 0.012, cosine: (i % 2 ? -1 : 1) * (0.41 - i * 0.07) })),
       correlated: [489, 301, 12, 402, 6].map((n, i) => ({ name: `A/neuron/${n}`, index: n, r: 0.72 - i * 0.11 })),
     },
     matches: { "B/1": { name: "B/1/1187", index: 1187, r: 0.81, logitR: 0.77 } },
@@ -231,4 +231,13 @@ export function syntheticPrompt(): PromptAnalysis {
 export function syntheticPromptPage(): Extract<StaticPageData, { page: "prompt" }> {
   const prompt = syntheticPrompt();
   return { mode: "static", page: "prompt", prompt, run: syntheticRun(), units: { "A/1/3450": syntheticUnit("A/1/3450") } };
+}
+
+export function syntheticNeuron(name = "A/neuron/489"): UnitRecord {
+  const u = syntheticUnit(name, 5);
+  return { ...u, kind: "neuron", label: "prepositions → ' the'", neurons: null, matches: {}, proxy: null };
+}
+
+export function syntheticNeuronRun(): RunInfo {
+  return { ...syntheticRun("A/neuron"), kind: "neuron", units: 512, sae: null, compare: [], dead: 0, dense: 7, promptable: false };
 }

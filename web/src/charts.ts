@@ -124,11 +124,16 @@ export function barConfig(o: BarOptions): ChartConfiguration<"bar"> {
               beginAtZero: true,
               max: o.yMax,
               title: { display: true, text: o.yTitle },
-              ticks: { maxTicksLimit: 6, callback: (v) => fmt(Number(v), 2) },
+              ticks: { maxTicksLimit: 6, callback: (v) => tick(Number(v)) },
             },
       },
     },
   };
+}
+
+/** Axis tick: integers plainly, others with about 2 significant digits. */
+function tick(v: number): string {
+  return Number.isInteger(v) ? v.toLocaleString("en-US").replace("-", "\u2212") : fmt(v, 2);
 }
 
 function logTick(v: number): string {
@@ -159,8 +164,8 @@ export function scatterConfig(o: ScatterOptions): ChartConfiguration<"scatter"> 
         tooltip: { callbacks: { label: (item: TooltipItem<"scatter">) => `(${fmt(item.parsed.x)}, ${fmt(item.parsed.y)})` } },
       },
       scales: {
-        x: { type: "linear", title: { display: true, text: o.xTitle }, ticks: { maxTicksLimit: 7, callback: (v) => fmt(Number(v), 2) } },
-        y: { type: "linear", title: { display: true, text: o.yTitle }, ticks: { maxTicksLimit: 7, callback: (v) => fmt(Number(v), 2) } },
+        x: { type: "linear", title: { display: true, text: o.xTitle }, ticks: { maxTicksLimit: 7, callback: (v) => tick(Number(v)) } },
+        y: { type: "linear", title: { display: true, text: o.yTitle }, ticks: { maxTicksLimit: 7, callback: (v) => tick(Number(v)) } },
       },
     },
   };

@@ -236,7 +236,11 @@ export function promptResult(app: App, a: PromptAnalysis, initial: string | null
       "prompt-tokens",
       `Tokens (${a.tokens.length}) · run ${a.run}`,
       h("div", { class: "form-row" }, h("label", null, "Colour by feature ", featureSelect), info, selectedLink),
-      h("div", { class: "prompt-text" }, tokenSpans),
+      h(
+        "div",
+        { class: "prompt-text" },
+        tokenSpans.map((span, i) => (a.tokens[i]!.text.includes("\n") ? [span, h("br")] : span)),
+      ),
       h("p", { class: "note" }, "Hover a token for its top features; click one to find it in the list below; click a ranking row or a feature chip to colour by that feature."),
     ),
     h("div", { class: "rankings" }, rankingTables),

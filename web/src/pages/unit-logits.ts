@@ -24,10 +24,7 @@ function weightTable(title: string, rows: TokenWeight[], testid: string, scale: 
             h(
               "span",
               { class: "bar-cell" },
-              h("span", {
-                class: "bar",
-                style: `width:${Math.min(100, (Math.abs(t.weight) / scale) * 100).toFixed(1)}%;background:${t.weight >= 0 ? BLUE : RED}`,
-              }),
+              h("span", { class: "bar-track" }, h("span", { class: "bar", style: `width:${Math.min(100, (Math.abs(t.weight) / scale) * 100).toFixed(1)}%;background:${t.weight >= 0 ? BLUE : RED}` })),
               h("span", { class: "bar-value" }, signed(t.weight)),
             ),
           ),

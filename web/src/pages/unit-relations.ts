@@ -11,7 +11,7 @@ function rBar(r: number | null): HTMLElement {
   return h(
     "span",
     { class: "bar-cell" },
-    h("span", { class: "bar", style: `width:${(Math.min(1, Math.abs(v)) * 100).toFixed(1)}%;background:${v >= 0 ? BLUE : "#c0392b"}` }),
+    h("span", { class: "bar-track" }, h("span", { class: "bar", style: `width:${(Math.min(1, Math.abs(v)) * 100).toFixed(1)}%;background:${v >= 0 ? BLUE : "#c0392b"}` })),
     h("span", { class: "bar-value" }, r === null ? "—" : fmt(r, 3)),
   );
 }
