@@ -241,3 +241,24 @@ export function syntheticNeuron(name = "A/neuron/489"): UnitRecord {
 export function syntheticNeuronRun(): RunInfo {
   return { ...syntheticRun("A/neuron"), kind: "neuron", units: 512, sae: null, compare: [], dead: 0, dense: 7, promptable: false };
 }
+
+/** A unit that never fired: empty histograms and examples, null effects, a NaN correlation (null in JSON). */
+export function syntheticDeadPage(): Extract<StaticPageData, { page: "feature" }> {
+  const u = syntheticUnit("A/1/7", 3);
+  const unit: UnitRecord = {
+    ...u,
+    label: "",
+    firing: 0,
+    density: 0,
+    maxActivation: 0,
+    meanActivation: 0,
+    histogram: { edges: [], counts: [] },
+    top: [],
+    intervals: [],
+    ablation: { meanLossEffect: null, lossEffectPerToken: null, sampled: 0 },
+    proxy: null,
+    neurons: { alignment: u.neurons!.alignment, correlated: [] },
+    matches: { "B/1": { name: "B/1/7", index: 7, r: Number.NaN, logitR: null } },
+  };
+  return { mode: "static", page: "feature", unit, run: null, comparisons: [] };
+}

@@ -31,6 +31,8 @@ describe("renderStaticPage", () => {
     expect(html).not.toMatch(/<script[^>]+\bsrc=/i);
     expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
     expect(html).toContain("<style>");
+    // Not even in the inlined bundle (Chart.js's license comments are dropped).
+    expect(html).not.toMatch(/https?:\/\//);
   });
 
   it("inlines the data so it parses back unchanged", () => {

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderStaticPage } from "../../src/vis/html.js";
-import { syntheticFeaturePage, syntheticPromptPage } from "./fixtures.js";
+import { syntheticDeadPage, syntheticFeaturePage, syntheticPromptPage } from "./fixtures.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-artifacts");
@@ -49,6 +49,7 @@ describe.skipIf(!fs.existsSync(CHROMIUM))("static pages in Chromium", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "saekit-static-"));
     fs.writeFileSync(path.join(dir, "feature.html"), renderStaticPage(feature, `${feature.unit.name} · saekit`));
     fs.writeFileSync(path.join(dir, "prompt.html"), renderStaticPage(prompt, "prompt · saekit"));
+    fs.writeFileSync(path.join(dir, "dead.html"), renderStaticPage(syntheticDeadPage(), "A/1/7 · saekit"));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM });
   });
@@ -181,6 +182,20 @@ describe.skipIf(!fs.existsSync(CHROMIUM))("static pages in Chromium", () => {
     expect(await page.locator("[data-testid=panel-examples] span[data-testid=token]").count()).toBeGreaterThan(100);
     await page.goBack();
     await page.waitForSelector("[data-testid=prompt-token]");
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("renders a dead unit (empty examples, null effects, NaN r) without errors", async () => {
+    const { page, problems } = await open("dead.html");
+    await page.waitForSelector("[data-testid=unit-name]");
+    for (const id of ["activations", "proxy", "logits", "examples", "intervals", "ablation", "neurons", "match", "compare"]) {
+      expect(await page.locator(`section[data-testid=panel-${id}]`).count(), id).toBe(1);
+    }
+    expect(await page.locator("span[data-testid=token]").count()).toBe(0);
+    expect(await page.textContent("[data-testid=panel-examples]")).toContain("No examples");
+    expect(await page.textContent("[data-testid=ablation-mean]")).toContain("—");
+    expect(await page.textContent("[data-testid=panel-compare]")).toContain("saekit serve");
     expect(problems).toEqual([]);
     await page.context().close();
   });

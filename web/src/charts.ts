@@ -131,8 +131,8 @@ export function barConfig(o: BarOptions): ChartConfiguration<"bar"> {
   };
 }
 
-/** Axis tick: integers plainly, others with about 2 significant digits. */
-function tick(v: number): string {
+/** Axis tick or bin label: integers plainly, others with about 2 significant digits. */
+export function tick(v: number): string {
   return Number.isInteger(v) ? v.toLocaleString("en-US").replace("-", "\u2212") : fmt(v, 2);
 }
 
@@ -172,6 +172,6 @@ export function scatterConfig(o: ScatterOptions): ChartConfiguration<"scatter"> 
 }
 
 /** Bin labels (left edges) for histogram edges. */
-export function binLabels(edges: number[], digits = 2): string[] {
-  return edges.slice(0, -1).map((e) => fmt(e, digits));
+export function binLabels(edges: number[]): string[] {
+  return edges.slice(0, -1).map((e) => tick(Number(e.toPrecision(6))));
 }

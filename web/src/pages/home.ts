@@ -1,7 +1,7 @@
 /** Home: one card per loaded run with its headline metrics and feature-density histogram. */
 import type { RunInfo } from "../types.js";
 import type { App } from "../app.js";
-import { barConfig, chartBox } from "../charts.js";
+import { barConfig, binLabels, chartBox } from "../charts.js";
 import { ACCENT } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
@@ -48,7 +48,7 @@ function densityChart(run: RunInfo): HTMLElement {
     chartBox(
       () =>
         barConfig({
-          labels: e.slice(0, -1).map((x) => fmt(x, 2)),
+          labels: binLabels(e),
           series: [{ label: "units", data: hist.counts, color: ACCENT }],
           xTitle: "log10 density",
           yTitle: "units",

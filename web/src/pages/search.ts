@@ -10,15 +10,16 @@ export async function searchPage(app: App, q: string, run: string | null): Promi
   if (q.trim().length === 0) return h("div", { class: "search-page" }, h("h1", null, "Search"), note("Type a query in the search box."));
   const res = await app.source.search(q, run);
   const hits = res.hits.map((hit) => {
+    const name = hit.name.includes("/") ? hit.name : `${hit.run}/${hit.index}`;
     const content = [
       h("span", { class: "badge" }, hit.run),
-      h("span", { class: "hit-name" }, hit.name),
+      h("span", { class: "hit-name" }, name),
       h("span", { class: "hit-label" }, hit.label),
       h("span", { class: "hit-field" }, `${hit.field}: `, h("span", { class: "chip" }, hit.field.includes("token") || hit.field.includes("logit") ? tokenLabel(hit.text) : hit.text)),
       h("span", { class: "hit-density", title: "density" }, density(hit.density)),
     ];
-    return app.source.canOpen(hit.name)
-      ? h("a", { class: "hit", href: app.href(unitPath(hit.name)), "data-testid": "search-result" }, content)
+    return app.source.canOpen(name)
+      ? h("a", { class: "hit", href: app.href(unitPath(name)), "data-testid": "search-result" }, content)
       : h("div", { class: "hit offline", title: OFFLINE_HINT, "data-testid": "search-result" }, content);
   });
   return h(

@@ -3,7 +3,7 @@ import type { UnitRecord } from "../types.js";
 import type { App } from "../app.js";
 import { h } from "../dom.js";
 import { density, fmt, int } from "../format.js";
-import { promptPath } from "../router.js";
+import { promptPath, unitPath } from "../router.js";
 import { activationsPanel, proxyPanel } from "./unit-activity.js";
 import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js";
 import { logitsPanel } from "./unit-logits.js";
@@ -13,6 +13,13 @@ export async function unitPage(app: App, name: string): Promise<HTMLElement> {
   const u = await app.source.unit(name);
   document.title = `${u.name} · ${u.label} · saekit`;
   return renderUnit(app, u);
+}
+
+/** Links to the previous and next unit of the run. */
+function neighbours(app: App, run: string, index: number): HTMLElement {
+  const link = (i: number, text: string, testid: string) =>
+    h("a", { href: app.href(unitPath(`${run}/${i}`)), "data-testid": testid, title: `${run}/${i}` }, text);
+  return h("span", { class: "neighbours" }, index > 0 ? link(index - 1, `← ${index - 1}`, "unit-prev") : null, link(index + 1, `${index + 1} →`, "unit-next"));
 }
 
 export function renderUnit(app: App, u: UnitRecord): HTMLElement {
@@ -33,8 +40,9 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
       h("span", null, `density ${density(u.density)}`),
       h("span", null, `max ${fmt(u.maxActivation)}`),
       h("span", null, `${int(u.tokens)} evaluation tokens`),
+      app.source.mode === "live" ? neighbours(app, run, u.index) : null,
       u.kind === "feature" && app.source.mode === "live"
-        ? h("a", { href: app.href(promptPath(run, null, u.name)), class: "muted-link" }, "try a prompt →")
+        ? h("a", { href: app.href(promptPath(run, null, u.name)) }, "analyse a prompt with this feature →")
         : null,
     ),
   );
