@@ -313,6 +313,17 @@ export class Workspace {
     return model.tokenizer;
   }
 
+  /** Loads what the first page view would otherwise wait for (each model's tokenizer). Errors are left for later. */
+  warm(): void {
+    for (const r of this.ordered) {
+      try {
+        this.tokenizerOf(r.model, r.investigation.dir);
+      } catch {
+        // reported when a unit of this run is read
+      }
+    }
+  }
+
   /** Every run, models in name order, SAE runs by number, then the model's neurons. */
   runs(): RunInfo[] {
     return this.ordered.map((r) => r.info);

@@ -42,6 +42,9 @@ export async function serveUntilStopped(
     throw e;
   }
   for (const p of workspace.problems) console.error(`warning: ${p}`);
+  // Build the app bundle and load the tokenizers now rather than on the first page view.
+  await app.inject({ method: "GET", url: "/" });
+  workspace.warm();
   console.log(options.banner(url));
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

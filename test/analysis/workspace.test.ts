@@ -21,6 +21,7 @@ afterAll(() => {
 describe("workspace", () => {
   it("lists the runs from the manifests: dead, dense, promptable", () => {
     expect(ws.problems).toEqual([]);
+    ws.warm();
     const runs = ws.runs();
     expect(runs.map((r) => r.name)).toEqual(["A/1", "A/neuron", "B/1", "B/neuron"]);
     const a1 = runs[0]!;
