@@ -5,7 +5,7 @@ import { barConfig, binLabels, chartBox } from "../charts.js";
 import { ACCENT } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
-import { promptPath } from "../router.js";
+import { promptPath, unitPath } from "../router.js";
 
 function row(label: string, value: string, testid?: string): HTMLElement[] {
   return [h("dt", null, label), h("dd", { "data-testid": testid }, value)];
@@ -44,7 +44,11 @@ function densityChart(run: RunInfo): HTMLElement {
   return h(
     "div",
     null,
-    h("div", { class: "caption" }, `Feature density (log10 of the share of tokens a unit fires on) · ${int(hist.dead)} dead not shown`),
+    h(
+      "div",
+      { class: "caption" },
+      `${run.kind === "feature" ? "Feature" : "Neuron"} density: log10 of the share of tokens a unit fires on${hist.dead > 0 ? ` (${int(hist.dead)} dead units not shown)` : ""}`,
+    ),
     chartBox(
       () =>
         barConfig({
@@ -57,6 +61,33 @@ function densityChart(run: RunInfo): HTMLElement {
         }),
       { height: 170, testid: "density-histogram", label: `density histogram of ${run.name}` },
     ),
+  );
+}
+
+/** "open unit [N]": jump to a unit of the run by index. */
+function openUnitForm(app: App, run: RunInfo): HTMLElement {
+  const input = h("input", {
+    type: "number",
+    min: 0,
+    max: Math.max(0, run.units - 1),
+    step: 1,
+    placeholder: `0–${Math.max(0, run.units - 1)}`,
+    "aria-label": `unit index in ${run.name}`,
+    "data-testid": "open-unit-index",
+  });
+  return h(
+    "form",
+    {
+      class: "open-unit",
+      onsubmit: (ev: SubmitEvent) => {
+        ev.preventDefault();
+        const i = Number(input.value);
+        if (input.value.trim() === "" || !Number.isInteger(i) || i < 0) return;
+        app.navigate(unitPath(`${run.name}/${i}`));
+      },
+    },
+    h("label", null, `open ${run.kind === "feature" ? "feature" : "neuron"} `, input),
+    h("button", { type: "submit" }, "open"),
   );
 }
 
@@ -90,8 +121,8 @@ function runCard(app: App, run: RunInfo): HTMLElement {
     h(
       "div",
       { class: "card-actions" },
-      h("a", { href: app.href(`/search?${new URLSearchParams({ q: run.name + "/", run: run.name })}`) }, "browse units"),
-      run.promptable && run.kind === "feature" ? h("a", { href: app.href(promptPath(run.name, null)) }, "analyse a prompt") : null,
+      openUnitForm(app, run),
+      run.promptable && run.kind === "feature" ? h("a", { href: app.href(promptPath(run.name, null)) }, "analyse a prompt →") : null,
     ),
   );
 }

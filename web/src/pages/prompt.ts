@@ -98,12 +98,17 @@ export async function promptPage(app: App, route: PromptRoute): Promise<HTMLElem
 
   const page = h("div", { class: "prompt-page" }, form);
   if (route.text && runSel) {
-    try {
-      const analysis = await app.source.prompt(runSel, route.text);
-      page.append(promptResult(app, analysis, route.feature));
-    } catch (e) {
-      page.append(errorBox(e instanceof Error ? e.message : String(e)));
-    }
+    // The form shows at once; the analysis (a model run on the server) fills in below when it arrives.
+    const slot = h("div", { class: "prompt-slot", "aria-live": "polite" }, h("p", { class: "loading" }, `Analysing the prompt on ${runSel}…`));
+    page.append(slot);
+    const wasDisabled = submit.disabled;
+    submit.disabled = true;
+    app.source.prompt(runSel, route.text).then(
+      (analysis) => slot.replaceChildren(promptResult(app, analysis, route.feature)),
+      (e: unknown) => slot.replaceChildren(errorBox(e instanceof Error ? e.message : String(e))),
+    ).finally(() => {
+      submit.disabled = wasDisabled;
+    });
   }
   return page;
 }

@@ -2,7 +2,7 @@
 import type { App } from "../app.js";
 import { h, note } from "../dom.js";
 import { density, tokenLabel } from "../format.js";
-import { unitPath } from "../router.js";
+import { searchPath, unitPath } from "../router.js";
 import { OFFLINE_HINT } from "../source.js";
 
 export async function searchPage(app: App, q: string, run: string | null): Promise<HTMLElement> {
@@ -22,10 +22,19 @@ export async function searchPage(app: App, q: string, run: string | null): Promi
       ? h("a", { class: "hit", href: app.href(unitPath(name)), "data-testid": "search-result" }, content)
       : h("div", { class: "hit offline", title: OFFLINE_HINT, "data-testid": "search-result" }, content);
   });
+  let runs: string[] = [];
+  try {
+    runs = (await app.source.runs()).map((r) => r.name);
+  } catch {
+    runs = [];
+  }
+  const filter = (label: string, r: string | null) =>
+    h("a", { href: app.href(searchPath(q, r)), class: r === run ? "active" : "", "data-testid": "search-filter" }, label);
   return h(
     "div",
     { class: "search-page" },
     h("h1", null, "Search ", h("span", { class: "muted" }, `“${res.query}”${run ? ` in ${run}` : ""}`)),
+    runs.length > 1 ? h("div", { class: "filters" }, "runs:", filter("all", null), runs.map((r) => filter(r, r))) : null,
     h("p", { class: "note" }, `${hits.length} result${hits.length === 1 ? "" : "s"}`),
     hits.length === 0 ? note("Nothing matched. Try a token (e.g. “the”), a label word, or a unit name like A/1/3450.") : h("div", { class: "hits" }, hits),
   );

@@ -132,7 +132,13 @@ export function proxyPanel(u: UnitRecord): HTMLElement {
   return panel(
     "panel-proxy",
     "Proxy",
-    h("p", { class: "proxy-spec" }, h("code", null, p.spec), " ", h("span", null, p.description)),
+    h(
+      "p",
+      { class: "proxy-spec", "data-testid": "proxy-spec" },
+      h("code", { title: p.spec }, p.spec.length > 140 ? `${p.spec.slice(0, 139)}…` : p.spec),
+      " ",
+      h("span", { title: p.description }, p.description.length > 220 ? `${p.description.slice(0, 219)}…` : p.description),
+    ),
     stats([
       { label: "specificity (activation mass)", value: pct(p.specificity), testid: "proxy-specificity", title: "share of the unit's activation mass on tokens where the proxy holds" },
       { label: "specificity (firing tokens)", value: pct(p.specificityFiring), testid: "proxy-specificity-firing", title: "share of the unit's firing tokens where the proxy holds" },
