@@ -342,8 +342,10 @@ export class Workspace {
     const r = this.runMap.get(name);
     if (r) return r;
     const known = this.ordered.map((e) => e.name);
+    const unreadable =
+      this.problems.length === 0 ? "" : `; ${this.problems.length} investigation folder${this.problems.length === 1 ? "" : "s"} could not be read: ${this.problems[0]}`;
     throw new NotFoundError(
-      `no run ${JSON.stringify(name)} in ${this.root} (${known.length > 0 ? `runs: ${known.join(", ")}` : "no investigations: run saekit analyze"})`,
+      `no run ${JSON.stringify(name)} in ${this.root} (${known.length > 0 ? `runs: ${known.join(", ")}` : "no investigations: run saekit analyze"}${unreadable})`,
     );
   }
 
