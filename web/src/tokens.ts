@@ -12,11 +12,16 @@ export interface TokenStyle {
   deltaMax: number;
 }
 
-/** The largest |Δlog-prob| over examples' tokens. */
-export function maxAbsDelta(examples: Example[]): number {
-  let m = 0;
-  for (const ex of examples) for (const t of ex.tokens) if (t.logprobDelta !== null) m = Math.max(m, Math.abs(t.logprobDelta));
-  return m;
+/**
+ * The |Δlog-prob| that gets a full underline: the 90th percentile of the non-zero |Δ| on show, so one outlier does
+ * not fade every other underline (larger values are drawn full).
+ */
+export function deltaScale(examples: Example[]): number {
+  const v: number[] = [];
+  for (const ex of examples) for (const t of ex.tokens) if (t.logprobDelta !== null && t.logprobDelta !== 0) v.push(Math.abs(t.logprobDelta));
+  if (v.length === 0) return 0;
+  v.sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.floor(0.9 * (v.length - 1)))]!;
 }
 
 export function tokenTitle(t: ExampleToken, max: number, next: ExampleToken | undefined): string {
@@ -41,9 +46,9 @@ export function tokenSpan(t: ExampleToken, style: TokenStyle, next: ExampleToken
   if (rel > 0.55) css.push("color:#1a0d00");
   if (style.underline && t.logprobDelta !== null && t.logprobDelta !== 0 && style.deltaMax > 0) {
     const m = Math.min(1, Math.abs(t.logprobDelta) / style.deltaMax);
-    if (m >= 0.03) {
-      const px = 1 + Math.round(m * 3);
-      css.push(`box-shadow:0 ${px + 1}px 0 -1px ${deltaColor(t.logprobDelta, 0.3 + 0.7 * m)}`);
+    if (m >= 0.02) {
+      const px = 2 + Math.round(m * 3);
+      css.push(`box-shadow:0 ${px + 1}px 0 -1px ${deltaColor(t.logprobDelta, 0.4 + 0.6 * m)}`);
       cls.push(t.logprobDelta < 0 ? "helped" : "hurt");
     }
   }

@@ -2,7 +2,7 @@
 import type { UnitRecord } from "../types.js";
 import { h, note, panel, stats } from "../dom.js";
 import { fmt, int, pct, signed } from "../format.js";
-import { exampleList, maxAbsDelta, type TokenStyle } from "../tokens.js";
+import { exampleList, deltaScale, type TokenStyle } from "../tokens.js";
 import { deltaColor } from "../colors.js";
 
 export function examplesPanel(u: UnitRecord): HTMLElement {
@@ -47,14 +47,14 @@ function deltaLegend(max: number): HTMLElement {
     { class: "legend" },
     sw(-1, "ablating lowers log P(next token): the unit helped"),
     sw(1, "ablating raises it: the unit hurt"),
-    h("span", { class: "legend-title" }, `thickness and opacity ∝ |Δ|, full at ${fmt(max)} nats`),
+    h("span", { class: "legend-title" }, `thickness and opacity ∝ |Δ|, full at ≥ ${fmt(max)} nats`),
   );
 }
 
 export function ablationPanel(u: UnitRecord): HTMLElement {
   const a = u.ablation;
   const examples = u.top.slice(0, 12);
-  const dmax = maxAbsDelta(examples);
+  const dmax = deltaScale(examples);
   const style: TokenStyle = { max: u.maxActivation, underline: true, deltaMax: dmax };
   return panel(
     "panel-ablation",
