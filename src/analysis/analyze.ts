@@ -72,6 +72,8 @@ export interface AnalyzeInput {
   neuronDir: string | null;
   compare?: CompareRun[];
   saeSummary?: InvestigationManifest["sae"];
+  /** A store over the same tokens (e.g. a compared run's) whose token file to point at instead of a copy. */
+  shareTokensWith?: string;
   options?: AnalyzeOptions;
   onProgress?: (p: AnalyzeProgress) => void;
 }
@@ -416,7 +418,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     livePairs: { a: ffResults[i]!.liveA, b: ffResults[i]!.liveB },
     thresholds: ffResults[i]!.universality.map((u) => ({ threshold: u.threshold, matched: u.matched, fraction: u.fraction })),
   }));
-  const manifestBase = (kind: UnitKind, name: string, units: number, run: string | null): InvestigationManifest => ({
+  const manifestBase = (kind: UnitKind, name: string, units: number, run: string | null): Omit<InvestigationManifest, "tokensFile" | "tokensSha256"> => ({
     format: "saekit-investigation",
     version: 1,
     kind,
@@ -507,7 +509,10 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     };
   };
 
-  const featWriter = new InvestigationWriter({ dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V });
+  const featWriter = new InvestigationWriter({
+    dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V,
+    ...(input.shareTokensWith ? { shareTokensWith: input.shareTokensWith } : {}),
+  });
   try {
     for (let f = 0; f < sae.dSae; f++) {
       const { unit, topTexts } = buildUnit(featResult, f, featPlans[f]!, deltaF.features, null, featProxy, featSets, featLogits[f]!);
@@ -526,10 +531,17 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     featWriter.abort();
     throw e;
   }
+  const finishTiming = () => {
+    timing.write = (performance.now() - t0) / 1000;
+    timing.total = timing.pass1! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
+    timing.tokensPerSecond = T / timing.total;
+    return { ...timing };
+  };
+  featWriter.finish({ ...manifestBase("feature", input.run, sae.dSae, input.run.split("/").at(-1) ?? null), timing: finishTiming() });
   if (doNeurons && neuronResult && neuronProxy) {
     const nDirs = neuronResidualDirections(model);
     const nLogits = logitWeightSummaries(nDirs, dMlp, dModel, wU, V, lnW, logitOpts);
-    const nWriter = new InvestigationWriter({ dir: input.neuronDir!, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V });
+    const nWriter = new InvestigationWriter({ dir: input.neuronDir!, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
     try {
       for (let u = 0; u < dMlp; u++) {
         const { unit, topTexts } = buildUnit(neuronResult, u, neuronPlans[u]!, deltaF.neurons, deltaF.neuronActs, neuronProxy, neuronSets, nLogits[u]!);
@@ -540,15 +552,8 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       nWriter.abort();
       throw e;
     }
-    timing.write = (performance.now() - t0) / 1000;
-    const total = timing.pass1! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
-    nWriter.finish({ ...manifestBase("neuron", `${input.modelName}/neuron`, dMlp, null), timing: { ...timing, total, tokensPerSecond: T / total } });
+    nWriter.finish({ ...manifestBase("neuron", `${input.modelName}/neuron`, dMlp, null), timing: finishTiming() });
   }
-  timing.write = (performance.now() - t0) / 1000;
-  const total = timing.pass1! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
-  timing.total = total;
-  timing.tokensPerSecond = T / total;
-  featWriter.finish({ ...manifestBase("feature", input.run, sae.dSae, input.run.split("/").at(-1) ?? null), timing });
   return { timing, universality, tokens: T };
 }
 

@@ -195,8 +195,12 @@ export interface InvestigationManifest {
   tokenizer: string;
   units: number;
   tokens: number;
-  /** Element type of tokens.gz. */
+  /** Element type of the tokens file. */
   tokenDtype: "U16" | "I32";
+  /** The gzip'd tokens, relative to this folder ("tokens.gz", or another store's over the same tokens). */
+  tokensFile: string;
+  /** SHA-256 of the uncompressed token bytes. */
+  tokensSha256: string;
   sequences: number;
   seqLen: number;
   /** Sequence ranges per corpus domain, in evaluation order. */

@@ -7,13 +7,19 @@
  *
  * Folder `investigation/` (inside the SAE folder for features, the model folder for neurons), format version 1:
  *   manifest.json        InvestigationManifest (written last: a folder without it is incomplete)
- *   units.bin            unit records one after another, each a raw-deflate'd JSON `StoredUnit`
+ *   units.bin            unit records one after another, each a JSON `StoredUnit` raw-deflate'd with the preset
+ *                        dictionary dictionary.bin (Python: zlib.decompressobj(-15, zdict=dictionary)), so every
+ *                        record decompresses alone yet shares the redundancy of its neighbours
+ *   dictionary.bin       ≤ 32 KiB of sample records, the deflate preset dictionary
  *   index.safetensors    `offsets` I64 [units + 1] into units.bin, plus the UnitColumns (F32 / I32 [units])
- *   search.json          UnitSearchEntry per unit (labels, top tokens, top/bottom logit tokens)
+ *   search.json.gz       UnitSearchEntry per unit (labels, top tokens, top/bottom logit tokens), gzip'd JSON
  *   tokens.gz            the evaluation tokens that examples point into, [sequences × seqLen] little-endian
- *                        uint16 (int32 when the vocabulary exceeds 65,536; manifest.tokenDtype), gzip'd
+ *                        uint16 (int32 when the vocabulary exceeds 65,536; manifest.tokenDtype), gzip'd. A store
+ *                        over the same tokens as another (a model's neurons and its SAE runs, two runs compared)
+ *                        may point at that store's file instead (manifest.tokensFile, checked by tokensSha256).
  * The whole folder is built under a temporary name and renamed into place, so a reader never sees half a store.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -35,7 +41,11 @@ export class InvestigationStoreError extends Error {
   override name = "InvestigationStoreError";
 }
 
-/** A firing token inside an example window: offset from the example position, activation, Δlog-prob (or null). */
+/**
+ * A firing token inside an example window: offset from the example position, activation, Δlog-prob (or null).
+ * On disk the activation is quantised to 0…255 of the unit's max (plenty for shading and hover values, and it
+ * compresses far better than floats); the example token's own activation (StoredExample.a) is kept exact.
+ */
 export type StoredWindowToken = [offset: number, activation: number, logprobDelta: number | null];
 
 export interface StoredExample {
@@ -93,8 +103,9 @@ const r4 = round4;
 const r3 = (v: number) => roundTo(v, 3);
 const r4n = (v: number | null) => (v === null ? null : r4(v));
 
-function compactExample(e: StoredExample): StoredExample {
-  return { s: e.s, p: e.p, a: r4(e.a), w: e.w.map(([o, a, d]) => [o, r3(a), d === null ? null : r3(d)]) };
+function compactExample(e: StoredExample, max: number): StoredExample {
+  const q = (a: number) => (max > 0 ? Math.min(255, Math.max(0, Math.round((255 * a) / max))) : 0);
+  return { s: e.s, p: e.p, a: r4(e.a), w: e.w.map(([o, a, d]) => [o, q(a), d === null ? null : r3(d)]) };
 }
 
 /** Rounds the floats (4 significant digits; 3 inside example windows), leaving ids, positions and counts exact. */
@@ -105,8 +116,8 @@ function compactUnit(u: StoredUnit): StoredUnit {
     max: r4(u.max),
     mean: r4(u.mean),
     hist: u.hist,
-    top: u.top.map(compactExample),
-    intervals: u.intervals.map((iv) => ({ lo: r4(iv.lo), hi: r4(iv.hi), fraction: r4(iv.fraction), examples: iv.examples.map(compactExample) })),
+    top: u.top.map((e) => compactExample(e, u.max)),
+    intervals: u.intervals.map((iv) => ({ lo: r4(iv.lo), hi: r4(iv.hi), fraction: r4(iv.fraction), examples: iv.examples.map((e) => compactExample(e, u.max)) })),
     logits: {
       top: u.logits.top.map(([t, w]) => [t, r4(w)]),
       bottom: u.logits.bottom.map(([t, w]) => [t, r4(w)]),
@@ -122,9 +133,9 @@ function compactUnit(u: StoredUnit): StoredUnit {
       specificityFiring: r4(u.proxy.specificityFiring),
       sensitivity: r4(u.proxy.sensitivity),
       proxyCount: u.proxy.proxyCount.map(r4),
-      mass: u.proxy.mass.map(r4),
-      proxyMass: u.proxy.proxyMass.map(r4),
-      llr: u.proxy.llr.map(r4n),
+      mass: u.proxy.mass.map(r3),
+      proxyMass: u.proxy.proxyMass.map(r3),
+      llr: u.proxy.llr.map((v) => (v === null ? null : r3(v))),
     },
     neurons: u.neurons && {
       alignment: u.neurons.alignment.map(([n, v, f, c]) => [n, r4(v), r4(f), r4(c)]),
@@ -142,6 +153,17 @@ export interface InvestigationWriterOptions {
   tokens: Int32Array;
   seqLen: number;
   vocabSize: number;
+  /** Another store over the same tokens whose tokens.gz to point at instead of writing a copy (when identical). */
+  shareTokensWith?: string;
+}
+
+const DICTIONARY_BYTES = 32 * 1024;
+
+/** The store's tokens as little-endian bytes, and their SHA-256 (which identifies them across stores). */
+function tokenBytes(tokens: Int32Array, vocabSize: number): { bytes: Uint8Array; sha256: string } {
+  const t = tokenDtype(vocabSize) === "U16" ? Uint16Array.from(tokens) : tokens;
+  const bytes = new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+  return { bytes, sha256: crypto.createHash("sha256").update(bytes).digest("hex") };
 }
 
 /** Token ids fit in uint16 for vocabularies up to 65,536 (GPT-2's 50,257 does). */
@@ -153,10 +175,8 @@ export function tokenDtype(vocabSize: number): "U16" | "I32" {
 export class InvestigationWriter {
   readonly dir: string;
   private readonly tmp: string;
-  private readonly fd: number;
-  private readonly offsets: BigInt64Array;
+  private readonly records: Buffer[] = [];
   private next = 0;
-  private bytes = 0;
   private readonly search: UnitSearchEntry[] = [];
   private readonly columns: UnitColumns;
 
@@ -168,8 +188,6 @@ export class InvestigationWriter {
     fs.mkdirSync(path.dirname(this.dir), { recursive: true });
     this.tmp = `${this.dir}.tmp-${process.pid}-${Date.now().toString(36)}`;
     fs.mkdirSync(this.tmp);
-    this.fd = fs.openSync(path.join(this.tmp, "units.bin"), "w");
-    this.offsets = new BigInt64Array(o.units + 1);
     const f32 = () => new Float32Array(o.units).fill(Number.NaN);
     this.columns = {
       density: new Float32Array(o.units),
@@ -190,10 +208,8 @@ export class InvestigationWriter {
   add(unit: StoredUnit, search: Omit<UnitSearchEntry, "label">, tokens: number, firstCompare: string | null): void {
     const i = this.next;
     if (i >= this.o.units) throw new InvestigationStoreError(`investigation ${this.dir}: more than ${this.o.units} units added`);
-    const blob = zlib.deflateRawSync(Buffer.from(JSON.stringify(compactUnit(unit))), { level: 9 });
-    fs.writeSync(this.fd, blob);
-    this.bytes += blob.length;
-    this.offsets[i + 1] = BigInt(this.bytes);
+    // Compressed at finish, once the preset dictionary can be drawn from all the records.
+    this.records.push(Buffer.from(JSON.stringify(compactUnit(unit))));
     const c = this.columns;
     c.density[i] = tokens > 0 ? unit.firing / tokens : 0;
     c.maxActivation[i] = unit.max;
@@ -218,21 +234,38 @@ export class InvestigationWriter {
     this.next++;
   }
 
-  finish(manifest: InvestigationManifest): void {
+  finish(manifest: Omit<InvestigationManifest, "tokensFile" | "tokensSha256">): void {
     if (this.next !== this.o.units) {
       throw new InvestigationStoreError(`investigation ${this.dir}: ${this.next} of ${this.o.units} units were added`);
     }
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    const tensors: Record<string, SafetensorsTensorToSave> = { offsets: { dtype: "I64", shape: [this.o.units + 1], data: this.offsets } };
+    // Preset dictionary: evenly spaced sample records, most recent bytes weigh most in deflate's window.
+    const step = Math.max(1, Math.floor(this.records.length / 64));
+    const sample: Buffer[] = [];
+    for (let i = 0; i < this.records.length; i += step) sample.push(this.records[i]!);
+    const dictionary = Buffer.concat(sample).subarray(-DICTIONARY_BYTES);
+    const offsets = new BigInt64Array(this.o.units + 1);
+    const blobs = this.records.map((r) => zlib.deflateRawSync(r, { level: 9, ...(dictionary.length ? { dictionary } : {}) }));
+    blobs.forEach((b, i) => (offsets[i + 1] = offsets[i]! + BigInt(b.length)));
+    fs.writeFileSync(path.join(this.tmp, "units.bin"), Buffer.concat(blobs));
+    fs.writeFileSync(path.join(this.tmp, "dictionary.bin"), dictionary);
+    const tensors: Record<string, SafetensorsTensorToSave> = { offsets: { dtype: "I64", shape: [this.o.units + 1], data: offsets } };
     for (const [name, data] of Object.entries(this.columns) as [string, Float32Array | Int32Array][]) {
       tensors[name] = { dtype: data instanceof Int32Array ? "I32" : "F32", shape: [this.o.units], data };
     }
     saveSafetensors(path.join(this.tmp, "index.safetensors"), tensors);
-    const tokens = tokenDtype(this.o.vocabSize) === "U16" ? Uint16Array.from(this.o.tokens) : this.o.tokens;
-    fs.writeFileSync(path.join(this.tmp, "tokens.gz"), zlib.gzipSync(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength), { level: 9 }));
-    fs.writeFileSync(path.join(this.tmp, "search.json"), JSON.stringify(this.search));
-    fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
+    const { bytes, sha256 } = tokenBytes(this.o.tokens, this.o.vocabSize);
+    let tokensFile = "tokens.gz";
+    const other = this.o.shareTokensWith ? readManifestIfAny(this.o.shareTokensWith) : null;
+    const shared = other && other.tokensSha256 === sha256 ? path.resolve(this.o.shareTokensWith!, other.tokensFile) : null;
+    // Never point at this store's own file: the folder is about to be replaced.
+    if (shared && path.dirname(shared) !== this.dir && fs.existsSync(shared)) {
+      tokensFile = path.relative(this.dir, shared);
+    } else {
+      fs.writeFileSync(path.join(this.tmp, "tokens.gz"), zlib.gzipSync(bytes, { level: 9 }));
+    }
+    fs.writeFileSync(path.join(this.tmp, "search.json.gz"), zlib.gzipSync(JSON.stringify(this.search), { level: 9 }));
+    const full: InvestigationManifest = { ...manifest, tokensFile, tokensSha256: sha256 };
+    fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(full, null, 1)}\n`);
     fsyncDirectorySync(this.tmp);
     const old = `${this.dir}.old-${process.pid}-${Date.now().toString(36)}`;
     if (fs.existsSync(this.dir)) fs.renameSync(this.dir, old);
@@ -243,12 +276,15 @@ export class InvestigationWriter {
 
   /** Drops the temporary folder (on error or interruption). */
   abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
     fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+function readManifestIfAny(dir: string): InvestigationManifest | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as InvestigationManifest;
+  } catch {
+    return null;
   }
 }
 
@@ -276,6 +312,7 @@ export class Investigation {
   private readonly offsets: BigInt64Array;
   private readonly tokens: Uint16Array | Int32Array;
   private readonly unitsFd: number;
+  private readonly dictionary: Buffer;
 
   constructor(dir: string, private readonly texts: TokenTexts) {
     this.dir = path.resolve(dir);
@@ -319,12 +356,20 @@ export class Investigation {
     if (this.offsets.length !== manifest.units + 1) {
       throw new InvestigationStoreError(`investigation ${file("index.safetensors")}: offsets has ${this.offsets.length} entries, expected ${manifest.units + 1}`);
     }
-    this.searchTable = JSON.parse(fs.readFileSync(file("search.json"), "utf8")) as UnitSearchEntry[];
-    const raw = zlib.gunzipSync(fs.readFileSync(file("tokens.gz")));
+    this.searchTable = JSON.parse(zlib.gunzipSync(fs.readFileSync(file("search.json.gz"))).toString("utf8")) as UnitSearchEntry[];
+    this.dictionary = fs.readFileSync(file("dictionary.bin"));
+    const tokensPath = path.resolve(this.dir, manifest.tokensFile);
+    if (!fs.existsSync(tokensPath)) {
+      throw new InvestigationStoreError(`investigation ${manifestPath}: its tokens file ${tokensPath} is missing; rerun saekit analyze`);
+    }
+    const raw = zlib.gunzipSync(fs.readFileSync(tokensPath));
+    if (crypto.createHash("sha256").update(raw).digest("hex") !== manifest.tokensSha256) {
+      throw new InvestigationStoreError(`investigation ${manifestPath}: ${tokensPath} is not the token stream it was analysed on (SHA-256 differs); rerun saekit analyze`);
+    }
     const expected = manifest.sequences * manifest.seqLen;
     const bytes = manifest.tokenDtype === "I32" ? 4 : 2;
     if (raw.length !== expected * bytes) {
-      throw new InvestigationStoreError(`investigation ${file("tokens.gz")}: ${raw.length} bytes, expected ${expected} ${manifest.tokenDtype} tokens`);
+      throw new InvestigationStoreError(`investigation ${tokensPath}: ${raw.length} bytes, expected ${expected} ${manifest.tokenDtype} tokens`);
     }
     // Copy into an aligned buffer (little-endian hosts; Node on x86-64 and arm64).
     const aligned = new Uint8Array(raw.length);
@@ -356,7 +401,8 @@ export class Investigation {
       if (n === 0) throw new InvestigationStoreError(`investigation ${this.dir}/units.bin: truncated at unit ${index}`);
       done += n;
     }
-    return JSON.parse(zlib.inflateRawSync(buf).toString("utf8")) as StoredUnit;
+    const options = this.dictionary.length ? { dictionary: this.dictionary } : {};
+    return JSON.parse(zlib.inflateRawSync(buf, options).toString("utf8")) as StoredUnit;
   }
 
   /** Token ids of one evaluation sequence. */
@@ -370,7 +416,7 @@ export class Investigation {
     return "unknown";
   }
 
-  private example(e: StoredExample): Example {
+  private example(e: StoredExample, max: number): Example {
     const { windowBefore, windowAfter } = this.manifest.options;
     const seq = this.sequence(e.s);
     const start = Math.max(0, e.p - windowBefore);
@@ -380,10 +426,10 @@ export class Investigation {
       const id = seq[q]!;
       tokens.push({ id, text: this.texts.tokenText(id), activation: 0, logprobDelta: q === seq.length - 1 ? null : 0 });
     }
-    for (const [offset, activation, delta] of e.w) {
+    for (const [offset, q, delta] of e.w) {
       const t = tokens[e.p + offset - start];
       if (t) {
-        t.activation = activation;
+        t.activation = offset === 0 ? e.a : (q / 255) * max;
         t.logprobDelta = delta;
       }
     }
@@ -409,8 +455,8 @@ export class Investigation {
       maxActivation: u.max,
       meanActivation: u.mean,
       histogram: { edges: Array.from({ length: bins + 1 }, (_, b) => (u.max * b) / bins), counts: u.hist },
-      top: u.top.map((e) => this.example(e)),
-      intervals: u.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, fraction: iv.fraction, examples: iv.examples.map((e) => this.example(e)) })),
+      top: u.top.map((e) => this.example(e, u.max)),
+      intervals: u.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, fraction: iv.fraction, examples: iv.examples.map((e) => this.example(e, u.max)) })),
       logits: {
         top: u.logits.top.map(([id, w]) => word(id, w)),
         bottom: u.logits.bottom.map(([id, w]) => word(id, w)),

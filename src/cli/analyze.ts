@@ -55,7 +55,8 @@ export function registerAnalyze(program: Command): void {
       let stage = "";
       const result = await analyzeRun({
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
-        evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary, options: { batchSequences: f.batch, topK: f.topK },
+        evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary,
+        ...(f.compare.length ? { shareTokensWith: path.join(f.compare[0]!, INVESTIGATION_DIR) } : {}), options: { batchSequences: f.batch, topK: f.topK },
         onProgress: (p) => {
           if (p.stage !== stage) {
             bar?.finish();
