@@ -133,7 +133,7 @@ export function barConfig(o: BarOptions): ChartConfiguration<"bar"> {
 
 /** Axis tick or bin label: integers plainly, others with about 2 significant digits. */
 export function tick(v: number): string {
-  return Number.isInteger(v) ? v.toLocaleString("en-US").replace("-", "\u2212") : fmt(v, 2);
+  return Number.isInteger(v) ? v.toLocaleString("en-US").replace(/-/g, "\u2212") : fmt(v, 2);
 }
 
 function logTick(v: number): string {

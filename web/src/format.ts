@@ -17,7 +17,7 @@ export function fmt(x: number | null | undefined, digits = 3): string {
   else if (a >= 1) s = x.toFixed(Math.max(0, digits - 1));
   else if (a >= 0.001) s = x.toPrecision(digits);
   else s = x.toExponential(Math.max(0, digits - 1));
-  return s.replace("-", MINUS);
+  return s.replace(/-/g, MINUS);
 }
 
 /** Always with a sign: "+0.12", "−0.12". */
@@ -37,7 +37,7 @@ export function pct(x: number | null | undefined, digits = 1): string {
   if (!finite(x)) return "—";
   const v = x * 100;
   const d = Math.abs(v) > 0 && Math.abs(v) < Math.pow(10, -digits) ? digits + 2 : digits;
-  return `${v.toFixed(d).replace("-", MINUS)} %`;
+  return `${v.toFixed(d).replace(/-/g, MINUS)} %`;
 }
 
 /** CE loss recovered may come as a fraction (0.959) or already as a percentage (95.9). */
@@ -51,7 +51,7 @@ export function density(x: number | null | undefined): string {
   if (!finite(x)) return "—";
   if (x === 0) return "0";
   if (x >= 1e-4) return pct(x, x >= 0.1 ? 1 : x >= 0.01 ? 2 : 3);
-  return x.toExponential(1).replace("-", MINUS);
+  return x.toExponential(1).replace(/-/g, MINUS);
 }
 
 /** Token text with all whitespace visible, for tables and labels: " the" → "·the", "\n" → "↵". */
