@@ -190,7 +190,8 @@ class TokenSetProxyBins {
     }
   }
 
-  report(u: number, spec: string, description: string): StoredProxy {
+  /** The unit's automatic proxy report (spec and description are rebuilt from its top examples on read). */
+  report(u: number): StoredProxy {
     const nb = this.bins;
     const cells = (a: Float64Array) => Array.from(a.subarray(u * nb, (u + 1) * nb));
     const proxyCount = cells(this.proxyCount);
@@ -202,15 +203,12 @@ class TokenSetProxyBins {
     const [c, pc, m, pm] = [sum(count), sum(proxyCount), sum(mass), sum(proxyMass)];
     const np = this.proxyTokens[u]!;
     return {
-      spec,
-      description,
       specificity: m > 0 ? pm / m : 0,
       specificityFiring: c > 0 ? pc / c : 0,
       sensitivity: np > 0 ? pc / np : 0,
       proxyTokens: np,
       proxyCount,
-      mass,
-      proxyMass,
+      massShare: mass.map((v, b) => (v > 0 ? proxyMass[b]! / v : null)),
       llr,
     };
   }
@@ -260,9 +258,6 @@ function densityHistogram(density: Float32Array): InvestigationManifest["density
   return { edges: Array.from({ length: nb + 1 }, (_, i) => lo + i / binsPerDecade), counts, dead };
 }
 
-function describeTokenSet(texts: string[]): string {
-  return texts.length === 0 ? "(no tokens)" : texts.slice(0, 6).map((t) => JSON.stringify(t)).join(" ") + (texts.length > 6 ? ` … (${texts.length})` : "");
-}
 
 /** Runs the whole investigation and writes the feature store (and the neuron store). */
 export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
@@ -282,6 +277,11 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     if (c.model.cfg.d_vocab !== V) throw new Error(`analyze --compare ${c.name}: its model's vocabulary (${c.model.cfg.d_vocab}) differs from ${input.modelName}'s (${V}); runs are matched on shared tokens`);
     if (c.model.cfg.n_ctx < L) throw new Error(`analyze --compare ${c.name}: its model's context ${c.model.cfg.n_ctx} is shorter than the evaluation sequences (${L})`);
   }
+  // The store keeps window offsets in an i8, positions in a u16 (store.ts encodeRecord).
+  if (!(o.windowBefore >= 0 && o.windowBefore <= 127 && o.windowAfter >= 0 && o.windowAfter <= 127)) {
+    throw new RangeError(`analyze: windowBefore/windowAfter must lie in [0, 127], got ${o.windowBefore}/${o.windowAfter}`);
+  }
+  if (L > 65535) throw new RangeError(`analyze: sequences of ${L} tokens exceed the store's 65,535-position limit`);
   const doNeurons = input.neuronDir !== null;
   const B = o.batchSequences;
   const timing: Record<string, number> = {};
@@ -502,7 +502,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
           std: logits.std,
         },
         ablation: { meanLossEffect: weight > 0 ? weighted / weight : null, sampled },
-        proxy: stats.density[u]! > 0 ? proxy.report(u, `tokens:${JSON.stringify(topTexts)}`, `top-activating tokens: ${describeTokenSet(topTexts)}`) : null,
+        proxy: stats.density[u]! > 0 ? proxy.report(u) : null,
         neurons: null,
         matches: {},
       },

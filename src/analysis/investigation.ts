@@ -82,8 +82,8 @@ export interface ProxyBin {
   count: number;
   /** Of those, tokens where the proxy holds (score-weighted for graded proxies). */
   proxyCount: number;
-  activationMass: number;
-  proxyActivationMass: number;
+  /** Share of the bin's activation mass on tokens where the proxy holds (score-weighted); null for an empty bin. */
+  proxyMassShare: number | null;
   /** Mean over the bin's tokens of log P(token | proxy) / P(token); null for an empty bin. */
   meanLlr: number | null;
 }

@@ -606,8 +606,7 @@ export function proxyReport(input: ProxyReportInput): ProxyReport {
       hi: edge(max, b + 1, n),
       count: count[b]!,
       proxyCount: proxyCount[b]!,
-      activationMass: mass[b]!,
-      proxyActivationMass: proxyMass[b]!,
+      proxyMassShare: mass[b]! > 0 ? proxyMass[b]! / mass[b]! : null,
       meanLlr: count[b]! > 0 ? llrSum[b]! / count[b]! : null,
     });
     firing += count[b]!;

@@ -7,7 +7,7 @@
  *
  * Folder `investigation/` (inside the SAE folder for features, the model folder for neurons), format version 1:
  *   manifest.json        InvestigationManifest (written last: a folder without it is incomplete)
- *   units.bin            unit records one after another, each a JSON `StoredUnit` raw-deflate'd with the preset
+ *   units.bin            unit records one after another (encodeRecord: JSON + binary examples), each raw-deflate'd with the preset
  *                        dictionary dictionary.bin (Python: zlib.decompressobj(-15, zdict=dictionary)), so every
  *                        record decompresses alone yet shares the redundancy of its neighbours
  *   dictionary.bin       ≤ 32 KiB of sample records, the deflate preset dictionary
@@ -24,7 +24,13 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fsyncDirectorySync } from "../io/atomic.js";
-import { openSafetensors, saveSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
+import {
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  openSafetensors,
+  saveSafetensors,
+  type SafetensorsTensorToSave,
+} from "../io/safetensors.js";
 import type {
   Example,
   InvestigationManifest,
@@ -61,16 +67,30 @@ export interface StoredExample {
  * both use feature-stats' binning).
  */
 export interface StoredProxy {
-  spec: string;
-  description: string;
+  /** Absent for the automatic proxy (the top-activating token set): rebuilt on read from the top examples. */
+  spec?: string;
+  description?: string;
   specificity: number;
   specificityFiring: number;
   sensitivity: number;
   proxyTokens: number;
   proxyCount: number[];
-  mass: number[];
-  proxyMass: number[];
+  /** Per bin, the share of its activation mass on proxy tokens (null for an empty bin). */
+  massShare: (number | null)[];
   llr: (number | null)[];
+}
+
+/**
+ * The automatic proxy of a unit: the distinct texts of its top-activating tokens (most frequent first, ties to the
+ * smaller id), as a `tokens:` spec and a description. The analysis and the store's reader both build it here.
+ */
+export function autoProxySpec(topIds: readonly number[], texts: TokenTexts): { spec: string; description: string; texts: string[] } {
+  const counts = new Map<number, number>();
+  for (const id of topIds) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const ids = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+  const list = [...new Set(ids.map((id) => texts.tokenText(id)))];
+  const shown = list.length === 0 ? "(no tokens)" : list.slice(0, 6).map((t) => JSON.stringify(t)).join(" ") + (list.length > 6 ? ` … (${list.length})` : "");
+  return { spec: `tokens:${JSON.stringify(list)}`, description: `top-activating tokens: ${shown}`, texts: list };
 }
 
 /** What units.bin holds per unit: the record without names, texts or window tokens (rebuilt on read). */
@@ -108,6 +128,68 @@ function compactExample(e: StoredExample, max: number): StoredExample {
   return { s: e.s, p: e.p, a: r4(e.a), w: e.w.map(([o, a, d]) => [o, q(a), d === null ? null : r3(d)]) };
 }
 
+/**
+ * A record before deflate: [u32 LE length of the JSON][JSON of the unit with every example list replaced by its
+ * length][the examples, binary, top first then each interval's]. One example: sequence u32, position u16,
+ * activation f16, window entries u8, then per entry offset i8, activation q u8 (÷255 × the unit's max),
+ * Δlog-prob f16 (NaN = null); all little-endian. Binary examples are half the size of JSON ones once deflated.
+ */
+export function encodeRecord(u: StoredUnit): Buffer {
+  const lists = [u.top, ...u.intervals.map((iv) => iv.examples)];
+  const json = Buffer.from(
+    JSON.stringify({ ...u, top: u.top.length, intervals: u.intervals.map((iv) => ({ ...iv, examples: iv.examples.length })) }),
+  );
+  let size = 4 + json.length;
+  for (const list of lists) for (const e of list) size += 9 + 4 * e.w.length;
+  const buf = Buffer.alloc(size);
+  buf.writeUInt32LE(json.length, 0);
+  json.copy(buf, 4);
+  let at = 4 + json.length;
+  for (const list of lists) {
+    for (const e of list) {
+      buf.writeUInt32LE(e.s, at);
+      buf.writeUInt16LE(e.p, at + 4);
+      buf.writeUInt16LE(float32ToFloat16Bits(e.a), at + 6);
+      buf.writeUInt8(e.w.length, at + 8);
+      at += 9;
+      for (const [o, q, d] of e.w) {
+        buf.writeInt8(o, at);
+        buf.writeUInt8(q, at + 1);
+        buf.writeUInt16LE(d === null ? 0x7e00 : float32ToFloat16Bits(d), at + 2);
+        at += 4;
+      }
+    }
+  }
+  return buf;
+}
+
+export function decodeRecord(buf: Buffer): StoredUnit {
+  const n = buf.readUInt32LE(0);
+  const u = JSON.parse(buf.toString("utf8", 4, 4 + n)) as Omit<StoredUnit, "top" | "intervals"> & {
+    top: number;
+    intervals: { lo: number; hi: number; fraction: number; examples: number }[];
+  };
+  let at = 4 + n;
+  const read = (count: number): StoredExample[] => {
+    const out: StoredExample[] = [];
+    for (let i = 0; i < count; i++) {
+      const e: StoredExample = { s: buf.readUInt32LE(at), p: buf.readUInt16LE(at + 4), a: float16BitsToFloat32(buf.readUInt16LE(at + 6)), w: [] };
+      const k = buf.readUInt8(at + 8);
+      at += 9;
+      for (let j = 0; j < k; j++) {
+        const d = float16BitsToFloat32(buf.readUInt16LE(at + 2));
+        e.w.push([buf.readInt8(at), buf.readUInt8(at + 1), Number.isNaN(d) ? null : d]);
+        at += 4;
+      }
+      out.push(e);
+    }
+    return out;
+  };
+  const top = read(u.top);
+  const intervals = u.intervals.map((iv) => ({ ...iv, examples: read(iv.examples) }));
+  return { ...u, top, intervals };
+}
+
 /** Rounds the floats (4 significant digits; 3 inside example windows), leaving ids, positions and counts exact. */
 function compactUnit(u: StoredUnit): StoredUnit {
   return {
@@ -133,8 +215,7 @@ function compactUnit(u: StoredUnit): StoredUnit {
       specificityFiring: r4(u.proxy.specificityFiring),
       sensitivity: r4(u.proxy.sensitivity),
       proxyCount: u.proxy.proxyCount.map(r4),
-      mass: u.proxy.mass.map(r3),
-      proxyMass: u.proxy.proxyMass.map(r3),
+      massShare: u.proxy.massShare.map((v) => (v === null ? null : r3(v))),
       llr: u.proxy.llr.map((v) => (v === null ? null : r3(v))),
     },
     neurons: u.neurons && {
@@ -209,7 +290,7 @@ export class InvestigationWriter {
     const i = this.next;
     if (i >= this.o.units) throw new InvestigationStoreError(`investigation ${this.dir}: more than ${this.o.units} units added`);
     // Compressed at finish, once the preset dictionary can be drawn from all the records.
-    this.records.push(Buffer.from(JSON.stringify(compactUnit(unit))));
+    this.records.push(encodeRecord(compactUnit(unit)));
     const c = this.columns;
     c.density[i] = tokens > 0 ? unit.firing / tokens : 0;
     c.maxActivation[i] = unit.max;
@@ -402,7 +483,7 @@ export class Investigation {
       done += n;
     }
     const options = this.dictionary.length ? { dictionary: this.dictionary } : {};
-    return JSON.parse(zlib.inflateRawSync(buf, options).toString("utf8")) as StoredUnit;
+    return decodeRecord(zlib.inflateRawSync(buf, options));
   }
 
   /** Token ids of one evaluation sequence. */
@@ -434,6 +515,12 @@ export class Investigation {
       }
     }
     return { sequence: e.s, position: e.p, activation: e.a, domain: this.domainOf(e.s), start, tokens };
+  }
+
+  private proxyNames(u: StoredUnit): { spec: string; description: string } {
+    if (u.proxy?.spec !== undefined) return { spec: u.proxy.spec, description: u.proxy.description ?? u.proxy.spec };
+    const { spec, description } = autoProxySpec(u.top.map((e) => this.sequence(e.s)[e.p]!), this.texts);
+    return { spec, description };
   }
 
   /** The full, ready-to-render record of a unit. */
@@ -473,8 +560,7 @@ export class Investigation {
         sampled: u.ablation.sampled,
       },
       proxy: u.proxy && {
-        spec: u.proxy.spec,
-        description: u.proxy.description,
+        ...this.proxyNames(u),
         specificity: u.proxy.specificity,
         specificityFiring: u.proxy.specificityFiring,
         sensitivity: u.proxy.sensitivity,
@@ -484,8 +570,7 @@ export class Investigation {
           hi: (u.max * (b + 1)) / bins,
           count,
           proxyCount: u.proxy!.proxyCount[b] ?? 0,
-          activationMass: u.proxy!.mass[b] ?? 0,
-          proxyActivationMass: u.proxy!.proxyMass[b] ?? 0,
+          proxyMassShare: u.proxy!.massShare[b] ?? null,
           meanLlr: u.proxy!.llr[b] ?? null,
         })),
       },

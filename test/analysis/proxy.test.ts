@@ -297,8 +297,7 @@ describe("proxyReport", () => {
     // 1 is an edge: it opens bin 1. 4 = max goes to the last bin.
     expect(r.bins.map((b) => b.count)).toEqual([1, 1, 1, 2]);
     expect(r.bins.map((b) => b.proxyCount)).toEqual([1, 0, 0.5, 1]);
-    expectClose(r.bins.map((b) => b.activationMass), [0.5, 1, 2.5, 4 + a4], 1e-12);
-    expect(r.bins.map((b) => b.proxyActivationMass)).toEqual([0.5, 0, 1.25, 4]);
+    expectClose(r.bins.map((b) => b.proxyMassShare!), [0.5 / 0.5, 0 / 1, 1.25 / 2.5, 4 / (4 + a4)], 1e-12);
     expect(r.bins.map((b) => b.meanLlr)).toEqual([0.5, 0.25, -1, 1.5]);
     // Σ a·s = 5.75, Σ a = 8 + a4; Σ s = 2.5 over 5 firing tokens; N_p = 10.
     expect(r.specificity).toBeCloseTo(5.75 / (8 + a4), 12);
@@ -331,8 +330,8 @@ describe("proxyReport", () => {
   it("a unit that never fires, a proxy that never holds, and bad input", () => {
     const r = proxyReport({ spec: "s", description: "d", activations: [], scores: [], llr: [], max: 0, bins: 2, proxyTokens: 0 });
     expect(r.bins).toEqual([
-      { lo: 0, hi: 0, count: 0, proxyCount: 0, activationMass: 0, proxyActivationMass: 0, meanLlr: null },
-      { lo: 0, hi: 0, count: 0, proxyCount: 0, activationMass: 0, proxyActivationMass: 0, meanLlr: null },
+      { lo: 0, hi: 0, count: 0, proxyCount: 0, proxyMassShare: null, meanLlr: null },
+      { lo: 0, hi: 0, count: 0, proxyCount: 0, proxyMassShare: null, meanLlr: null },
     ]);
     expect([r.specificity, r.specificityFiring, r.sensitivity]).toEqual([0, 0, 0]);
     const never = proxyReport({ spec: "s", description: "d", activations: [1], scores: [0], llr: [-2], max: 1, bins: 2, proxyTokens: 0 });

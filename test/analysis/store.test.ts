@@ -24,7 +24,11 @@ function unit(i: number): StoredUnit {
     intervals: [{ lo: 0, hi: max / 2, fraction: 0.75, examples: [{ s: 3, p: L - 1, a: 0.4, w: [[0, 0.4, null]] }] }],
     logits: { top: [[5, 0.123456]], bottom: [[6, -0.2]], range: [-0.2, 0.123456], counts: [1, 0, 3], mean: 0.01, std: 0.05 },
     ablation: { meanLossEffect: 0.0314159, sampled: 1 },
-    proxy: { spec: 'tokens:["t5"]', description: "d", specificity: 0.5, specificityFiring: 0.25, sensitivity: 0.125, proxyTokens: 8, proxyCount: [1, 0, 1, 0], mass: [0.1, 0, 2.5, 0], proxyMass: [0.1, 0, 1, 0], llr: [0.7, null, 0.3, null] },
+    proxy: {
+      // Unit 0 carries an explicit proxy; the others the automatic one (rebuilt from the top examples on read).
+      ...(i === 0 ? { spec: 'regex:^t', description: "starts with t" } : {}),
+      specificity: 0.5, specificityFiring: 0.25, sensitivity: 0.125, proxyTokens: 8, proxyCount: [1, 0, 1, 0], massShare: [1, null, 0.4, null], llr: [0.7, null, 0.3, null],
+    },
     neurons: { alignment: [[7, 0.5, 0.1, 0.5]], correlated: [[9, 0.8123]] },
     matches: { "B/1": [i + 1, 0.91, 0.52] },
   };
@@ -68,7 +72,8 @@ describe("investigation store", () => {
     expect(e.tokens.map((t) => t.id)).toEqual([...tokens.subarray(L + 1, L + 6)]);
     expect(e.tokens.map((t) => t.text)).toEqual([...tokens.subarray(L + 1, L + 6)].map((id) => `t${id}`));
     expect(Math.abs(e.tokens[0]!.activation - 2)).toBeLessThanOrEqual(4 / 510);
-    expect(e.tokens[0]!.logprobDelta).toBe(roundTo(-0.0123456, 3));
+    // Δlog-prob: 3 significant digits, then float16 on disk.
+    expect(e.tokens[0]!.logprobDelta!).toBeCloseTo(-0.0123, 5);
     expect(e.tokens[1]!.activation).toBe(0);
     expect(e.tokens[1]!.logprobDelta).toBe(0);
     expect(e.tokens[2]!).toMatchObject({ activation: 4, logprobDelta: 0.25 });
@@ -78,7 +83,11 @@ describe("investigation store", () => {
     expect(u.logits.histogram.edges[0]).toBeCloseTo(-0.2, 6);
     expect(u.logits.histogram.edges.at(-1)).toBeCloseTo(0.1235, 6);
     expect(u.logits.top[0]).toEqual({ id: 5, text: "t5", weight: 0.1235 });
-    expect(u.proxy!.bins.map((b) => [b.lo, b.count, b.proxyCount, b.meanLlr])).toEqual([[0, 1, 1, 0.7], [1, 0, 0, null], [2, 4, 1, 0.3], [3, 0, 0, null]]);
+    expect(u.proxy!.bins.map((b) => [b.lo, b.count, b.proxyCount, b.proxyMassShare, b.meanLlr])).toEqual([[0, 1, 1, 1, 0.7], [1, 0, 0, null, null], [2, 4, 1, 0.4, 0.3], [3, 0, 0, null, null]]);
+    const topToken = `t${tokens[L + 3]}`;
+    expect(u.proxy!.spec).toBe(`tokens:${JSON.stringify([topToken])}`);
+    expect(u.proxy!.description).toBe(`top-activating tokens: ${JSON.stringify(topToken)}`);
+    expect(inv.unit(0).proxy!.spec).toBe("regex:^t");
     expect(u.neurons!.alignment[0]).toEqual({ neuron: 7, name: "A/neuron/7", value: 0.5, fractionOfL1: 0.1, cosine: 0.5 });
     expect(u.matches["B/1"]).toEqual({ name: "B/1/3", index: 3, r: 0.91, logitR: 0.52 });
     expect(u.ablation.lossEffectPerToken).toBeCloseTo(roundTo(0.0314159, 4) * u.density, 9);

@@ -87,8 +87,7 @@ export function syntheticUnit(name = "A/1/3450", seed = 1): UnitRecord {
       hi,
       count,
       proxyCount: Math.round(count * share),
-      activationMass: mass,
-      proxyActivationMass: mass * Math.min(1, share + 0.05),
+      proxyMassShare: mass > 0 ? Math.min(1, share + 0.05) : null,
       meanLlr: count === 0 ? null : -1.5 + 7 * (i / 40),
     };
   });

@@ -128,7 +128,7 @@ export function proxyPanel(u: UnitRecord): HTMLElement {
   const p = u.proxy;
   if (!p) return panel("panel-proxy", "Proxy", note("No proxy was evaluated for this unit (saekit analyze --proxy …)."));
   const bins = p.bins;
-  const spec = bins.map((b) => (b.activationMass > 0 ? b.proxyActivationMass / b.activationMass : null));
+  const spec = bins.map((b) => b.proxyMassShare);
   return panel(
     "panel-proxy",
     "Proxy",
