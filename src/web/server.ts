@@ -102,6 +102,9 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, status = 
   return reply.code(status).send(a.body);
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
+
 /** The API and app routes over `workspace` (not listening: see `listen`, or use `inject` in tests). */
 export function createServer(workspace: Workspace, options: ServerOptions = {}): FastifyInstance {
   const maxPromptChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
@@ -135,6 +138,18 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     }
     return assets;
   };
+
+  // DNS-rebinding protection: while bound to a loopback address, answer only requests addressed to this machine
+  // by a loopback name (a page on another site cannot make the browser send those).
+  app.addHook("onRequest", async (req, reply) => {
+    const bound = app.server.address();
+    if (!bound || typeof bound !== "object" || !LOOPBACK.has(bound.address)) return;
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1").toLowerCase();
+    if (!LOOPBACK_NAMES.has(host)) {
+      const body: ErrorResponse = { error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this local server; open http://127.0.0.1:${bound.port}/` };
+      return reply.code(403).type("application/json; charset=utf-8").send(body);
+    }
+  });
 
   app.addHook("onSend", async (_req, reply, payload) => {
     reply.header("x-content-type-options", "nosniff");

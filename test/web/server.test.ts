@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import type { CompareResponse, PromptAnalysis, RunsResponse, SearchResponse, UnitRecord } from "../../src/vis/api-types.js";
 import { APP_CSS_PATH, APP_JS_PATH } from "../../src/vis/html.js";
+import http from "node:http";
 import { createServer, listen } from "../../src/web/server.js";
 import { buildFixture, D_SAE, LIVE, type Fixture } from "./fixture.js";
 
@@ -181,6 +182,22 @@ describe("server API", () => {
       expect(res.status).toBe(200);
       expect(((await res.json()) as UnitRecord).name).toBe(`A/1/${LIVE}`);
       expect(ms).toBeLessThan(1000);
+      // A request naming another host (DNS rebinding) is refused; loopback names are served.
+      const port = Number(new URL(url).port);
+      const withHost = (host: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.get({ host: "127.0.0.1", port, path: "/api/runs", headers: { host } }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on("error", reject);
+        });
+      const evil = await withHost(`evil.example:${port}`);
+      expect(evil.status).toBe(403);
+      expect(JSON.parse(evil.body).error).toMatch(/"evil.example:\d+" is not this local server/);
+      expect((await withHost(`localhost:${port}`)).status).toBe(200);
+      expect((await withHost(`[::1]:${port}`)).status).toBe(200);
     } finally {
       await server.close();
     }
