@@ -7,7 +7,7 @@ import { INVESTIGATION_DIR } from "../analysis/store.js";
 import { loadGpt2Tokenizer } from "../data/tokenizer.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { loadSaeRun } from "../sae/run-folder.js";
-import { collect, corpusSources, integerFlag } from "./flags.js";
+import { collect, corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine, formatDuration } from "./progress.js";
 
 interface AnalyzeFlags {
@@ -24,8 +24,7 @@ interface AnalyzeFlags {
 }
 
 export function registerAnalyze(program: Command): void {
-  program
-    .command("analyze")
+  corpusOptions(program.command("analyze"))
     .description("investigate every feature of an SAE run: activation statistics, examples, logit weights, ablations, proxies, neurons, universality")
     .requiredOption("--sae <dir>", "SAE run folder (e.g. models/A/1); the store goes to DIR/investigation")
     .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
@@ -34,9 +33,6 @@ export function registerAnalyze(program: Command): void {
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), 20)
     .option("--no-neurons", "skip the model's neuron store (MODEL/investigation)")
-    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
-    .option("--text <dir>", "use these .txt/.md (prose) and code files instead of the default corpus (repeatable)", collect, [])
-    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action(async (f: AnalyzeFlags) => {
       const run = loadSaeRun(f.sae, f.model ? { model: f.model } : {});
       const compare = f.compare.map((dir) => {

@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 /** Flag parsers shared by the subcommands: numbers with k/M/G suffixes and range checks that name the flag. */
 import { InvalidArgumentError } from "commander";
 import { DEFAULT_CORPUS_SOURCES, type CorpusSource } from "../data/corpus.js";
@@ -36,6 +37,14 @@ export function numberFlag(flag: string, min: number, max = Infinity, inclusiveM
 
 /** Repeatable string flag. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The corpus flags shared by every command that reads text: --cache-dir, --text DIR, --jsonl FILE (repeatable). */
+export function corpusOptions(command: Command, verb = "use"): Command {
+  return command
+    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--text <dir>", `${verb} the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)`, collect, [])
+    .option("--jsonl <file>", `${verb} {"text", "domain"?} lines of this file instead of the default corpus (repeatable)`, collect, []);
+}
 
 /** Corpus sources from repeatable --text DIR / --jsonl FILE flags (the default corpus when neither is given). */
 export function corpusSources(f: { text: string[]; jsonl: string[] }): readonly CorpusSource[] {

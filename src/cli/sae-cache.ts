@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { writeActivationCache } from "../sae/activations.js";
-import { collect, corpusSources, integerFlag } from "./flags.js";
+import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { formatCount, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -21,8 +21,7 @@ interface SaeCacheFlags {
 }
 
 export function registerSaeCache(program: Command): void {
-  saeCommand(program)
-    .command("cache")
+  corpusOptions(saeCommand(program).command("cache"))
     .description("store a hook's activations over the train split as safetensors shards (+ manifest.json) for `sae train --activations`")
     .requiredOption("--model <dir>", "model folder")
     .requiredOption("--out <dir>", "cache folder")
@@ -30,9 +29,6 @@ export function registerSaeCache(program: Command): void {
     .option("--tokens <n>", "activation rows to store, e.g. 4M", integerFlag("--tokens", 1), 4_000_000)
     .option("--seed <n>", "seed of the sequence order", integerFlag("--seed", 0), 0)
     .addOption(new Option("--dtype <dtype>", "storage dtype").choices(["F32", "F16", "BF16"]).default("BF16"))
-    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
-    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
-    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action((f: SaeCacheFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
       const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });

@@ -6,7 +6,7 @@ import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
-import { collect, corpusSources, integerFlag } from "./flags.js";
+import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine } from "./progress.js";
 import { loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -22,17 +22,13 @@ interface SaeEvalFlags {
 }
 
 export function registerSaeEval(program: Command): void {
-  saeCommand(program)
-    .command("eval")
+  corpusOptions(saeCommand(program).command("eval"))
     .description("evaluate an SAE on the validation split (prose and code): L0, MSE, explained variance, CE loss recovered, dead/dense features")
     .requiredOption("--sae <dir>", "SAE folder (SAELens layout)")
     .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
     .option("--tokens <n>", "evaluation tokens per domain", integerFlag("--tokens", 1), 131_072)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
-    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
-    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
-    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
       // cfg.json records the model folder relative to the SAE folder (absolute paths are accepted too).

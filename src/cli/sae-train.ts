@@ -6,7 +6,7 @@ import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
 import { trainSae, type SaeTrainEvent } from "../sae/train.js";
-import { collect, corpusSources, integerFlag, numberFlag } from "./flags.js";
+import { corpusOptions, corpusSources, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -64,8 +64,7 @@ function reporter() {
 }
 
 export function registerSaeTrain(program: Command): void {
-  saeCommand(program)
-    .command("train")
+  corpusOptions(saeCommand(program).command("train"))
     .description("train a sparse autoencoder on a model's activations into an SAELens folder (cfg.json, sae_weights.safetensors, sparsity.safetensors, training.json)")
     .requiredOption("--model <dir>", "model folder (config.json + model.safetensors)")
     .requiredOption("--out <dir>", "output SAE folder (new or empty, or the same run with --resume)")
@@ -88,9 +87,6 @@ export function registerSaeTrain(program: Command): void {
     .option("--resume", "continue the run in --out from its last checkpoint")
     .addOption(new Option("--dtype <dtype>", "storage dtype of sae_weights.safetensors").choices(["F32", "F16", "BF16"]).default("F32"))
     .option("--discard-checkpoint", "remove checkpoint/ when done")
-    .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
-    .option("--text <dir>", "use the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
-    .option("--jsonl <file>", 'use {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .action(async (f: SaeTrainFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
       const cfg = model.cfg;

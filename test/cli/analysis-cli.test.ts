@@ -1,35 +1,22 @@
 /** `saekit analyze / investigate / prompt` on the fixture workspace (tiny models A and B with analysed SAE runs). */
 import fs from "node:fs";
+import { captureCliOutput, runCli } from "../helpers/cli.js";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openInvestigation } from "../../src/analysis/store.js";
 import { buildFixture, LIVE, type Fixture } from "../web/fixture.js";
 
 let fx: Fixture;
-let output: string[];
+const cli = captureCliOutput();
 
 beforeAll(async () => {
   fx = await buildFixture();
 }, 60_000);
 afterAll(() => fx?.cleanup());
 
-beforeEach(() => {
-  output = [];
-  const capture = (chunk: string | Uint8Array) => (output.push(String(chunk)), true);
-  vi.spyOn(process.stdout, "write").mockImplementation(capture);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture);
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void output.push(a.join(" ") + "\n"));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void output.push(a.join(" ") + "\n"));
-  process.exitCode = undefined;
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
 
-const run = (...args: string[]) => main(["node", "saekit", ...args]);
-const text = () => output.join("");
+const run = runCli;
+const text = () => cli.text();
 
 describe("saekit investigate", () => {
   it("prints the whole investigation of a feature and writes it as JSON", async () => {
@@ -55,7 +42,7 @@ describe("saekit investigate", () => {
     expect(live.sensitivity).toBeCloseTo(stored.sensitivity, 3);
     expect(live.specificity).toBeCloseTo(stored.specificity, 3);
     expect(live.specificityFiring).toBeCloseTo(stored.specificityFiring, 3);
-    output = [];
+    cli.clear();
     await run("investigate", "A/neuron/3", "--models", fx.root, "--proxy", "regex:^\\s*[a-z_]+$");
     expect(text()).toContain("proxy regex:");
     expect(text()).toMatch(/sensitivity \d/);
@@ -63,7 +50,7 @@ describe("saekit investigate", () => {
 
   it("names the problem for a malformed or unknown unit", async () => {
     const fails = async (pattern: RegExp, ...args: string[]) => {
-      output = [];
+      cli.clear();
       process.exitCode = undefined;
       await run(...args);
       expect(process.exitCode).not.toBe(0);

@@ -1,42 +1,25 @@
 /** The `saekit` command: help, version and doctor, run in-process through the same entry point as the bin. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { describe, expect, it } from "vitest";
+import { captureCliOutput, runCli } from "../helpers/cli.js";
 import { doctorReport, formatDoctor } from "../../src/cli/doctor.js";
 import { packageInfo } from "../../src/cli/package-info.js";
 
-let output: string[];
+const cli = captureCliOutput();
 
-beforeEach(() => {
-  output = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    output.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    output.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void output.push(args.join(" ") + "\n"));
-  process.exitCode = undefined;
-});
 
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
 
-const run = (...args: string[]) => main(["node", "saekit", ...args]);
+const run = runCli;
 
 describe("saekit CLI", () => {
   it("--version prints the package version", async () => {
     await run("--version");
-    expect(output.join("")).toContain(packageInfo().version);
+    expect(cli.text()).toContain(packageInfo().version);
     expect(packageInfo().version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it("--help lists the doctor subcommand", async () => {
     await run("--help");
-    const text = output.join("");
+    const text = cli.text();
     expect(text).toContain("Usage: saekit");
     expect(text).toMatch(/doctor\s+.*kernel backend/);
   });
@@ -44,7 +27,7 @@ describe("saekit CLI", () => {
   it("an unknown subcommand fails with a non-zero exit code and a hint", async () => {
     await run("no-such-command");
     expect(process.exitCode).toBe(1);
-    expect(output.join("")).toMatch(/unknown command 'no-such-command'/);
+    expect(cli.text()).toMatch(/unknown command 'no-such-command'/);
   });
 
   it("doctor reports the active backend, CPU features and a passing self-check", async () => {
@@ -61,7 +44,7 @@ describe("saekit CLI", () => {
     expect(text).toContain("OK");
 
     await run("doctor", "--json");
-    const parsed = JSON.parse(output.join("")) as { backend: { name: string }; saekit: string };
+    const parsed = JSON.parse(cli.text()) as { backend: { name: string }; saekit: string };
     expect(parsed.saekit).toBe(packageInfo().version);
     expect(parsed.backend.name).toBe(report.backend.name);
   });

@@ -1,16 +1,16 @@
 /** `saekit sae train / cache / eval` end to end on a tiny GPT-2-vocabulary model and a small JSONL corpus. */
 import fs from "node:fs";
+import { captureCliOutput, runCli } from "../helpers/cli.js";
 import os from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
 import { saveModelFolder } from "../../src/model/checkpoint.js";
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../../src/model/config.js";
 import { initWeights } from "../../src/model/weights.js";
 import { loadSaeFolder } from "../../src/sae/format.js";
 
-let output: string[];
+const cli = captureCliOutput();
 let root: string;
 let modelDir: string;
 let corpus: string;
@@ -35,24 +35,8 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-beforeEach(() => {
-  output = [];
-  const capture = (chunk: string | Uint8Array) => {
-    output.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture);
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void output.push(args.join(" ") + "\n"));
-  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void output.push(args.join(" ") + "\n"));
-  process.exitCode = undefined;
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
 
-const run = (...args: string[]) => main(["node", "saekit", ...args]);
+const run = runCli;
 const corpusFlags = () => ["--jsonl", corpus, "--cache-dir", tokenCache];
 
 describe("saekit sae", () => {
@@ -60,18 +44,18 @@ describe("saekit sae", () => {
     const out = join(root, "sae");
     await run("sae", "train", "--model", modelDir, "--out", out, ...corpusFlags(), "--tokens", "16384", "--batch", "512",
       "--d-sae", "64", "--l1", "0.5", "--buffer-rows", "4096", "--checkpoint-every", "0", "--lr", "2e-3");
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
-    expect(output.join("")).toMatch(/trained 16\.4k tokens/);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
+    expect(cli.text()).toMatch(/trained 16\.4k tokens/);
     const loaded = loadSaeFolder(out);
     expect(loaded.sae.spec).toMatchObject({ architecture: "standard", dIn: 32, dSae: 64 });
     expect(loaded.meta.hookName).toBe("blocks.0.mlp.hook_post");
     expect(fs.existsSync(join(out, "training.json"))).toBe(true);
 
     const json = join(root, "eval.json");
-    output = [];
+    cli.clear();
     await run("sae", "eval", "--sae", out, ...corpusFlags(), "--tokens", "2000", "--json", json);
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
-    expect(output.join("")).toMatch(/CE loss recovered/);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
+    expect(cli.text()).toMatch(/CE loss recovered/);
     const r = JSON.parse(fs.readFileSync(json, "utf8"));
     for (const d of ["prose", "code"]) {
       expect(r.domains[d].tokens).toBeGreaterThan(0);
@@ -84,30 +68,30 @@ describe("saekit sae", () => {
   it("cache stores activations that train --activations reads", async () => {
     const cache = join(root, "acts");
     await run("sae", "cache", "--model", modelDir, "--out", cache, ...corpusFlags(), "--tokens", "8192", "--dtype", "F16");
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(join(cache, "manifest.json"), "utf8"));
     expect(manifest).toMatchObject({ hookName: "blocks.0.mlp.hook_post", dIn: 32, dtype: "F16", rows: 8192 });
-    output = [];
+    cli.clear();
     const out = join(root, "sae-topk");
     await run("sae", "train", "--model", modelDir, "--out", out, "--activations", cache, "--architecture", "topk", "--k", "4",
       "--tokens", "8192", "--batch", "512", "--d-sae", "64", "--buffer-rows", "2048", "--checkpoint-every", "0");
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
     expect(loadSaeFolder(out).sae.spec).toMatchObject({ architecture: "topk", k: 4 });
   });
 
   it("clear errors: unknown hook, missing model folder, d_sae given twice wrong", async () => {
     await run("sae", "train", "--model", modelDir, "--out", join(root, "x"), "--hook", "blocks.0.mlp.hook_nope", ...corpusFlags());
     expect(process.exitCode).toBe(1);
-    expect(output.join("")).toMatch(/blocks\.0\.mlp\.hook_nope.*not a hook point/);
-    output = [];
+    expect(cli.text()).toMatch(/blocks\.0\.mlp\.hook_nope.*not a hook point/);
+    cli.clear();
     process.exitCode = undefined;
     await run("sae", "eval", "--sae", join(root, "missing"));
     expect(process.exitCode).toBe(1);
-    expect(output.join("")).toMatch(/missing/);
-    output = [];
+    expect(cli.text()).toMatch(/missing/);
+    cli.clear();
     process.exitCode = undefined;
     await run("sae", "train", "--model", modelDir, "--out", join(root, "y"), "--d-sae", "0");
     expect(process.exitCode).not.toBe(0);
-    expect(output.join("")).toMatch(/--d-sae must be a positive integer/);
+    expect(cli.text()).toMatch(/--d-sae must be a positive integer/);
   });
 });

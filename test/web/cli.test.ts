@@ -1,8 +1,9 @@
 /** `saekit serve`, `saekit demo` and `saekit dashboard` on the fixture workspace. */
 import fs from "node:fs";
+import { captureCliOutput, runCli } from "../helpers/cli.js";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RunsResponse, StaticPageData } from "../../src/vis/api-types.js";
 import { buildFixture, LIVE, type Fixture } from "./fixture.js";
 
@@ -13,11 +14,10 @@ vi.mock("../../src/analysis/workspace.js", async (importOriginal) => {
   return { ...actual, shippedModelsRoot: () => shipped.root };
 });
 
-const { main } = await import("../../src/cli/main.js");
 
 let fx: Fixture;
 let out: string;
-let output: string[];
+const cli = captureCliOutput();
 
 beforeAll(async () => {
   fx = await buildFixture();
@@ -27,24 +27,8 @@ afterAll(() => {
   fx?.cleanup();
   if (out) fs.rmSync(out, { recursive: true, force: true });
 });
-beforeEach(() => {
-  output = [];
-  const capture = (chunk: string | Uint8Array) => {
-    output.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture);
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void output.push(`${a.join(" ")}\n`));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void output.push(`${a.join(" ")}\n`));
-  process.exitCode = undefined;
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
 
-const run = (...args: string[]) => main(["node", "saekit", ...args]);
+const run = runCli;
 
 /** The data a self-contained page carries. */
 function pageData(file: string): StaticPageData {
@@ -61,17 +45,17 @@ async function whileServing(args: string[], body: (url: string) => Promise<void>
   let url: string | undefined;
   for (let i = 0; i < 400 && !url; i++) {
     await new Promise((r) => setTimeout(r, 25));
-    url = /http:\/\/127\.0\.0\.1:\d+\//.exec(output.join(""))?.[0];
+    url = /http:\/\/127\.0\.0\.1:\d+\//.exec(cli.text())?.[0];
     if (process.exitCode) break;
   }
   try {
-    expect(url, output.join("")).toBeDefined();
+    expect(url, cli.text()).toBeDefined();
     await body(url!);
   } finally {
     process.emit("SIGINT");
     await done;
   }
-  expect(output.join("")).toMatch(/SIGINT: stopping the server/);
+  expect(cli.text()).toMatch(/SIGINT: stopping the server/);
   await expect(fetch(`${url}api/runs`)).rejects.toThrow();
 }
 
@@ -79,8 +63,8 @@ describe("saekit dashboard", () => {
   it("--feature writes a self-contained feature page with its comparisons", async () => {
     const file = path.join(out, "f.html");
     await run("dashboard", "--feature", `A/1/${LIVE}`, "--out", file, "--models", fx.root);
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
-    expect(output.join("")).toMatch(/wrote .*f\.html/);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
+    expect(cli.text()).toMatch(/wrote .*f\.html/);
     const data = pageData(file);
     if (data.page !== "feature") throw new Error("not a feature page");
     expect(data.unit.name).toBe(`A/1/${LIVE}`);
@@ -93,7 +77,7 @@ describe("saekit dashboard", () => {
   it("--feature takes neurons too", async () => {
     const file = path.join(out, "n.html");
     await run("dashboard", "--feature", "B/neuron/4", "--out", file, "--models", fx.root);
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
     const data = pageData(file);
     expect(data.page === "feature" && data.unit.kind).toBe("neuron");
   });
@@ -101,7 +85,7 @@ describe("saekit dashboard", () => {
   it("--prompt writes the prompt page with the top-ranked features' records", async () => {
     const file = path.join(out, "p.html");
     await run("dashboard", "--prompt", "def append(self, item):", "--out", file, "--models", fx.root);
-    expect(process.exitCode ?? 0, output.join("")).toBe(0);
+    expect(process.exitCode ?? 0, cli.text()).toBe(0);
     const data = pageData(file);
     if (data.page !== "prompt") throw new Error("not a prompt page");
     expect(data.prompt.run).toBe("A/1");
@@ -116,11 +100,11 @@ describe("saekit dashboard", () => {
   it("clear errors", async () => {
     const file = path.join(out, "e.html");
     const expectFailure = async (args: string[], message: RegExp) => {
-      output = [];
+      cli.clear();
       process.exitCode = undefined;
       await run("dashboard", ...args, "--models", fx.root);
       expect(process.exitCode).toBe(1);
-      expect(output.join("")).toMatch(message);
+      expect(cli.text()).toMatch(message);
     };
     await expectFailure(["--out", file], /either --feature NAME or --prompt TEXT/);
     await expectFailure(["--feature", "A/1/1", "--prompt", "x", "--out", file], /exactly one/);
@@ -135,7 +119,7 @@ describe("saekit dashboard", () => {
 describe("saekit serve and demo", () => {
   it("serve prints the URL and serves until Ctrl-C", async () => {
     await whileServing(["serve", "--models", fx.root, "--port", "0"], async (url) => {
-      expect(output.join("")).toMatch(/A\/1, A\/neuron, B\/1, B\/neuron/);
+      expect(cli.text()).toMatch(/A\/1, A\/neuron, B\/1, B\/neuron/);
       const runs = (await (await fetch(`${url}api/runs`)).json()) as RunsResponse;
       expect(runs.runs).toHaveLength(4);
       expect((await fetch(`${url}feature/A/1/${LIVE}`)).headers.get("content-type")).toMatch(/text\/html/);
@@ -145,18 +129,18 @@ describe("saekit serve and demo", () => {
   it("serve: bad flags and empty folders are clear errors", async () => {
     await run("serve", "--port", "70000");
     expect(process.exitCode).not.toBe(0);
-    expect(output.join("")).toMatch(/--port must be an integer in \[0, 65535\]/);
-    output = [];
+    expect(cli.text()).toMatch(/--port must be an integer in \[0, 65535\]/);
+    cli.clear();
     process.exitCode = undefined;
     await run("serve", "--models", out, "--port", "0");
     expect(process.exitCode).toBe(1);
-    expect(output.join("")).toMatch(/no investigations under .*saekit analyze --sae/);
+    expect(cli.text()).toMatch(/no investigations under .*saekit analyze --sae/);
   });
 
   it("demo serves the shipped models and prints a three-step tour", async () => {
     shipped.root = fx.root;
     await whileServing(["demo", "--port", "0"], async (url) => {
-      const text = output.join("");
+      const text = cli.text();
       expect(text).toMatch(/ 1\. Open http/);
       expect(text).toMatch(new RegExp(` 2\\. Open a feature page, e\\.g\\. ${url}feature/A/1/\\d+`));
       expect(text).toMatch(/ 3\. Open http.*\/prompt/);
@@ -169,6 +153,6 @@ describe("saekit serve and demo", () => {
     shipped.root = out;
     await run("demo", "--port", "0");
     expect(process.exitCode).toBe(1);
-    expect(output.join("")).toMatch(/shipped investigations are missing.*\n.*saekit analyze --sae models\/A\/1/);
+    expect(cli.text()).toMatch(/shipped investigations are missing.*\n.*saekit analyze --sae models\/A\/1/);
   });
 });
