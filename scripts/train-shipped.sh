@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces everything under models/: the two transformers A and B (same recipe, seeds 1 and 2) and their SAE
-# runs (see each folder's README.md for the figures this produced on a 2-core Zen 5 machine).
-# Usage: scripts/train-shipped.sh [models|saes|all]   (run from the repository root after `npm ci`)
+# runs (see each folder's README.md for the figures this produced on a 2-core Zen 5 machine), and the
+# investigations of runs A/1 and B/1 (and of both models' neurons) that `saekit demo` serves.
+# Usage: scripts/train-shipped.sh [models|saes|investigations|all]   (from the repository root after `npm ci`)
 set -euo pipefail
 what=${1:-all}
 saekit() { node bin/saekit.js "$@"; }
@@ -26,4 +27,11 @@ if [[ $what == saes || $what == all ]]; then
   train_sae B 1 4096 2 10M
   train_sae A 0 512 3 10M
   train_sae A 2 16384 4 5M
+fi
+
+if [[ $what == investigations || $what == all ]]; then
+  # Over the default 1,048,576 evaluation tokens; each run is matched against the other model's run 1, and B/1's
+  # store points at A/1's token file (the same tokens) instead of a copy. About 4–5 minutes each.
+  saekit analyze --sae models/A/1 --compare models/B/1
+  saekit analyze --sae models/B/1 --compare models/A/1
 fi
