@@ -606,20 +606,21 @@ export class Investigation {
         hit("name", this.unitName(i), 0);
         continue;
       }
-      if (fields.has("label") && e.label.toLowerCase().includes(q)) {
+      if (fields.has("label") && e.label.toLowerCase().includes(q) && !e.topTokens.some((t) => t.toLowerCase().trim() === q)) {
         hit("label", e.label, 2);
         continue;
       }
-      const inList = (list: string[], field: string) => {
+      // Rank: exact name 0, exact top token 1, label 2, exact logit token 3, then partial matches (tokens before logits).
+      const inList = (list: string[], field: string, exactRank: number, partialRank: number) => {
         for (const t of list) {
           const tl = t.toLowerCase();
-          if (tl.trim() === q) return hit(field, t, 1), true;
-          if (tl.includes(q)) return hit(field, t, 3), true;
+          if (tl.trim() === q) return hit(field, t, exactRank), true;
         }
+        for (const t of list) if (t.toLowerCase().includes(q)) return hit(field, t, partialRank), true;
         return false;
       };
-      if (fields.has("token") && inList(e.topTokens, "top token")) continue;
-      if (fields.has("logit") && (inList(e.logitTop, "top logit") || inList(e.logitBottom, "bottom logit"))) continue;
+      if (fields.has("token") && inList(e.topTokens, "top token", 1, 4)) continue;
+      if (fields.has("logit") && (inList(e.logitTop, "top logit", 3, 5) || inList(e.logitBottom, "bottom logit", 3, 5))) continue;
     }
     hits.sort((a, b) => a.rank - b.rank || b.density - a.density || a.index - b.index);
     return hits.slice(0, limit).map(({ rank: _rank, ...h }) => h);

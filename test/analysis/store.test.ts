@@ -127,7 +127,8 @@ describe("investigation store", () => {
   it("searches by exact name, token and logit token", () => {
     const inv = openInvestigation(path.join(root, "A", "1", "investigation"), texts);
     expect(inv.search("A/1/1")).toEqual([expect.objectContaining({ index: 1, field: "name" })]);
-    expect(inv.search("t2")[0]).toMatchObject({ index: 2, field: "label" });
+    expect(inv.search("t2")[0]).toMatchObject({ index: 2, field: "top token" });
+    expect(inv.search("\"t2")[0]).toMatchObject({ index: 2, field: "label" });
     expect(inv.search("t5").map((h) => h.field)).toEqual(["top logit", "top logit", "top logit"]);
     inv.close();
   });
