@@ -267,6 +267,7 @@ export class InvestigationWriter {
     }
     this.dir = path.resolve(o.dir);
     fs.mkdirSync(path.dirname(this.dir), { recursive: true });
+    removeStaleFolders(this.dir);
     this.tmp = `${this.dir}.tmp-${process.pid}-${Date.now().toString(36)}`;
     fs.mkdirSync(this.tmp);
     const f32 = () => new Float32Array(o.units).fill(Number.NaN);
@@ -358,6 +359,15 @@ export class InvestigationWriter {
   /** Drops the temporary folder (on error or interruption). */
   abort(): void {
     fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** Folders an interrupted writer left beside `dir` (…/investigation.tmp-PID-T, …/investigation.old-PID-T). */
+function removeStaleFolders(dir: string): void {
+  const base = path.basename(dir);
+  const stale = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(tmp|old)-\\d+-[0-9a-z]+$`);
+  for (const name of fs.readdirSync(path.dirname(dir))) {
+    if (stale.test(name)) fs.rmSync(path.join(path.dirname(dir), name), { recursive: true, force: true });
   }
 }
 

@@ -134,3 +134,16 @@ describe("investigation store", () => {
   });
 });
 
+
+describe("investigation writer", () => {
+  it("removes the folders an interrupted run left, and leaves the old store intact until it finishes", () => {
+    const parent = path.join(root, "C", "1");
+    fs.mkdirSync(path.join(parent, "investigation.tmp-123-abc"), { recursive: true });
+    fs.mkdirSync(path.join(parent, "investigation.old-9-zz"), { recursive: true });
+    fs.mkdirSync(path.join(parent, "investigation.tmp-notours"), { recursive: true });
+    const w = new InvestigationWriter({ dir: path.join(parent, "investigation"), units: 1, tokens, seqLen: L, vocabSize: 50257 });
+    expect(fs.readdirSync(parent).sort()).toEqual([expect.stringMatching(/^investigation\.tmp-\d+-/), "investigation.tmp-notours"].sort());
+    w.abort();
+    expect(fs.readdirSync(parent)).toEqual(["investigation.tmp-notours"]);
+  });
+});
