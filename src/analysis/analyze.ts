@@ -417,6 +417,22 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     name: c.name,
     livePairs: { a: ffResults[i]!.liveA, b: ffResults[i]!.liveB },
     thresholds: ffResults[i]!.universality.map((u) => ({ threshold: u.threshold, matched: u.matched, fraction: u.fraction })),
+    byDensity: [1e-4, 1e-3].map((minDensity) => {
+      let features = 0;
+      const matched = [0, 0];
+      for (let f = 0; f < sae.dSae; f++) {
+        if (!(featResult.density[f]! >= minDensity)) continue;
+        features++;
+        const r = ffResults[i]!.bestR[f]!;
+        if (r > 0.5) matched[0]!++;
+        if (r > 0.7) matched[1]!++;
+      }
+      return {
+        minDensity,
+        features,
+        thresholds: [0.5, 0.7].map((threshold, k) => ({ threshold, matched: matched[k]!, fraction: features > 0 ? matched[k]! / features : Number.NaN })),
+      };
+    }),
   }));
   const manifestBase = (kind: UnitKind, name: string, units: number, run: string | null): Omit<InvestigationManifest, "tokensFile" | "tokensSha256"> => ({
     format: "saekit-investigation",

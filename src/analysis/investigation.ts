@@ -180,6 +180,11 @@ export interface UniversalitySummary {
   name: string;
   livePairs: { a: number; b: number };
   thresholds: { threshold: number; matched: number; fraction: number }[];
+  /**
+   * The same among the features that fire at least this often: most of a dictionary's features can sit in an
+   * ultra-low-density cluster (Towards Monosemanticity) whose best r is limited by a handful of firings.
+   */
+  byDensity?: { minDensity: number; features: number; thresholds: { threshold: number; matched: number; fraction: number }[] }[];
 }
 
 export interface InvestigationManifest {

@@ -71,6 +71,9 @@ export function registerAnalyze(program: Command): void {
       );
       for (const u of result.universality) {
         console.log(`universality vs ${u.name}: ${u.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% of live features have a match with r > ${th.threshold}`).join("; ")}`);
+        for (const band of u.byDensity ?? []) {
+          console.log(`  of the ${band.features} features with density ≥ ${band.minDensity}: ${band.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% with r > ${th.threshold}`).join(", ")}`);
+        }
       }
       console.log(`wrote ${featureDir}${neuronDir ? ` and ${neuronDir}` : ""}`);
     });

@@ -111,6 +111,10 @@ describe("analyzeRun", () => {
     expect(m.compare[0]!.name).toBe("T/1copy");
     // Compared with itself, every live feature matches (r = 1 > 0.7).
     expect(m.compare[0]!.thresholds.map((t) => t.fraction)).toEqual([1, 1]);
+    const frequent = m.compare[0]!.byDensity![0]!;
+    expect(frequent.minDensity).toBe(1e-4);
+    expect(frequent.features).toBe(Array.from(feats.columns.density).filter((d) => d >= 1e-4).length);
+    expect(frequent.thresholds.map((t) => t.fraction)).toEqual([1, 1]);
     let dead = 0;
     for (let f = 0; f < D_SAE; f++) {
       let fired = false;

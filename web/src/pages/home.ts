@@ -24,12 +24,31 @@ function universality(run: RunInfo): HTMLElement | null {
         h(
           "table",
           { class: "data compact" },
-          h("thead", null, h("tr", null, h("th", null, "best-match r ≥"), h("th", { class: "num" }, "matched"), h("th", { class: "num" }, "share"))),
+          h(
+            "thead",
+            null,
+            h(
+              "tr",
+              null,
+              h("th", null, "best-match r >"),
+              h("th", { class: "num" }, "all live"),
+              (c.byDensity ?? []).map((b) => h("th", { class: "num", title: `${int(b.features)} features fire on at least ${fmt(100 * b.minDensity)} % of tokens` }, `density ≥ ${b.minDensity.toExponential(0)}`)),
+            ),
+          ),
           h(
             "tbody",
             null,
-            c.thresholds.map((t) =>
-              h("tr", null, h("td", null, fmt(t.threshold, 2)), h("td", { class: "num" }, int(t.matched)), h("td", { class: "num" }, pct(t.fraction))),
+            c.thresholds.map((t, k) =>
+              h(
+                "tr",
+                null,
+                h("td", null, fmt(t.threshold, 2)),
+                h("td", { class: "num", title: `${int(t.matched)} features` }, pct(t.fraction)),
+                (c.byDensity ?? []).map((b) => {
+                  const bt = b.thresholds[k];
+                  return h("td", { class: "num", title: bt ? `${int(bt.matched)} of ${int(b.features)} features` : "" }, bt ? pct(bt.fraction) : "—");
+                }),
+              ),
             ),
           ),
         ),
