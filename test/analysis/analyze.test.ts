@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeRun } from "../../src/analysis/analyze.js";
 import type { EvaluationTokens } from "../../src/analysis/eval-tokens.js";
 import { openInvestigation, type Investigation } from "../../src/analysis/store.js";
-import { Tape, constant } from "../../src/core/autograd.js";
+import { Tape } from "../../src/core/autograd.js";
 import { Rng } from "../../src/core/rng.js";
-import { Tensor } from "../../src/core/tensor.js";
 import { loadGpt2Tokenizer, type Tokenizer } from "../../src/data/tokenizer.js";
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../../src/model/config.js";
 import { HookedTransformer } from "../../src/model/transformer.js";
 import { initWeights } from "../../src/model/weights.js";
 import { initSae } from "../../src/sae/init.js";
+import { nextTokenLosses, spliceSae, zeroNeuron } from "../helpers/forward.js";
 import { Sae, densify } from "../../src/sae/sae.js";
 
 const HOOK = "blocks.0.mlp.hook_post";
@@ -40,26 +40,8 @@ function forwardPost(tokens: Int32Array, n: number): Float32Array {
 /** Per-token next-token losses of one sequence with the SAE spliced in, optionally zeroing `feature` at `position`. */
 function saeLosses(seq: number, zero: { feature: number; position: number } | null, neuron: { index: number; position: number } | null = null): Float32Array {
   const toks = ev.tokens.subarray(seq * L, (seq + 1) * L);
-  const perToken = new Float32Array(L);
-  const targets = new Int32Array(L).fill(-1);
-  targets.set(toks.subarray(1), 0);
-  model.forwardLoss(Tape.noGrad(), toks, 1, L, targets, {
-    ignoreIndex: -1,
-    perToken,
-    hooks: {
-      [HOOK]: (x) => {
-        const v = (x.value.data as Float32Array).slice();
-        if (neuron) {
-          v[neuron.position * model.cfg.d_mlp + neuron.index] = 0;
-          return constant(new Tensor(v, x.value.shape));
-        }
-        const codes = sae.encode(v, L);
-        if (zero) for (let j = 0; j < codes.k; j++) if (codes.indices[zero.position * codes.k + j] === zero.feature) codes.values[zero.position * codes.k + j] = 0;
-        return constant(new Tensor(sae.decode(codes), x.value.shape));
-      },
-    },
-  });
-  return perToken;
+  if (neuron) return nextTokenLosses(model, toks, HOOK, zeroNeuron(model.cfg.d_mlp, neuron.position, neuron.index));
+  return nextTokenLosses(model, toks, HOOK, spliceSae(sae, zero && ((t, f) => t === zero.position && f === zero.feature)));
 }
 
 beforeAll(async () => {

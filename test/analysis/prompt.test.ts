@@ -1,8 +1,6 @@
 /** Ablation through the final residual and the prompt-centric ranking, checked against full forward passes. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { Tape, constant } from "../../src/core/autograd.js";
 import { Rng } from "../../src/core/rng.js";
-import { Tensor } from "../../src/core/tensor.js";
 import { loadGpt2Tokenizer, type Tokenizer } from "../../src/data/tokenizer.js";
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../../src/model/config.js";
 import { HookedTransformer } from "../../src/model/transformer.js";
@@ -11,6 +9,7 @@ import { Sae } from "../../src/sae/sae.js";
 import { initSae } from "../../src/sae/init.js";
 import { NextTokenScorer, ablatedRows, featureResidualDirections, splicedResiduals } from "../../src/analysis/ablation.js";
 import { PromptError, analyzePrompt } from "../../src/analysis/prompt.js";
+import { nextTokenLosses, spliceSae } from "../helpers/forward.js";
 
 const HOOK = "blocks.0.mlp.hook_post";
 let model: HookedTransformer;
@@ -19,22 +18,7 @@ let tokenizer: Tokenizer;
 
 /** Per-token losses of a full forward with the SAE spliced in, optionally with feature f zeroed at every token. */
 function fullLosses(ids: Int32Array, zeroFeature: number | null): Float32Array {
-  const n = ids.length;
-  const perToken = new Float32Array(n);
-  const targets = new Int32Array(n).fill(-1);
-  targets.set(ids.subarray(1), 0);
-  model.forwardLoss(Tape.noGrad(), ids, 1, n, targets, {
-    ignoreIndex: -1,
-    perToken,
-    hooks: {
-      [HOOK]: (x) => {
-        const codes = sae.encode(x.value.data as Float32Array, n);
-        if (zeroFeature !== null) for (let i = 0; i < codes.indices.length; i++) if (codes.indices[i] === zeroFeature) codes.values[i] = 0;
-        return constant(new Tensor(sae.decode(codes), x.value.shape));
-      },
-    },
-  });
-  return perToken.subarray(0, n - 1);
+  return nextTokenLosses(model, ids, HOOK, spliceSae(sae, zeroFeature === null ? null : (_t, f) => f === zeroFeature));
 }
 
 beforeAll(() => {
