@@ -18,7 +18,7 @@ import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae, SparseCodes } from "../sae/sae.js";
 import { NextTokenScorer, checkAblationHook, featureResidualDirections, neuronResidualDirections } from "./ablation.js";
 import { CodeStore } from "./code-store.js";
-import { FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment, type FeatureFeatureCorrelationResult } from "./correlation.js";
+import { DenseColumnCorrelation, FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment, type FeatureFeatureCorrelationResult } from "./correlation.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureStatsAccumulator, binOf, type FeatureStats, type TokenActivation } from "./feature-stats.js";
 import type { InvestigationManifest, UniversalitySummary, UnitKind } from "./investigation.js";
@@ -82,6 +82,8 @@ export interface AnalyzeResult {
   /** Seconds per stage, plus tokens/s over the whole run. */
   timing: Record<string, number>;
   universality: UniversalitySummary[];
+  /** The same for the model's neurons against each compared model's neurons (when neurons are analysed). */
+  neuronUniversality: UniversalitySummary[];
   tokens: number;
 }
 
@@ -291,6 +293,8 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const neuronStats = doNeurons ? new FeatureStatsAccumulator({ dSae: dMlp, ...statOptions }) : null;
   const neuronCorr = new FeatureNeuronCorrelation(sae.dSae, dMlp);
   const ffCorr = compare.map((c) => new FeatureFeatureCorrelation(sae.dSae, c.sae.dSae));
+  // Neuron universality: the same question for the raw MLP neurons of the two models (the paper's baseline).
+  const nnCorr = doNeurons ? compare.map((c) => new DenseColumnCorrelation(dMlp, c.model.cfg.d_mlp)) : [];
   const codes = new CodeStore(T, 24);
   const unigram = new Float64Array(V);
   for (let i = 0; i < T; i++) unigram[ev.tokens[i]!]! += 1;
@@ -316,6 +320,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     compare.forEach((cmp, i) => {
       const xb = forwardTo(cmp.model, toks, n, L, cmp.hook).get(cmp.hook)!.value.data as Float32Array;
       ffCorr[i]!.add(c, cmp.sae.encode(xb, rows));
+      nnCorr[i]?.add(x, xb, rows);
     });
     progress("pass 1/3: activations, codes, correlations", (s + n) * L);
     await new Promise((r) => setImmediate(r));
@@ -408,7 +413,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const featLogits = logitWeightSummaries(featDirs, sae.dSae, dModel, wU, V, lnW, logitOpts);
   const corrN = neuronCorr.result();
   const ffResults: FeatureFeatureCorrelationResult[] = ffCorr.map((c) => c.result([0.5, 0.7]));
-  const logitR = compare.map((c, i) => matchedLogitCorrelation(featDirs, model, c, ffResults[i]!.best));
+  const logitR = compare.map((c, i) => matchedLogitCorrelation(featDirs, model, featureResidualDirections(c.model, c.sae), c.model, ffResults[i]!.best));
   timing.weights = (performance.now() - t0) / 1000;
 
   t0 = performance.now();
@@ -417,22 +422,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     name: c.name,
     livePairs: { a: ffResults[i]!.liveA, b: ffResults[i]!.liveB },
     thresholds: ffResults[i]!.universality.map((u) => ({ threshold: u.threshold, matched: u.matched, fraction: u.fraction })),
-    byDensity: [1e-4, 1e-3].map((minDensity) => {
-      let features = 0;
-      const matched = [0, 0];
-      for (let f = 0; f < sae.dSae; f++) {
-        if (!(featResult.density[f]! >= minDensity)) continue;
-        features++;
-        const r = ffResults[i]!.bestR[f]!;
-        if (r > 0.5) matched[0]!++;
-        if (r > 0.7) matched[1]!++;
-      }
-      return {
-        minDensity,
-        features,
-        thresholds: [0.5, 0.7].map((threshold, k) => ({ threshold, matched: matched[k]!, fraction: features > 0 ? matched[k]! / features : Number.NaN })),
-      };
-    }),
+    byDensity: universalityByDensity(featResult.density, ffResults[i]!.bestR),
   }));
   const manifestBase = (kind: UnitKind, name: string, units: number, run: string | null): Omit<InvestigationManifest, "tokensFile" | "tokensSha256"> => ({
     format: "saekit-investigation",
@@ -554,36 +544,74 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     return { ...timing };
   };
   featWriter.finish({ ...manifestBase("feature", input.run, sae.dSae, input.run.split("/").at(-1) ?? null), timing: finishTiming() });
+  let neuronUniversality: UniversalitySummary[] = [];
   if (doNeurons && neuronResult && neuronProxy) {
     const nDirs = neuronResidualDirections(model);
     const nLogits = logitWeightSummaries(nDirs, dMlp, dModel, wU, V, lnW, logitOpts);
     const nWriter = new InvestigationWriter({ dir: input.neuronDir!, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
+    // Each neuron's best match among the compared model's neurons ("B/neuron"), with its logit-weight r.
+    const neuronRuns = compare.map((c) => `${c.name.split("/")[0]}/neuron`);
+    const nMatches = nnCorr.map((nc, i) => {
+      const { best, bestR } = nc.best();
+      return { best, bestR, logitR: matchedLogitCorrelation(nDirs, model, neuronResidualDirections(compare[i]!.model), compare[i]!.model, best) };
+    });
+    neuronUniversality = nMatches.map((m, i) => {
+      const all = universalityThresholds(neuronResult.density, m.bestR, 0);
+      return { name: neuronRuns[i]!, livePairs: { a: all.units, b: compare[i]!.model.cfg.d_mlp }, thresholds: all.thresholds, byDensity: universalityByDensity(neuronResult.density, m.bestR) };
+    });
     try {
       for (let u = 0; u < dMlp; u++) {
         const { unit, topTexts } = buildUnit(neuronResult, u, neuronPlans[u]!, deltaF.neurons, deltaF.neuronActs, neuronProxy, neuronSets, nLogits[u]!);
+        nMatches.forEach((m, i) => {
+          if (m.best[u]! >= 0) unit.matches[neuronRuns[i]!] = [m.best[u]!, m.bestR[u]!, Number.isNaN(m.logitR[u]!) ? null : m.logitR[u]!];
+        });
         const lw = nLogits[u]!;
-        nWriter.add(unit, { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) }, T, null);
+        nWriter.add(unit, { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) }, T, neuronRuns[0] ?? null);
       }
     } catch (e) {
       nWriter.abort();
       throw e;
     }
-    nWriter.finish({ ...manifestBase("neuron", `${input.modelName}/neuron`, dMlp, null), timing: finishTiming() });
+    nWriter.finish({ ...manifestBase("neuron", `${input.modelName}/neuron`, dMlp, null), compare: neuronUniversality, timing: finishTiming() });
   }
-  return { timing, universality, tokens: T };
+  return { timing, universality, neuronUniversality, tokens: T };
 }
 
-/** Pearson r over the vocabulary between each feature's logit weights and those of its match in the compared run. */
-function matchedLogitCorrelation(featDirs: Float32Array, model: HookedTransformer, c: CompareRun, best: Int32Array): Float32Array {
+/** Share of units (live, then firing on ≥ 1e-4 and ≥ 1e-3 of tokens) whose best match has r above 0.5 and 0.7. */
+function universalityThresholds(density: Float32Array, bestR: Float32Array, minDensity: number) {
+  let units = 0;
+  const matched = [0, 0];
+  for (let u = 0; u < density.length; u++) {
+    if (!(density[u]! > 0 && density[u]! >= minDensity)) continue;
+    units++;
+    if (bestR[u]! > 0.5) matched[0]!++;
+    if (bestR[u]! > 0.7) matched[1]!++;
+  }
+  return {
+    units,
+    thresholds: [0.5, 0.7].map((threshold, k) => ({ threshold, matched: matched[k]!, fraction: units > 0 ? matched[k]! / units : Number.NaN })),
+  };
+}
+
+function universalityByDensity(density: Float32Array, bestR: Float32Array): NonNullable<UniversalitySummary["byDensity"]> {
+  return [1e-4, 1e-3].map((minDensity) => {
+    const { units, thresholds } = universalityThresholds(density, bestR, minDensity);
+    return { minDensity, features: units, thresholds };
+  });
+}
+
+/** Pearson r over the vocabulary between each unit's logit weights and those of its match in the compared run. */
+function matchedLogitCorrelation(
+  featDirs: Float32Array, model: HookedTransformer, dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array,
+): Float32Array {
   const d = model.cfg.d_model;
   const V = model.cfg.d_vocab;
   const dSae = best.length;
-  const dirsB = featureResidualDirections(c.model, c.sae);
-  const dB = c.model.cfg.d_model;
+  const dB = modelB.cfg.d_model;
   const wUA = model.params["unembed.W_U"]!.value.data as Float32Array;
-  const wUB = c.model.params["unembed.W_U"]!.value.data as Float32Array;
+  const wUB = modelB.params["unembed.W_U"]!.value.data as Float32Array;
   const lnA = (model.params["ln_final.w"]?.value.data as Float32Array | undefined) ?? null;
-  const lnB = (c.model.params["ln_final.w"]?.value.data as Float32Array | undefined) ?? null;
+  const lnB = (modelB.params["ln_final.w"]?.value.data as Float32Array | undefined) ?? null;
   const out = new Float32Array(dSae).fill(Number.NaN);
   const chunk = 128;
   const gathered = new Float32Array(chunk * dB);

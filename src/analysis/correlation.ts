@@ -596,3 +596,84 @@ export function neuronAlignment(sae: Sae, feature: number, top = 5): NeuronAlign
     return { neuron: index, value, l1Share: l1 > 0 ? Math.abs(value) / l1 : 0, cosine: norm > 0 ? value / norm : 0 };
   });
 }
+
+/**
+ * Pearson correlation of every column of a dense matrix A [rows × dA] with every column of B [rows × dB] over the
+ * same token stream: MLP neurons of model A against those of model B, for neuron universality. Σ a·b is one SGEMM
+ * per batch (Aᵀ·B) added into float64 totals. Columns are shifted by their first-batch means before accumulating
+ * (r is shift-invariant; GELU neurons can sit far from 0 relative to their spread), as FeatureNeuronCorrelation does.
+ */
+export class DenseColumnCorrelation {
+  private tokens = 0;
+  private readonly shiftA: Float32Array;
+  private readonly shiftB: Float32Array;
+  private readonly sumA: Float64Array;
+  private readonly sumA2: Float64Array;
+  private readonly sumB: Float64Array;
+  private readonly sumB2: Float64Array;
+  private readonly sumAB: Float64Array;
+  private readonly block: Float32Array;
+
+  constructor(readonly dA: number, readonly dB: number) {
+    const where = "DenseColumnCorrelation";
+    checkInt(where, "dA", dA, 1);
+    checkInt(where, "dB", dB, 1);
+    this.shiftA = new Float32Array(dA);
+    this.shiftB = new Float32Array(dB);
+    this.sumA = new Float64Array(dA);
+    this.sumA2 = new Float64Array(dA);
+    this.sumB = new Float64Array(dB);
+    this.sumB2 = new Float64Array(dB);
+    this.sumAB = allocate(where, "Σ a·b", dA * dB * 8, () => new Float64Array(dA * dB));
+    this.block = new Float32Array(dA * dB);
+  }
+
+  /** A batch of `rows` tokens: a [rows × dA] and b [rows × dB], row-major. */
+  add(a: Float32Array, b: Float32Array, rows: number): void {
+    const where = "DenseColumnCorrelation.add";
+    checkInt(where, "rows", rows, 0);
+    if (a.length < rows * this.dA || b.length < rows * this.dB) {
+      throw new CorrelationError(`${where}: a has ${a.length} and b ${b.length} values, need ${rows} × ${this.dA} and ${rows} × ${this.dB}`);
+    }
+    if (rows === 0) return;
+    const shifted = (x: Float32Array, d: number, shift: Float32Array, sum: Float64Array, sum2: Float64Array) => {
+      if (this.tokens === 0) {
+        for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) shift[j]! += x[r * d + j]! / rows;
+      }
+      const out = new Float32Array(rows * d);
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < d; j++) {
+          const v = x[r * d + j]! - shift[j]!;
+          out[r * d + j] = v;
+          sum[j]! += v;
+          sum2[j]! += v * v;
+        }
+      }
+      return out;
+    };
+    const xa = shifted(a, this.dA, this.shiftA, this.sumA, this.sumA2);
+    const xb = shifted(b, this.dB, this.shiftB, this.sumB, this.sumB2);
+    kernels().gemm(true, false, this.dA, this.dB, rows, 1, xa, this.dA, xb, this.dB, 0, this.block, this.dB);
+    for (let i = 0; i < this.block.length; i++) this.sumAB[i]! += this.block[i]!;
+    this.tokens += rows;
+  }
+
+  /** Pearson r of column i of A with column j of B (NaN when either is constant). */
+  r(i: number, j: number): number {
+    return pearson(this.tokens, this.sumA[i]!, this.sumA2[i]!, this.sumB[j]!, this.sumB2[j]!, this.sumAB[i * this.dB + j]!);
+  }
+
+  /** Per column of A, the column of B with the largest r (−1 and NaN when none is defined). */
+  best(): { best: Int32Array; bestR: Float32Array } {
+    const best = new Int32Array(this.dA).fill(-1);
+    const bestR = new Float32Array(this.dA).fill(Number.NaN);
+    for (let i = 0; i < this.dA; i++) {
+      const [m] = topByR(this.dB, 1, (j) => this.r(i, j), () => 0, -1);
+      if (m) {
+        best[i] = m.index;
+        bestR[i] = m.r;
+      }
+    }
+    return { best, bestR };
+  }
+}

@@ -69,10 +69,11 @@ export function registerAnalyze(program: Command): void {
         `done in ${formatDuration(t.total!)} (${Math.round(t.tokensPerSecond!).toLocaleString("en-US")} tokens/s): ` +
           `pass 1 ${t.pass1!.toFixed(1)} s, pass 2 ${t.pass2!.toFixed(1)} s, ablations ${t.pass3!.toFixed(1)} s, weights ${t.weights!.toFixed(1)} s, write ${t.write!.toFixed(1)} s`,
       );
-      for (const u of result.universality) {
-        console.log(`universality vs ${u.name}: ${u.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% of live features have a match with r > ${th.threshold}`).join("; ")}`);
+      for (const u of [...result.universality, ...result.neuronUniversality]) {
+        const what = u.name.endsWith("/neuron") ? "neurons" : "features";
+        console.log(`universality vs ${u.name}: ${u.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% of live ${what} have a match with r > ${th.threshold}`).join("; ")}`);
         for (const band of u.byDensity ?? []) {
-          console.log(`  of the ${band.features} features with density ≥ ${band.minDensity}: ${band.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% with r > ${th.threshold}`).join(", ")}`);
+          console.log(`  of the ${band.features} ${what} with density ≥ ${band.minDensity}: ${band.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% with r > ${th.threshold}`).join(", ")}`);
         }
       }
       console.log(`wrote ${featureDir}${neuronDir ? ` and ${neuronDir}` : ""}`);

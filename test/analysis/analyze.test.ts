@@ -107,6 +107,13 @@ describe("analyzeRun", () => {
     expect(m.densityHistogram.dead).toBe(dead);
     expect(m.densityHistogram.counts.reduce((a, b) => a + b, 0)).toBe(D_SAE - dead);
     expect(neurons.manifest).toMatchObject({ kind: "neuron", name: "T/neuron", units: 32 });
+    // Neurons matched against the compared model's neurons (here the same model: every live neuron finds itself).
+    expect(neurons.manifest.compare[0]!.name).toBe("T/neuron");
+    expect(neurons.manifest.compare[0]!.thresholds.map((t) => t.fraction)).toEqual([1, 1]);
+    const n5 = neurons.unit(5).matches["T/neuron"]!;
+    expect(n5).toMatchObject({ name: "T/neuron/5", index: 5 });
+    expect(n5.r).toBeCloseTo(1, 4);
+    expect(n5.logitR!).toBeCloseTo(1, 4);
     // The neuron store shares the feature store's token file rather than keeping a copy.
     expect(neurons.manifest.tokensFile).toBe(path.join("..", "1", "investigation", "tokens.gz"));
     expect(neurons.manifest.tokensSha256).toBe(m.tokensSha256);

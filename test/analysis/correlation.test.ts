@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  DenseColumnCorrelation,
   CorrelationError, FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment,
 } from "../../src/analysis/correlation.js";
 import { Rng } from "../../src/core/rng.js";
@@ -340,5 +341,37 @@ describe("neuronAlignment", () => {
     expect(() => neuronAlignment(sae, 2)).toThrow(CorrelationError);
     expect(() => neuronAlignment(sae, 2)).toThrow(/feature must be an integer in \[0, 2\)/);
     expect(() => neuronAlignment(sae, 0, -1)).toThrow(/top must be an integer/);
+  });
+});
+
+describe("DenseColumnCorrelation", () => {
+  it("matches a direct float64 Pearson r for every column pair, in any batching, despite large column offsets", () => {
+    const rng = new Rng(31);
+    const rows = 300, dA = 5, dB = 4;
+    const a = new Float32Array(rows * dA);
+    const b = new Float32Array(rows * dB);
+    for (let r = 0; r < rows; r++) {
+      const z = rng.uniform() * 2 - 1;
+      for (let j = 0; j < dA; j++) a[r * dA + j] = 1000 + (j === 0 ? z : rng.uniform());
+      for (let j = 0; j < dB; j++) b[r * dB + j] = -50 + (j === 2 ? 0.5 * z + 0.1 * rng.uniform() : rng.uniform());
+    }
+    const acc = new DenseColumnCorrelation(dA, dB);
+    acc.add(a.subarray(0, 100 * dA), b.subarray(0, 100 * dB), 100);
+    acc.add(a.subarray(100 * dA), b.subarray(100 * dB), 200);
+    const direct = (i: number, j: number) => {
+      let sx = 0, sy = 0;
+      for (let r = 0; r < rows; r++) (sx += a[r * dA + i]!), (sy += b[r * dB + j]!);
+      const mx = sx / rows, my = sy / rows;
+      let cxy = 0, cxx = 0, cyy = 0;
+      for (let r = 0; r < rows; r++) {
+        const x = a[r * dA + i]! - mx, y = b[r * dB + j]! - my;
+        cxy += x * y; cxx += x * x; cyy += y * y;
+      }
+      return cxy / Math.sqrt(cxx * cyy);
+    };
+    for (let i = 0; i < dA; i++) for (let j = 0; j < dB; j++) expect(acc.r(i, j)).toBeCloseTo(direct(i, j), 4);
+    const { best, bestR } = acc.best();
+    expect(best[0]).toBe(2);
+    expect(bestR[0]).toBeGreaterThan(0.9);
   });
 });
