@@ -23,7 +23,8 @@ import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureStatsAccumulator, binOf, type FeatureStats, type TokenActivation } from "./feature-stats.js";
 import type { InvestigationManifest, UniversalitySummary, UnitKind } from "./investigation.js";
 import { logitWeightSummaries, logitWeights } from "./logit-weights.js";
-import { InvestigationWriter, tokenDtype, type StoredExample, type StoredProxy, type StoredUnit } from "./store.js";
+import { DEFAULT_LLR_ALPHA, llrOffset } from "./proxy.js";
+import { InvestigationWriter, autoProxySpec, rankTopTokens, tokenDtype, type StoredExample, type StoredProxy, type StoredUnit } from "./store.js";
 
 export interface AnalyzeOptions {
   /** Max-activating examples per unit (default 20). */
@@ -39,7 +40,7 @@ export interface AnalyzeOptions {
   /** Sequences per forward pass (default 32). */
   batchSequences?: number;
   seed?: number;
-  /** Smoothing of the proxy log-likelihood ratio (default 0.5). */
+  /** Smoothing of the proxy log-likelihood ratio (default DEFAULT_LLR_ALPHA, 0.5). */
   llrAlpha?: number;
 }
 
@@ -97,7 +98,7 @@ const DEFAULTS = {
   logitTop: 10,
   batchSequences: 32,
   seed: 0,
-  llrAlpha: 0.5,
+  llrAlpha: DEFAULT_LLR_ALPHA,
 };
 
 /** One example to render and ablate: the unit, its token, and the firing window positions (filled in pass 3). */
@@ -153,7 +154,6 @@ class TokenSetProxyBins {
     this.scale = new Float64Array(units);
     this.llrIn = new Float64Array(units);
     this.logNorm = new Float64Array(units);
-    const aV = alpha * vocab;
     for (let u = 0; u < units; u++) {
       let np = 0;
       for (const t of sets[u]!) {
@@ -166,9 +166,9 @@ class TokenSetProxyBins {
       }
       this.proxyTokens[u] = np;
       this.scale[u] = max[u]! > 0 ? bins / max[u]! : 0;
-      // LLR(t) = log P(t | proxy) − log P(t), add-α smoothed: constant on the set, per-token outside it.
-      this.llrIn[u] = Math.log((total + aV) / (np + aV));
-      this.logNorm[u] = Math.log(alpha / (np + aV)) + Math.log(total + aV);
+      // LLR(t) = log P(t | proxy) − log P(t), add-α smoothed (proxy.ts): K on the set, K + log α − log(c(t) + α) off it.
+      this.llrIn[u] = llrOffset(total, np, alpha, vocab);
+      this.logNorm[u] = this.llrIn[u]! + Math.log(alpha);
     }
   }
 
@@ -223,12 +223,7 @@ function forwardTo(model: HookedTransformer, tokens: Int32Array, batch: number, 
 
 /** Distinct token ids of a unit's top examples, most frequent first. */
 function topTokenIds(top: TokenActivation[], tokens: Int32Array, seqLen: number): number[] {
-  const counts = new Map<number, number>();
-  for (const e of top) {
-    const id = tokens[e.sequence * seqLen + e.position]!;
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+  return rankTopTokens(top.map((e) => tokens[e.sequence * seqLen + e.position]!));
 }
 
 function pearson(x: Float32Array, y: Float32Array): number {
@@ -486,7 +481,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
         sampled += n;
       }
     }
-    const topTexts = [...new Set(sets[u]!.map(text))];
+    const topTexts = autoProxySpec(sets[u]!, tokenizer).texts;
     const label = topTexts.length ? topTexts.slice(0, 3).map((t) => JSON.stringify(t)).join(" ") : "(never fires)";
     const hist = stats.histogram(u).counts;
     return {

@@ -405,7 +405,8 @@ function checkAlpha(alpha: number): void {
 }
 
 /** log(N + αV) − log(N_p + αV): the part of the LLR shared by every id. */
-function llrOffset(tokens: number, proxyTokens: number, alpha: number, vocabSize: number): number {
+/** K = log(N + αV) − log(N_p + αV): the LLR of every token of a token-set proxy (module doc). */
+export function llrOffset(tokens: number, proxyTokens: number, alpha: number, vocabSize: number): number {
   return Math.log(tokens + alpha * vocabSize) - Math.log(proxyTokens + alpha * vocabSize);
 }
 
