@@ -30,6 +30,7 @@ import { HookedTransformer } from "../model/transformer.js";
 import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
 import { layerFromHookName, loadSaeFolder, SAE_WEIGHTS_FILE, SPARSIFY_WEIGHTS_FILE, type LoadedSae } from "../sae/format.js";
 import type { CompareResponse, RunInfo, SearchResponse } from "../vis/api-types.js";
+import type { LiveUnit } from "./investigate.js";
 import type { PromptAnalysis, UnitColumns, UnitKind, UnitRecord } from "./investigation.js";
 import { featureOutputDirections, logitWeights, neuronOutputDirections, type LogitWeightOptions } from "./logit-weights.js";
 import { analyzePrompt, type PromptOptions } from "./prompt.js";
@@ -365,6 +366,18 @@ export class Workspace {
   unit(name: string): UnitRecord {
     const { run, index } = this.resolve(name);
     return run.investigation.unit(index);
+  }
+
+  /**
+   * What re-scoring a unit against a new proxy needs (investigate.ts): its model, SAE (null for a neuron), hook and
+   * index, the investigation it belongs to (whose tokens are re-streamed) and the model's tokenizer.
+   */
+  liveUnit(name: string): { unit: LiveUnit; store: Investigation; tokenizer: Tokenizer } {
+    const { run, index } = this.resolve(name);
+    const hook = run.investigation.manifest.hook;
+    const sae = run.kind === "feature" ? this.saeOf(run).sae : null;
+    const model = this.modelOf(run.model, hook);
+    return { unit: { model, sae, hook, index }, store: run.investigation, tokenizer: this.tokenizerOf(run.model, run.investigation.dir) };
   }
 
   /** Units matching `q` (name, label, top tokens, logit tokens) in one run or in all of them. */
