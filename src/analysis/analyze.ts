@@ -18,7 +18,7 @@ import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae, SparseCodes } from "../sae/sae.js";
 import { NextTokenScorer, checkAblationHook, featureResidualDirections, neuronResidualDirections } from "./ablation.js";
 import { CodeStore } from "./code-store.js";
-import { DenseColumnCorrelation, FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment, type FeatureFeatureCorrelationResult } from "./correlation.js";
+import { DenseColumnCorrelation, FeatureFeatureCorrelation, FeatureNeuronCorrelation, pearsonFromSums, neuronAlignment, type FeatureFeatureCorrelationResult } from "./correlation.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureStatsAccumulator, binOf, type FeatureStats, type TokenActivation } from "./feature-stats.js";
 import type { InvestigationManifest, UniversalitySummary, UnitKind } from "./investigation.js";
@@ -226,16 +226,14 @@ function topTokenIds(top: TokenActivation[], tokens: Int32Array, seqLen: number)
   return rankTopTokens(top.map((e) => tokens[e.sequence * seqLen + e.position]!));
 }
 
+/** Pearson r of two vectors (NaN when either is constant), from their sums as the streaming correlations do. */
 function pearson(x: Float32Array, y: Float32Array): number {
-  const n = x.length;
   let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < x.length; i++) {
     const a = x[i]!, b = y[i]!;
     sx += a; sy += b; sxx += a * a; syy += b * b; sxy += a * b;
   }
-  const cov = n * sxy - sx * sy;
-  const den = Math.sqrt((n * sxx - sx * sx) * (n * syy - sy * sy));
-  return den > 0 ? Math.max(-1, Math.min(1, cov / den)) : Number.NaN;
+  return pearsonFromSums(x.length, sx, sxx, sy, syy, sxy);
 }
 
 function densityHistogram(density: Float32Array): InvestigationManifest["densityHistogram"] {

@@ -139,7 +139,7 @@ function checkCodes(where: string, name: string, codes: SparseCodes, d: number):
 }
 
 /** Pearson r from the sums (float64); NaN when a variance is not positive. */
-function pearson(n: number, sx: number, sx2: number, sy: number, sy2: number, sxy: number): number {
+export function pearsonFromSums(n: number, sx: number, sx2: number, sy: number, sy2: number, sxy: number): number {
   const vx = n * sx2 - sx * sx;
   const vy = n * sy2 - sy * sy;
   if (!(vx > 0 && vy > 0)) return NaN;
@@ -352,7 +352,7 @@ export class FeatureNeuronCorrelation {
       checkIndex(where, `${what}: feature`, f, dSae);
       if (c !== null) checkIndex(where, `${what}: neuron`, c, dMlp);
     };
-    const rOf = (f: number, c: number) => pearson(n, sumF[f]!, sumF2[f]!, sumN[c]!, sumN2[c]!, sxy[f * dMlp + c]!);
+    const rOf = (f: number, c: number) => pearsonFromSums(n, sumF[f]!, sumF2[f]!, sumN[c]!, sumN2[c]!, sxy[f * dMlp + c]!);
     const cosOf = (f: number, c: number) => {
       const s = shift[c]!;
       const sfn = sxy[f * dMlp + c]! + s * sumF[f]!;
@@ -534,7 +534,7 @@ export class FeatureFeatureCorrelation {
       checkIndex(where, `${what}: feature of A`, a, dA);
       if (b !== null) checkIndex(where, `${what}: feature of B`, b, dB);
     };
-    const rOf = (a: number, b: number) => pearson(n, sumA[a]!, sumA2[a]!, sumB[b]!, sumB2[b]!, sxy[a * dB + b]!);
+    const rOf = (a: number, b: number) => pearsonFromSums(n, sumA[a]!, sumA2[a]!, sumB[b]!, sumB2[b]!, sxy[a * dB + b]!);
     const cosOf = (a: number, b: number) => cosineOf(sumA2[a]!, sumB2[b]!, sxy[a * dB + b]!);
     return {
       tokens: n,
@@ -660,7 +660,7 @@ export class DenseColumnCorrelation {
 
   /** Pearson r of column i of A with column j of B (NaN when either is constant). */
   r(i: number, j: number): number {
-    return pearson(this.tokens, this.sumA[i]!, this.sumA2[i]!, this.sumB[j]!, this.sumB2[j]!, this.sumAB[i * this.dB + j]!);
+    return pearsonFromSums(this.tokens, this.sumA[i]!, this.sumA2[i]!, this.sumB[j]!, this.sumB2[j]!, this.sumAB[i * this.dB + j]!);
   }
 
   /** Per column of A, the column of B with the largest r (−1 and NaN when none is defined). */
