@@ -7,6 +7,7 @@
         "native/src/cpu.cc",
         "native/src/elementwise.cc",
         "native/src/gemm.cc",
+        "native/src/gemm_bf16.cc",
         "native/src/peak.cc",
         "native/src/rows.cc",
         "native/src/softmax.cc",

@@ -134,6 +134,14 @@ SAEKIT_FN(Init) {
       napi_set_element(env, v, static_cast<uint32_t>(i), s);
     }
     napi_set_named_property(env, result, "cpuFeatures", v);
+    // bf16 follows the ISA request: a lowered ISA (testing) also lowers bf16 to the emulated path.
+    const Bf16Path bf16 = isa == Isa::kAvx512 ? detect_bf16_path() : Bf16Path::kEmulated;
+    set_active_bf16_path(bf16);
+    napi_create_string_utf8(env, bf16_path_name(bf16), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "bf16Path", v);
+    const std::string amx = amx_unavailable_reason();
+    napi_create_string_utf8(env, amx.c_str(), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "amxUnavailable", v);
     return result;
   });
 }
@@ -155,20 +163,49 @@ SAEKIT_FN(Gemm) {
   });
 }
 
+SAEKIT_FN(GemmBf16) {
+  return guarded(env, [&] {
+    Args a(env, info, 13);
+    gemm_bf16(gemm_args(a));
+    return undefined(env);
+  });
+}
+
+// setBf16Path("amx" | "avx512bf16" | "emulated"): lowers the bf16 path (tests); never raises it above what the
+// CPU and the active ISA support. Returns the path now in use.
+SAEKIT_FN(SetBf16Path) {
+  return guarded(env, [&] {
+    Args a(env, info, 1);
+    const std::string want = a.string(0);
+    const Bf16Path best = active_isa() == Isa::kAvx512 ? detect_bf16_path() : Bf16Path::kEmulated;
+    Bf16Path path;
+    if (want == "amx") path = Bf16Path::kAmx;
+    else if (want == "avx512bf16") path = Bf16Path::kAvx512Bf16;
+    else if (want == "emulated") path = Bf16Path::kEmulated;
+    else throw ArgError{"bf16 path must be amx, avx512bf16 or emulated, got \"" + want + "\""};
+    if (static_cast<int>(path) > static_cast<int>(best)) path = best;
+    set_active_bf16_path(path);
+    napi_value v;
+    napi_create_string_utf8(env, bf16_path_name(path), NAPI_AUTO_LENGTH, &v);
+    return v;
+  });
+}
+
 // gemmAsync: runs on a libuv worker (and the pool) so the event loop stays free; the typed arrays are held by
 // references until completion.
 struct GemmWork {
   GemmArgs args;
+  bool bf16;
   napi_ref refs[3];
   napi_deferred deferred;
   napi_async_work work;
   std::string error;
 };
 
-SAEKIT_FN(GemmAsync) {
+napi_value gemm_async(napi_env env, napi_callback_info info, bool bf16) {
   return guarded(env, [&] {
     Args a(env, info, 13);
-    auto* w = new GemmWork{gemm_args(a), {}, nullptr, nullptr, {}};
+    auto* w = new GemmWork{gemm_args(a), bf16, {}, nullptr, nullptr, {}};
     napi_create_reference(env, a.raw(6), 1, &w->refs[0]);
     napi_create_reference(env, a.raw(8), 1, &w->refs[1]);
     napi_create_reference(env, a.raw(11), 1, &w->refs[2]);
@@ -180,7 +217,8 @@ SAEKIT_FN(GemmAsync) {
         [](napi_env, void* data) {
           auto* w = static_cast<GemmWork*>(data);
           try {
-            sgemm(w->args);
+            if (w->bf16) gemm_bf16(w->args);
+            else sgemm(w->args);
           } catch (const std::exception& e) {
             w->error = e.what();
           }
@@ -204,6 +242,9 @@ SAEKIT_FN(GemmAsync) {
     return promise;
   });
 }
+
+SAEKIT_FN(GemmAsync) { return gemm_async(env, info, false); }
+SAEKIT_FN(GemmBf16Async) { return gemm_async(env, info, true); }
 
 SAEKIT_FN(AddBias) {
   return guarded(env, [&] {
@@ -408,12 +449,25 @@ SAEKIT_FN(FmaPeakGflops) {
   });
 }
 
+SAEKIT_FN(Bf16PeakGflops) {
+  return guarded(env, [&] {
+    napi_value v;
+    napi_create_double(env, bf16_peak_gflops(active_bf16_path()), &v);
+    (void)info;
+    return v;
+  });
+}
+
 napi_value ModuleInit(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmAsync", nullptr, GemmAsync, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmBf16", nullptr, GemmBf16, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmBf16Async", nullptr, GemmBf16Async, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setBf16Path", nullptr, SetBf16Path, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bf16PeakGflops", nullptr, Bf16PeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"axpy", nullptr, Axpy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "bf16.h"
 #include "cpu.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -243,6 +244,10 @@ struct AlignedBuffer {
 thread_local AlignedBuffer t_pack_a;
 thread_local AlignedBuffer t_pack_b;
 
+void round_packed(float* p, long n) {
+  for (long i = 0; i < n; ++i) p[i] = round_to_bf16(p[i]);
+}
+
 // C[m0:m1, n0:n1] for the whole K: the five-loop GotoBLAS structure.
 void gemm_range(const GemmArgs& g, const Blocking& bl, long m0, long m1, long n0, long n1) {
   const long kc_max = std::min(bl.kc, g.k);
@@ -256,10 +261,12 @@ void gemm_range(const GemmArgs& g, const Blocking& bl, long m0, long m1, long n0
     for (long pc = 0; pc < g.k; pc += bl.kc) {
       const long kc = std::min(bl.kc, g.k - pc);
       pack_b(g, bl.nr, jc, nc, pc, kc, pb);
+      if (g.round_bf16) round_packed(pb, ((nc + bl.nr - 1) / bl.nr) * bl.nr * kc);
       const int mode = pc > 0 ? kAccumulate : (g.beta == 0.f ? kStore : (g.beta == 1.f ? kAccumulate : kScaleAccumulate));
       for (long ic = m0; ic < m1; ic += bl.mc) {
         const long mc = std::min(bl.mc, m1 - ic);
         pack_a(g, bl.mr, ic, mc, pc, kc, pa);
+        if (g.round_bf16) round_packed(pa, ((mc + bl.mr - 1) / bl.mr) * bl.mr * kc);
         for (long jr = 0; jr < nc; jr += bl.nr) {
           const long cols = std::min<long>(bl.nr, nc - jr);
           const float* bp = pb + jr * kc;

@@ -14,9 +14,16 @@ struct GemmArgs {
   float beta;
   float* c;
   long ldc;
+  // Round the packed operands to bf16 (nearest even) before the fp32 micro-kernels: the emulated bf16 path,
+  // numerically bf16 inputs with float32 accumulation like the hardware paths.
+  bool round_bf16 = false;
 };
 
 // Multi-threaded over the process pool, dispatched on active_isa().
 void sgemm(const GemmArgs& g);
+
+// bf16 products with float32 accumulation (C, alpha, beta stay float32), on active_bf16_path(). Dot-shaped
+// calls (M·N ≤ 4) stay on the float32 path.
+void gemm_bf16(const GemmArgs& g);
 
 }  // namespace saekit

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 #include "cpu.h"
 #include "simd.h"
@@ -43,6 +44,57 @@ SAEKIT_TARGET_AVX2 float chains_avx2(long n) {
   _mm256_store_ps(out, s);
   return out[0];
 }
+
+// vdpbf16ps chains: each instruction is 16 lanes × 2 products × 2 flops = 64 flops.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) float chains_bf16(long n) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * i);
+  const __m512bh m = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+  for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], m, m);
+  }
+  alignas(64) float out[16];
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  _mm512_store_ps(out, s);
+  return out[0];
+}
+
+// AMX: independent tdpbf16ps into four C tiles (16×16 outputs × 32 products × 2 flops = 16,384 flops each).
+__attribute__((target("avx512f,amx-tile,amx-bf16"))) float tiles_amx(long n) {
+  struct alignas(64) {
+    uint8_t palette, start;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+  } cfg{};
+  cfg.palette = 1;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  alignas(64) static const uint16_t ones[16 * 32] = {};
+  alignas(64) float out[16 * 16];
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  _tile_loadd(6, ones, 64);
+  _tile_loadd(7, ones, 64);
+  for (long k = 0; k < n; ++k) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  return out[0];
+}
 #endif
 
 float chains_scalar(long n) {
@@ -79,6 +131,36 @@ double fma_peak_gflops() {
     while (!total.compare_exchange_weak(cur, cur + gflops)) {
     }
     sink.store(r);  // keeps the loop from being optimised away
+  });
+  return total.load();
+}
+
+double bf16_peak_gflops(Bf16Path path) {
+  if (path == Bf16Path::kEmulated) return 0.0;
+  auto p = pool();
+  std::atomic<double> total{0.0};
+  std::atomic<float> sink{0.f};
+  p->parallel_for(p->threads(), [&](int, int) {
+    const auto t0 = std::chrono::steady_clock::now();
+    float r = 0.f;
+    double flops = 0.0;
+#if SAEKIT_X86
+    if (path == Bf16Path::kAmx) {
+      const long n = kIterations / 40;
+      r = tiles_amx(n);
+      flops = 4.0 * 16 * 16 * 32 * 2 * static_cast<double>(n);
+    } else {
+      const long n = kIterations / 2;
+      r = chains_bf16(n);
+      flops = 64.0 * kChains * static_cast<double>(n);
+    }
+#endif
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double gflops = flops / s / 1e9;
+    double cur = total.load();
+    while (!total.compare_exchange_weak(cur, cur + gflops)) {
+    }
+    sink.store(r);
   });
   return total.load();
 }
