@@ -18,15 +18,17 @@
  * to the end (shuffled), so every epoch serves each row exactly once and `epoch` is exact. With data larger than
  * the buffer this changes only the last buffer of each epoch.
  *
- * Resuming. `startSequence` (model) and `startRow` (cache) restart the data order at a given position; the buffer's
- * contents are not saved, so a resumed run that passes `sequencesRead` / `rowsRead` from its checkpoint skips the
- * rows that were in the buffer but not yet served (at most bufferRows rows) and reshuffles from there. Epoch
- * numbers count from the start of the order, so a store started at sequence 2·N (N sequences) reports epoch 3.
+ * Resuming. `snapshot()` captures the stream exactly (the unserved buffer rows, the buffer's Rng, the read position
+ * and the partly used chunk) and `restore()` on a store of the same data and seed continues it bit-for-bit: what a
+ * checkpoint keeps. Without a snapshot, `startSequence` (model) and `startRow` (cache) restart the data order at a
+ * given position: a resumed run that passes `sequencesRead` / `rowsRead` skips the rows that were in the buffer but
+ * not yet served (at most bufferRows rows) and reshuffles from there. Epoch numbers count from the start of the
+ * order, so a store started at sequence 2·N (N sequences) reports epoch 3.
  */
 import fs from "node:fs";
 import { join } from "node:path";
 import { Tape } from "../core/autograd.js";
-import { Rng } from "../core/rng.js";
+import { Rng, type RngState } from "../core/rng.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import {
   bfloat16BitsToFloat32Array,
@@ -57,6 +59,34 @@ export interface ActivationSource {
    * runs ahead of `served` by the buffered rows. Sources without a buffer may omit it (then `served` is used).
    */
   readonly resumePosition?: number;
+  /** The exact stream state (buffered sources): restore() on a fresh source of the same data and seed continues it. */
+  snapshot?(): StreamSnapshot;
+  restore?(snapshot: StreamSnapshot): void;
+}
+
+/** A buffered stream's exact state: `rows` are the buffered, not yet served rows [rows.length / dIn, dIn]. */
+export interface StreamSnapshot {
+  state: ShuffleBufferState;
+  rows: Float32Array;
+}
+
+/** The JSON part of a StreamSnapshot (see ShuffleBuffer.snapshot). */
+export interface ShuffleBufferState {
+  version: 1;
+  dIn: number;
+  capacity: number;
+  served: number;
+  servedEpoch: number;
+  bufferEpoch: number;
+  exhausted: boolean;
+  /** Buffered rows (= rows.length / dIn); the first `serveAhead` of them are served next, in order. */
+  held: number;
+  serveAhead: number;
+  rng: RngState;
+  /** The source's read position. */
+  position: number;
+  /** The chunk being copied into the buffer: its start position and the rows of it already copied. */
+  pending: { start: number; row: number } | null;
 }
 
 /** A bad hook point, bad data, a non-finite activation, or a missing / malformed activation cache. */
@@ -125,6 +155,8 @@ interface Chunk {
 
 interface ChunkSource {
   pull(): Chunk;
+  /** Position in the data order of the next pull (settable: pulls are a pure function of the position). */
+  position: number;
 }
 
 function checkPositiveInteger(what: string, value: number): void {
@@ -141,7 +173,7 @@ function checkNonNegativeInteger(what: string, value: number): void {
 class ShuffleBuffer {
   private readonly dIn: number;
   private readonly capacity: number;
-  private readonly rng: Rng;
+  private rng: Rng;
   private readonly source: ChunkSource;
   private buffer: Float32Array | null = null; // allocated on the first fill
   /** Slot indices: order[0, live) hold rows; order[cursor, serveEnd) are served next. */
@@ -151,6 +183,7 @@ class ShuffleBuffer {
   private cursor = 0;
   private serveEnd = 0;
   private pending: Chunk | null = null;
+  private pendingStart = 0;
   private pendingRow = 0;
   /** The current epoch's data is used up: serve the buffer to the end before reading on. */
   private exhausted = false;
@@ -212,6 +245,7 @@ class ShuffleBuffer {
     if (m === 0 && this.exhausted) this.exhausted = false; // the previous epoch is fully served
     while (m < capacity && !this.exhausted) {
       if (this.pending === null || this.pendingRow === this.pending.rows) {
+        this.pendingStart = this.source.position;
         this.pending = this.source.pull();
         this.pendingRow = 0;
         this.bufferEpoch = this.pending.epoch;
@@ -229,6 +263,65 @@ class ShuffleBuffer {
     this.rng.shuffle(order.subarray(0, m));
     this.cursor = 0;
     this.serveEnd = this.exhausted ? m : Math.max(1, Math.floor(capacity / 2));
+  }
+
+  /**
+   * The exact state. Only the logical order of the buffered rows matters (which slot holds a row does not: refills
+   * shuffle slot indices by position), so the rows are saved compacted, in serving order.
+   */
+  snapshot(): StreamSnapshot {
+    const dIn = this.dIn;
+    const held = this.live - this.cursor;
+    const rows = new Float32Array(held * dIn);
+    for (let i = 0; i < held; i++) {
+      const src = this.order[this.cursor + i]! * dIn;
+      rows.set(this.buffer!.subarray(src, src + dIn), i * dIn);
+    }
+    const pending = this.pending !== null && this.pendingRow < this.pending.rows ? { start: this.pendingStart, row: this.pendingRow } : null;
+    return {
+      rows,
+      state: {
+        version: 1, dIn, capacity: this.capacity, served: this.served, servedEpoch: this.servedEpoch, bufferEpoch: this.bufferEpoch,
+        exhausted: this.exhausted, held, serveAhead: this.serveEnd - this.cursor, rng: this.rng.state(), position: this.source.position, pending,
+      },
+    };
+  }
+
+  /** Continues from a snapshot() of a buffer over the same data and seed (re-reads the pending chunk). */
+  restore(snapshot: StreamSnapshot): void {
+    const s = snapshot.state;
+    const bad = (what: string): never => {
+      throw new ActivationError(`stream snapshot: ${what}`);
+    };
+    if (s?.version !== 1) bad(`unsupported version ${JSON.stringify(s?.version)}`);
+    if (s.dIn !== this.dIn || s.capacity !== this.capacity) bad(`taken with d_in ${s.dIn} and ${s.capacity} buffer rows; this stream has ${this.dIn} and ${this.capacity}`);
+    if (!Number.isSafeInteger(s.held) || s.held < 0 || s.held > this.capacity || snapshot.rows.length !== s.held * this.dIn) bad(`${s.held} buffered rows do not match ${snapshot.rows.length} values`);
+    if (!Number.isSafeInteger(s.serveAhead) || s.serveAhead < 0 || s.serveAhead > s.held) bad(`serveAhead ${s.serveAhead} outside [0, ${s.held}]`);
+    for (const [k, v] of [["served", s.served], ["position", s.position]] as const) if (!Number.isSafeInteger(v) || v < 0) bad(`${k} must be a non-negative integer, got ${v}`);
+    this.buffer ??= new Float32Array(this.capacity * this.dIn);
+    this.buffer.set(snapshot.rows, 0);
+    for (let i = 0; i < this.capacity; i++) this.order[i] = i;
+    this.live = s.held;
+    this.cursor = 0;
+    this.serveEnd = s.serveAhead;
+    this.served = s.served;
+    this.servedEpoch = s.servedEpoch;
+    this.bufferEpoch = s.bufferEpoch;
+    this.exhausted = s.exhausted;
+    this.rng = Rng.fromState(s.rng);
+    this.pending = null;
+    this.pendingRow = 0;
+    if (s.pending !== null) {
+      this.source.position = s.pending.start;
+      this.pendingStart = s.pending.start;
+      this.pending = this.source.pull();
+      this.pendingRow = s.pending.row;
+      if (!(this.pendingRow >= 0 && this.pendingRow < this.pending.rows)) bad(`pending row ${s.pending.row} outside the chunk's ${this.pending.rows} rows`);
+    }
+    if (this.source.position !== s.position) {
+      if (s.pending !== null) bad(`re-reading the pending chunk ends at position ${this.source.position}, the snapshot says ${s.position} (other data?)`);
+      this.source.position = s.position;
+    }
   }
 }
 
@@ -439,6 +532,14 @@ abstract class BufferedActivationStore implements ActivationSource {
   /** The source's read position (startSequence / startRow of a resumed store). */
   get resumePosition(): number {
     return this.source.position;
+  }
+
+  snapshot(): StreamSnapshot {
+    return this.buffer.snapshot();
+  }
+
+  restore(snapshot: StreamSnapshot): void {
+    this.buffer.restore(snapshot);
   }
 }
 
