@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
 import os from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
 import { saveModelFolder } from "../../src/model/checkpoint.js";
@@ -63,6 +63,10 @@ describe("saekit sae", () => {
       expect(Number.isFinite(r.domains[d].lossRecovered)).toBe(true);
     }
     expect(r.density).toHaveLength(64);
+    // the record names its folders relative to itself (eval.json in root/), never as this machine's absolute paths
+    expect(r.sae).toBe("sae");
+    expect(r.model).toBe(relative(root, modelDir));
+    expect(isAbsolute(r.model)).toBe(false);
   });
 
   it("cache stores activations that train --activations reads", async () => {
