@@ -16,6 +16,16 @@ export interface EvaluationTokens {
 }
 
 export const DEFAULT_EVALUATION_TOKENS = 1_048_576;
+/** An investigation over fewer tokens than this says nothing (and must not replace one that does). */
+export const MIN_EVALUATION_TOKENS = 512;
+
+/** The corpus holds too few tokens to investigate; `tokens` is how many it held. */
+export class EvaluationTokensError extends Error {
+  override name = "EvaluationTokensError";
+  constructor(readonly tokens: number, message: string) {
+    super(message);
+  }
+}
 
 function take(data: TokenSequences, sequences: number): Int32Array {
   return data.tokens.subarray(0, sequences * data.nCtx);
@@ -39,6 +49,9 @@ export function evaluationTokens(splits: CorpusSplits, totalTokens = DEFAULT_EVA
     parts.push(take(val, valSeqs), take(train, trainSeqs));
     ranges.push({ domain, firstSequence: first, sequences: valSeqs + trainSeqs, validationSequences: valSeqs });
     first += valSeqs + trainSeqs;
+  }
+  if (first * seqLen < Math.min(MIN_EVALUATION_TOKENS, totalTokens)) {
+    throw new EvaluationTokensError(first * seqLen, `evaluation tokens: the corpus holds ${first * seqLen} tokens (validation and training splits together); at least ${Math.min(MIN_EVALUATION_TOKENS, totalTokens)} are needed`);
   }
   const tokens = new Int32Array(first * seqLen);
   let at = 0;

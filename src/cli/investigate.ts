@@ -7,6 +7,7 @@ import { openWorkspace, shippedModelsRoot } from "../analysis/workspace.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { formatUnitReport } from "../vis/text-report.js";
 import { integerFlag } from "./flags.js";
+import { terminalSafe } from "./terminal.js";
 import { ProgressLine } from "./progress.js";
 
 interface InvestigateFlags {
@@ -33,9 +34,14 @@ export function registerInvestigate(program: Command): void {
       try {
         const record = workspace.unit(name);
         let proxy: ProxyReport | null = record.proxy;
-        if (f.proxy) {
+        if (f.proxy !== undefined) {
+          if (f.proxy.trim() === "") throw new Error('--proxy is empty (an unset variable?); give a spec such as tokens:" United", or leave --proxy out for the stored proxy');
           const { unit, store, tokenizer } = workspace.liveUnit(name);
           const spec = await parseProxy(f.proxy, tokenizer);
+          // A token-level proxy that holds nowhere in the vocabulary would stream the whole corpus to report 0 tokens.
+          if (spec.tokenLevel && !spec.tokenScores().some((s) => s > 0)) {
+            throw new Error(`--proxy ${JSON.stringify(f.proxy)} matches no token of the vocabulary (${tokenizer.vocabSize} tokens): ${spec.description}`);
+          }
           let bar: ProgressLine | undefined;
           try {
             proxy = await liveProxyReport(unit, store, spec, {
@@ -48,7 +54,7 @@ export function registerInvestigate(program: Command): void {
             bar?.finish();
           }
         }
-        console.log(formatUnitReport(record, proxy, f.examples));
+        console.log(terminalSafe(formatUnitReport(record, proxy, f.examples)));
         if (f.json) {
           writeFileAtomicSync(f.json, `${JSON.stringify({ unit: record, proxy }, null, 1)}\n`);
           console.log(`\nwrote ${f.json}`);

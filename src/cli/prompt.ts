@@ -9,6 +9,7 @@ import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadSaeRun } from "../sae/run-folder.js";
 import { formatPromptReport } from "../vis/text-report.js";
 import { integerFlag } from "./flags.js";
+import { terminalSafe } from "./terminal.js";
 
 interface PromptFlags {
   sae: string;
@@ -38,7 +39,7 @@ export function registerPrompt(program: Command): void {
           { run: run.name, model: run.model, sae: run.sae, tokenizer, hook: run.hook, labels: (i) => store?.searchTable[i]?.label ?? null },
           f.text,
         );
-        console.log(formatPromptReport(result, f.top));
+        console.log(terminalSafe(formatPromptReport(result, f.top)));
         if (f.json) {
           writeFileAtomicSync(f.json, `${JSON.stringify(result, null, 1)}\n`);
           console.log(`\nwrote ${f.json}`);

@@ -1,11 +1,14 @@
 /** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import fs from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
-import { evaluateSae, formatSaeEval } from "../sae/eval.js";
+import type { TokenSequences } from "../model/baselines.js";
+import type { CorpusSplits } from "../model/corpus-splits.js";
+import { evaluateSae, formatSaeEval, MIN_EVAL_TOKENS } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
+import { describeCorpus } from "./corpus-label.js";
 import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine } from "./progress.js";
 import { loadHookedModel, saeCommand } from "./sae-command.js";
@@ -16,6 +19,7 @@ interface SaeEvalFlags {
   tokens: number;
   batch: number;
   json?: string;
+  split: "validation" | "train" | "all";
   cacheDir?: string;
   text: string[];
   jsonl: string[];
@@ -29,6 +33,7 @@ export function registerSaeEval(program: Command): void {
     .option("--tokens <n>", "evaluation tokens per domain", integerFlag("--tokens", 1), 131_072)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
+    .addOption(new Option("--split <name>", "documents to score: validation (text the model and SAE never trained on; ~5 % of a --text folder's documents), train, or all").choices(["validation", "train", "all"]).default("validation"))
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
       // cfg.json records the model folder relative to the SAE folder (absolute paths are accepted too).
@@ -38,10 +43,17 @@ export function registerSaeEval(program: Command): void {
         throw new Error(`sae eval: no model folder${modelDir ? ` (${modelDir} from ${f.sae}/cfg.json does not exist)` : ""}; pass --model DIR`);
       }
       const { model } = loadHookedModel(modelDir, meta.hookName);
-      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
+      const sources = corpusSources(f);
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources });
+      const data = evaluationSplit(splits, f.split);
+      const tokens = Object.values(data).reduce((s, d) => s + d.tokens.length, 0);
+      if (tokens < MIN_EVAL_TOKENS) {
+        const hint = f.split === "validation" ? "; each document falls into validation with ~5 % chance: --split all scores every document" : "";
+        throw new Error(`sae eval: the ${f.split} split of ${describeCorpus(sources)} holds ${tokens} tokens; at least ${MIN_EVAL_TOKENS} are needed${hint}`);
+      }
       let bar: ProgressLine | undefined;
       const result = evaluateSae({
-        model, sae, hookName: meta.hookName, data: splits.validation, tokensPerDomain: f.tokens, batch: f.batch,
+        model, sae, hookName: meta.hookName, data, tokensPerDomain: f.tokens, batch: f.batch,
         onProgress: (done, total) => {
           bar ??= new ProgressLine({ total, unit: "seq" });
           bar.update(done, []);
@@ -58,4 +70,18 @@ export function registerSaeEval(program: Command): void {
         console.log(`wrote ${f.json}`);
       }
     });
+}
+
+/** The sequences of one split per domain, or of both (train then validation) for "all". */
+function evaluationSplit(splits: CorpusSplits, split: "validation" | "train" | "all"): Record<string, TokenSequences> {
+  if (split !== "all") return splits[split];
+  const both: Record<string, TokenSequences> = {};
+  for (const [domain, train] of Object.entries(splits.train)) {
+    const validation = splits.validation[domain as keyof CorpusSplits["validation"]];
+    const tokens = new Int32Array(train.tokens.length + validation.tokens.length);
+    tokens.set(train.tokens, 0);
+    tokens.set(validation.tokens, train.tokens.length);
+    both[domain] = { tokens, nCtx: train.nCtx };
+  }
+  return both;
 }

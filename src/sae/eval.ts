@@ -66,6 +66,16 @@ export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
   if (!model.hookNames().includes(hookName)) throw new Error(`sae eval: hook "${hookName}" is not a hook point of the model`);
   const batch = options.batch ?? 32;
   const perDomain = options.tokensPerDomain ?? 131_072;
+/** Fewer evaluation tokens than this give no meaningful metric (an empty corpus gives NaN or a false 100 %). */
+export const MIN_EVAL_TOKENS = 512;
+
+/** Too little data to evaluate on; `tokens` is what the data held. */
+export class SaeEvalDataError extends Error {
+  override name = "SaeEvalDataError";
+  constructor(readonly tokens: number, message: string) {
+    super(message);
+  }
+}
   const fired = new Float64Array(sae.dSae);
   let tokensAll = 0;
   const domains: Partial<Record<Domain, DomainMetrics>> = {};
@@ -80,6 +90,10 @@ export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
     const pool = new SequencePool([data]);
     const acc = { tokens: 0, active: 0, sq: 0, sumX: new Float64Array(sae.dIn), sumX2: 0, ce: [0, 0, 0], scored: 0 };
     for (let start = 0; start < indices.length; start += batch) {
+  const planned = plan.reduce((s, p) => s + p.indices.length * p.data.nCtx, 0);
+  if (planned < MIN_EVAL_TOKENS) {
+    throw new SaeEvalDataError(planned, `sae eval: the evaluation data holds ${planned} tokens; at least ${MIN_EVAL_TOKENS} are needed for meaningful metrics`);
+  }
       const chunk = gatherBatch(pool, indices.subarray(start, start + batch));
       const { cleanLoss, x } = cleanPass(model, hookName, chunk);
       const rows = chunk.batch * chunk.nCtx;
