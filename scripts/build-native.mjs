@@ -1,13 +1,51 @@
-// Builds the C++ kernels with node-gyp at install time. A failed build is not fatal: saekit then runs on its
-// pure TypeScript kernels and says so once at first use (see src/core/backend.ts).
+// The native kernels (native/, N-API) for this machine, in one of two modes:
+//
+//   node scripts/build-native.mjs             install script: compile with node-gyp into build/Release. When saekit is
+//                                             installed as a dependency and its prebuilt binary for this platform
+//                                             loads, there is nothing to compile. A failed build is not fatal: saekit
+//                                             then runs on its TypeScript kernels and `saekit doctor` says why.
+//   node scripts/build-native.mjs --prebuild  npm pack's prepack: compile (failure is fatal) and copy the binary to
+//                                             prebuilds/<platform>-<arch>/, where node-gyp-build finds it at run time
+//                                             (also when the package was installed with --ignore-scripts).
+//
+// One binary serves every Node version (N-API) and every x86-64 CPU: the addon picks AVX-512, AVX2 or scalar code
+// at run time. SAEKIT_SKIP_NATIVE=1 skips the compile; SAEKIT_BUILD_NATIVE=1 compiles even when a prebuild loads.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 
-if (process.env.SAEKIT_SKIP_NATIVE === "1") {
-  console.log("saekit: SAEKIT_SKIP_NATIVE=1, not building the native kernels");
-  process.exit(0);
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(import.meta.url);
+const prebuildMode = process.argv.includes("--prebuild");
+const ADDON = "saekit_native";
+
+/** The prebuild's folder and file name, in node-gyp-build's layout (tags: napi = any Node ABI, libc). */
+function prebuildTarget() {
+  const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  const libc = process.platform === "linux" ? (isMusl() ? ".musl" : ".glibc") : "";
+  return { dir, file: join(dir, `${ADDON}.napi${libc}.node`) };
+}
+
+function isMusl() {
+  // Node's own report names the glibc it runs on; musl builds have none (node-gyp-build checks /etc/alpine-release).
+  const header = process.report?.getReport?.().header;
+  return header ? !header.glibcVersionRuntime : existsSync("/etc/alpine-release");
+}
+
+/** node-gyp-build's choice for this package folder, if it is a prebuild that loads here. */
+function loadablePrebuild() {
+  try {
+    const path = require("node-gyp-build").path(root);
+    if (!relative(join(root, "prebuilds"), path).startsWith("..")) {
+      require(path);
+      return path;
+    }
+  } catch {
+    // no prebuild for this platform, or it does not load (e.g. an older glibc): compile instead
+  }
+  return undefined;
 }
 
 // npm exposes its bundled node-gyp to lifecycle scripts; fall back to a node-gyp next to npm or on PATH.
@@ -17,7 +55,7 @@ function nodeGypCommand() {
   const besideNode = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
   if (existsSync(besideNode)) return [process.execPath, [besideNode]];
   try {
-    const npmCli = createRequire(import.meta.url).resolve("npm/package.json");
+    const npmCli = require.resolve("npm/package.json");
     const candidate = join(dirname(npmCli), "node_modules", "node-gyp", "bin", "node-gyp.js");
     if (existsSync(candidate)) return [process.execPath, [candidate]];
   } catch {
@@ -34,10 +72,43 @@ function nodedirArgs() {
   return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
 }
 
-const [cmd, pre] = nodeGypCommand();
-const result = spawnSync(cmd, [...pre, "rebuild", ...nodedirArgs()], { stdio: "inherit" });
-if (result.status !== 0) {
+function compile() {
+  const [cmd, pre] = nodeGypCommand();
+  const result = spawnSync(cmd, [...pre, "rebuild", "--jobs=max", ...nodedirArgs()], { stdio: "inherit", cwd: root });
   if (result.error) console.warn(`saekit: could not run node-gyp: ${result.error.message}`);
+  return result.status === 0;
+}
+
+if (prebuildMode) {
+  if (!compile()) {
+    console.error("saekit: the prebuild needs a working node-gyp, python3, make and g++");
+    process.exit(1);
+  }
+  const { dir, file } = prebuildTarget();
+  // One file per platform folder: a stale binary under another name would compete with the new one.
+  if (existsSync(dir)) for (const name of readdirSync(dir)) rmSync(join(dir, name), { force: true });
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  copyFileSync(join(root, "build", "Release", `${ADDON}.node`), tmp);
+  renameSync(tmp, file);
+  console.log(`saekit: prebuilt ${relative(root, file)} (${(statSync(file).size / 1024).toFixed(0)} KiB)`);
+  process.exit(0);
+}
+
+if (process.env.SAEKIT_SKIP_NATIVE === "1") {
+  console.log("saekit: SAEKIT_SKIP_NATIVE=1, not building the native kernels");
+  process.exit(0);
+}
+
+// Installed as a dependency (not a source checkout, where native/ may be newer than any prebuild): use the prebuild.
+const installed = root.split(sep).includes("node_modules");
+const prebuilt = installed && process.env.SAEKIT_BUILD_NATIVE !== "1" ? loadablePrebuild() : undefined;
+if (prebuilt) {
+  console.log(`saekit: using the prebuilt native kernels (${relative(root, prebuilt)}); nothing to compile`);
+  process.exit(0);
+}
+
+if (!compile()) {
   console.warn(
     "saekit: building the native kernels failed; saekit will use its pure TypeScript backend (slower). " +
       "Install python3, make and g++ and run `npm rebuild saekit` to retry.",

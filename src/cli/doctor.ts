@@ -1,6 +1,7 @@
 /** `saekit doctor`: which kernel backend is active, what the CPU offers, and a quick correctness/speed check. */
 import type { Command } from "commander";
 import os from "node:os";
+import path from "node:path";
 import { backendInfo, jsKernels, kernels } from "../core/backend.js";
 import { Rng } from "../core/rng.js";
 import { packageInfo } from "./package-info.js";
@@ -59,6 +60,12 @@ export function doctorReport(): DoctorReport {
   };
 }
 
+/** Where the addon came from: prebuilt (shipped in prebuilds/), built here (build/Release), or missing and why. */
+function addonLine(a: DoctorReport["backend"]["addon"]): string {
+  if (a.origin === "missing") return `missing: ${a.error}`;
+  return a.error ?? `${a.origin} (${path.relative(packageInfo().root, a.path)})`;
+}
+
 export function formatDoctor(r: DoctorReport): string {
   const b = r.backend;
   const lines = [
@@ -68,6 +75,7 @@ export function formatDoctor(r: DoctorReport): string {
     `backend:       ${b.name}${b.name === "native" ? ` (${b.isa}, ${b.threads} threads)` : ""}`,
   ];
   if (b.fallbackReason) lines.push(`               using the TypeScript kernels because: ${b.fallbackReason}`);
+  lines.push(`native addon:  ${addonLine(b.addon)}`);
   const env = Object.entries(r.env).filter(([, v]) => v !== undefined);
   lines.push(`environment:   ${env.length ? env.map(([k, v]) => `${k}=${v}`).join(" ") : "(no SAEKIT_* variables set)"}`);
   const ok = r.selfCheck.maxAbsDiffVsTs < 1e-3;

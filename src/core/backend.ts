@@ -16,6 +16,8 @@ export interface BackendInfo {
   fallbackReason?: string;
   /** CPU features the native addon detected (empty on the js backend). */
   cpuFeatures: string[];
+  /** Where the native addon came from (whichever backend is active): its file, or why there is none. */
+  addon: { origin: "built here" | "prebuilt"; path: string; error?: string } | { origin: "missing"; error: string };
 }
 
 let active: Kernels | undefined;
@@ -90,7 +92,10 @@ export function measureFmaPeakGflops(): number | undefined {
 export function backendInfo(): BackendInfo {
   const k = kernels();
   const n = native();
-  const info: BackendInfo = { name: k.name, isa: k.isa, threads: k.threads, cpuFeatures: n.cpuFeatures };
+  const addon: BackendInfo["addon"] = n.origin && n.addonPath
+    ? { origin: n.origin, path: n.addonPath, ...(n.error ? { error: n.error } : {}) }
+    : { origin: "missing", error: n.error ?? "unknown" };
+  const info: BackendInfo = { name: k.name, isa: k.isa, threads: k.threads, cpuFeatures: n.cpuFeatures, addon };
   if (k.name === "js") {
     info.fallbackReason = requestedBackend() === "js" ? "SAEKIT_BACKEND=js" : n.error ?? "unknown";
   }

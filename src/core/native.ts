@@ -1,11 +1,10 @@
 /**
- * Loads the C++ kernels (native/, built by node-gyp at install time) and wraps them in the Kernels interface.
- * The wrapper checks every extent once per call so the C++ side can trust its arguments.
+ * Loads the C++ kernels (native/: built here by node-gyp, or the package's prebuilt binary; see native-loader.ts)
+ * and wraps them in the Kernels interface. The wrapper checks every extent once per call so the C++ side can trust
+ * its arguments.
  */
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { locateAddon, type AddonOrigin } from "./native-loader.js";
 import type { GeluApprox, Kernels } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
@@ -60,31 +59,21 @@ export interface NativeLoadResult {
   error?: string;
   cpuFeatures: string[];
   addonPath?: string;
+  /** Whether the addon file was built on this machine or shipped prebuilt with the package. */
+  origin?: AddonOrigin;
   /** Measures this machine's FMA throughput (GFLOP/s over all pool threads) at the active ISA; ~0.1 s. */
   fmaPeakGflops?: () => number;
 }
 
-/** build/Release/saekit_native.node relative to the package root, from src/core or dist/src/core. */
-function findAddon(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, "build", "Release", "saekit_native.node");
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
-
 export function loadNativeKernels(threads?: number): NativeLoadResult {
-  const path = findAddon();
-  if (!path) {
-    return { error: "build/Release/saekit_native.node not found (the addon was not built)", cpuFeatures: [] };
-  }
+  const found = locateAddon();
+  if ("error" in found) return { error: found.error, cpuFeatures: [] };
+  const { path, origin } = found.location;
   let addon: NativeAddon;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
-    return { error: `failed to load ${path}: ${(e as Error).message}`, cpuFeatures: [] };
+    return { error: `the ${origin} addon ${path} failed to load: ${(e as Error).message}`, cpuFeatures: [], addonPath: path, origin };
   }
   const isaRequest = (process.env.SAEKIT_ISA ?? "").trim().toLowerCase();
   if (isaRequest && !["avx512", "avx2", "scalar"].includes(isaRequest)) {
@@ -95,6 +84,7 @@ export function loadNativeKernels(threads?: number): NativeLoadResult {
     kernels: wrapAddon(addon, info),
     cpuFeatures: info.cpuFeatures,
     addonPath: path,
+    origin,
     fmaPeakGflops: () => addon.fmaPeakGflops(),
   };
 }
