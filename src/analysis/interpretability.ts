@@ -1,0 +1,349 @@
+/**
+ * An interpretability score for every unit (feature or neuron), without a language model: an automatic search over
+ * simple explanations ("proxies") of where the unit fires, keeping the one that best explains it.
+ *
+ * A proxy P is a set of token occurrences. Over the evaluation tokens, with a_t ≥ 0 the unit's activation at t:
+ *   spec(P)  = Σ_{t ∈ P} a_t / Σ_t a_t                 (mass specificity: share of the activation mass on P)
+ *   sens(P)  = #{t ∈ P : a_t > 0} / #{t ∈ P}           (sensitivity: share of P's occurrences where the unit fires)
+ *   score(P) = 2·spec·sens / (spec + sens)             (their F1; 0 when both are 0)
+ * These are proxy-stats.ts' specificity and sensitivity for a 0/1 proxy (the same numbers TokenSetProxyBins reports
+ * for a token set), so a unit's best proxy can be read against its dashboard's proxy panel.
+ *
+ * Candidates per unit, built from its candidate tokens C (the distinct ids of its top-activating examples, ranked as
+ * the automatic proxy ranks them, at most MAX_CANDIDATE_TOKENS) and candidate bigrams (the (previous, current) id
+ * pairs of its top examples, most frequent first, at most MAX_BIGRAMS):
+ *   - top-k token sets, k = 1 … 5: the k ids of C holding the most activation mass;
+ *   - the same restricted to one domain (prose or code): the token is one of the k ids holding the most mass in that
+ *     domain, inside that domain's text;
+ *   - bigram sets, k = 1 … 3: the token is the second of one of the k pairs holding the most mass, preceded by the first
+ *     (a token conditioned on the previous token).
+ * The best candidate by score is kept (ties: the simpler candidate, in the order listed).
+ *
+ * Streaming: ProxySearch accumulates, one evaluation position at a time, the activation mass and the firing count of
+ * every (unit, candidate token, domain) and (unit, candidate bigram), the occurrences of every token per domain and of
+ * every candidate bigram, and each unit's total mass. It looks up the candidates of the position's token in an
+ * inverted index (token → units that have it as a candidate), so a position costs O(its token's candidate units)
+ * plus the row's non-zeros — never a dense [tokens × units] matrix.
+ */
+import type { TokenActivation } from "./feature-stats.js";
+
+export class InterpretabilityError extends Error {
+  override name = "InterpretabilityError";
+}
+
+/** Candidate tokens kept per unit (from its top examples' ranking). */
+export const MAX_CANDIDATE_TOKENS = 12;
+/** The largest token set tried (top-1 … top-5). */
+export const MAX_SET_SIZE = 5;
+/** Candidate bigrams kept per unit, and the largest bigram set tried. */
+export const MAX_BIGRAMS = 3;
+/** The threshold of the summary's "spec ≥ 0.8 and sens ≥ 0.8" share. */
+export const SPEC_SENS_THRESHOLD = 0.8;
+/** Bins of the score histogram on [0, 1]. */
+export const SCORE_HISTOGRAM_BINS = 20;
+
+export type ProxyKind = "tokens" | "tokens-domain" | "bigram";
+
+/** Per unit, what the search is allowed to try. */
+export interface UnitCandidates {
+  /** Distinct token ids, most promising first (only the first MAX_CANDIDATE_TOKENS are used). */
+  tokens: readonly number[];
+  /** Distinct [previous, current] id pairs (only the first MAX_BIGRAMS are used). */
+  bigrams: readonly (readonly [number, number])[];
+}
+
+/** A unit's best proxy. */
+export interface UnitInterpretability {
+  score: number;
+  spec: number;
+  sens: number;
+  kind: ProxyKind;
+  /** The proxy's token ids (for a bigram set, the current tokens of its pairs). */
+  ids: number[];
+  /** For a bigram set, the previous token of each pair (same order as ids). */
+  previous?: number[];
+  /** For a domain-restricted set, the domain's name. */
+  domain?: string;
+}
+
+/** The F1 of specificity and sensitivity (0 when both are 0). */
+export function f1(spec: number, sens: number): number {
+  return spec + sens > 0 ? (2 * spec * sens) / (spec + sens) : 0;
+}
+
+/**
+ * A unit's candidates from its top-activating examples: tokens ranked as given (rankTopTokens' order: the automatic
+ * proxy's), bigrams = (previous, current) pairs of the examples, most frequent first (ties: the earlier example);
+ * an example at position 0 has no previous token and gives no bigram.
+ */
+export function candidatesFromTop(rankedTokens: readonly number[], top: readonly TokenActivation[], tokens: Int32Array, seqLen: number): UnitCandidates {
+  const pairs = new Map<string, { pair: [number, number]; count: number; first: number }>();
+  top.forEach((e, i) => {
+    if (e.position === 0) return;
+    const at = e.sequence * seqLen + e.position;
+    const pair: [number, number] = [tokens[at - 1]!, tokens[at]!];
+    const key = `${pair[0]},${pair[1]}`;
+    const seen = pairs.get(key);
+    if (seen) seen.count += 1;
+    else pairs.set(key, { pair, count: 1, first: i });
+  });
+  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair);
+  return { tokens: rankedTokens.slice(0, MAX_CANDIDATE_TOKENS), bigrams: bigrams.slice(0, MAX_BIGRAMS) };
+}
+
+/** CSR lists keyed by token id. */
+interface Inverted {
+  start: Int32Array;
+  entries: Int32Array;
+}
+
+function invert(vocabSize: number, lists: readonly (readonly number[])[], slots: number, what: string): Inverted {
+  const start = new Int32Array(vocabSize + 1);
+  lists.forEach((ids, u) => {
+    for (const id of ids.slice(0, slots)) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new InterpretabilityError(`proxy search: ${what} id ${id} of unit ${u} is outside the vocabulary 0..${vocabSize - 1}`);
+      start[id + 1]! += 1;
+    }
+  });
+  for (let t = 0; t < vocabSize; t++) start[t + 1]! += start[t]!;
+  const fill = start.slice(0, vocabSize);
+  const entries = new Int32Array(start[vocabSize]!);
+  lists.forEach((ids, u) => ids.slice(0, slots).forEach((id, slot) => (entries[fill[id]!++] = u * slots + slot)));
+  return { start, entries };
+}
+
+/** Accumulates the candidates' statistics over the evaluation tokens and picks each unit's best proxy (module doc). */
+export class ProxySearch {
+  readonly units: number;
+  readonly domains: number;
+  private readonly tokenIds: Int32Array;
+  private readonly tokenCount: Int32Array;
+  private readonly pairPrev: Int32Array;
+  private readonly pairCur: Int32Array;
+  private readonly pairCount: Int32Array;
+  private readonly byToken: Inverted;
+  private readonly byPairCur: Inverted;
+  /** [unit, slot, domain] firing mass and firing count of the candidate tokens. */
+  private readonly tokenMass: Float64Array;
+  private readonly tokenFired: Float64Array;
+  /** [token, domain] occurrences. */
+  private readonly occurrences: Float64Array;
+  /** [unit, pair] firing mass, firing count and occurrences of the candidate bigrams. */
+  private readonly pairMass: Float64Array;
+  private readonly pairFired: Float64Array;
+  private readonly pairOccurrences: Float64Array;
+  private readonly totalMass: Float64Array;
+  private readonly scratch: Float32Array;
+
+  constructor(candidates: readonly UnitCandidates[], readonly vocabSize: number, readonly domainNames: readonly string[]) {
+    if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new InterpretabilityError(`proxy search: vocabSize must be a positive integer, got ${vocabSize}`);
+    if (domainNames.length < 1) throw new InterpretabilityError("proxy search: at least one domain is needed");
+    const U = (this.units = candidates.length);
+    const D = (this.domains = domainNames.length);
+    const S = MAX_CANDIDATE_TOKENS;
+    const P = MAX_BIGRAMS;
+    this.tokenIds = new Int32Array(U * S).fill(-1);
+    this.tokenCount = new Int32Array(U);
+    this.pairPrev = new Int32Array(U * P).fill(-1);
+    this.pairCur = new Int32Array(U * P).fill(-1);
+    this.pairCount = new Int32Array(U);
+    candidates.forEach((c, u) => {
+      const ids = c.tokens.slice(0, S);
+      if (new Set(ids).size !== ids.length) throw new InterpretabilityError(`proxy search: unit ${u}'s candidate tokens repeat an id`);
+      ids.forEach((id, s) => (this.tokenIds[u * S + s] = id));
+      this.tokenCount[u] = ids.length;
+      const pairs = c.bigrams.slice(0, P);
+      pairs.forEach(([prev, cur], p) => {
+        if (!Number.isInteger(prev) || prev < 0 || prev >= vocabSize) throw new InterpretabilityError(`proxy search: previous id ${prev} of unit ${u}'s bigram ${p} is outside the vocabulary`);
+        this.pairPrev[u * P + p] = prev;
+        this.pairCur[u * P + p] = cur;
+      });
+      this.pairCount[u] = pairs.length;
+    });
+    this.byToken = invert(vocabSize, candidates.map((c) => c.tokens), S, "candidate token");
+    this.byPairCur = invert(vocabSize, candidates.map((c) => c.bigrams.map((b) => b[1])), P, "bigram");
+    this.tokenMass = new Float64Array(U * S * D);
+    this.tokenFired = new Float64Array(U * S * D);
+    this.occurrences = new Float64Array(vocabSize * D);
+    this.pairMass = new Float64Array(U * P);
+    this.pairFired = new Float64Array(U * P);
+    this.pairOccurrences = new Float64Array(U * P);
+    this.totalMass = new Float64Array(U);
+    this.scratch = new Float32Array(U);
+  }
+
+  private checkPosition(token: number, domain: number): void {
+    if (!(token >= 0 && token < this.vocabSize && Number.isInteger(token))) throw new InterpretabilityError(`proxy search: token id ${token} is outside the vocabulary 0..${this.vocabSize - 1}`);
+    if (!(domain >= 0 && domain < this.domains && Number.isInteger(domain))) throw new InterpretabilityError(`proxy search: domain ${domain} is not one of 0..${this.domains - 1}`);
+  }
+
+  /** The candidate statistics of one position whose activations are act[0 .. units) (scratch or a dense row). */
+  private addPosition(token: number, previous: number, domain: number, act: Float32Array, offset: number): void {
+    const D = this.domains;
+    this.occurrences[token * D + domain]! += 1;
+    const { start, entries } = this.byToken;
+    for (let e = start[token]!, end = start[token + 1]!; e < end; e++) {
+      const cell = entries[e]!; // unit·S + slot
+      const v = act[offset + Math.floor(cell / MAX_CANDIDATE_TOKENS)]!;
+      if (v > 0) {
+        this.tokenMass[cell * D + domain]! += v;
+        this.tokenFired[cell * D + domain]! += 1;
+      }
+    }
+    if (previous < 0) return;
+    const pairs = this.byPairCur;
+    for (let e = pairs.start[token]!, end = pairs.start[token + 1]!; e < end; e++) {
+      const cell = pairs.entries[e]!; // unit·P + pair
+      if (this.pairPrev[cell] !== previous) continue;
+      this.pairOccurrences[cell]! += 1;
+      const v = act[offset + Math.floor(cell / MAX_BIGRAMS)]!;
+      if (v > 0) {
+        this.pairMass[cell]! += v;
+        this.pairFired[cell]! += 1;
+      }
+    }
+  }
+
+  /**
+   * One position from sparse codes: the units indices[start .. end) fire with values[start .. end) (> 0). previous
+   * is the id of the position before in the same sequence, or −1 at a sequence's first position.
+   */
+  addSparse(token: number, previous: number, domain: number, indices: Int32Array, values: Float32Array, start: number, end: number): void {
+    this.checkPosition(token, domain);
+    const scratch = this.scratch;
+    for (let e = start; e < end; e++) {
+      const u = indices[e]!;
+      const v = values[e]!;
+      if (v > 0) {
+        scratch[u] = v;
+        this.totalMass[u]! += v;
+      }
+    }
+    this.addPosition(token, previous, domain, scratch, 0);
+    for (let e = start; e < end; e++) scratch[indices[e]!] = 0;
+  }
+
+  /** One position from a dense row: unit u's activation is row[offset + u]; only positive values count as firing. */
+  addDense(token: number, previous: number, domain: number, row: Float32Array, offset: number): void {
+    this.checkPosition(token, domain);
+    for (let u = 0; u < this.units; u++) {
+      const v = row[offset + u]!;
+      if (v > 0) this.totalMass[u]! += v;
+    }
+    this.addPosition(token, previous, domain, row, offset);
+  }
+
+  /** Unit u's best proxy; a unit that never fired gets score, spec and sens 0 and an empty top-1 set. */
+  best(u: number): UnitInterpretability {
+    if (!(Number.isInteger(u) && u >= 0 && u < this.units)) throw new InterpretabilityError(`proxy search: unit ${u} is not in 0..${this.units - 1}`);
+    const S = MAX_CANDIDATE_TOKENS;
+    const D = this.domains;
+    const M = this.totalMass[u]!;
+    let best: UnitInterpretability = { score: 0, spec: 0, sens: 0, kind: "tokens", ids: [] };
+    if (!(M > 0)) return best;
+    const consider = (mass: number, fired: number, occurrences: number, make: () => Omit<UnitInterpretability, "score" | "spec" | "sens">) => {
+      const spec = mass / M;
+      const sens = occurrences > 0 ? fired / occurrences : 0;
+      const score = f1(spec, sens);
+      if (score > best.score) best = { score, spec, sens, ...make() };
+    };
+    const slots = Array.from({ length: this.tokenCount[u]! }, (_, s) => s);
+    const cell = (s: number, d: number) => (u * S + s) * D + d;
+    const id = (s: number) => this.tokenIds[u * S + s]!;
+    // Token sets over all domains: prefixes of the slots ranked by mass.
+    const massAll = (s: number) => { let m = 0; for (let d = 0; d < D; d++) m += this.tokenMass[cell(s, d)]!; return m; };
+    const byMass = [...slots].sort((a, b) => massAll(b) - massAll(a) || a - b);
+    let mass = 0, fired = 0, occ = 0;
+    for (let k = 0; k < Math.min(MAX_SET_SIZE, byMass.length); k++) {
+      const s = byMass[k]!;
+      for (let d = 0; d < D; d++) {
+        mass += this.tokenMass[cell(s, d)]!;
+        fired += this.tokenFired[cell(s, d)]!;
+        occ += this.occurrences[id(s) * D + d]!;
+      }
+      const ids = byMass.slice(0, k + 1).map(id);
+      consider(mass, fired, occ, () => ({ kind: "tokens", ids }));
+    }
+    // The same inside one domain (only meaningful when there is more than one).
+    if (D > 1) {
+      for (let d = 0; d < D; d++) {
+        const ranked = [...slots].sort((a, b) => this.tokenMass[cell(b, d)]! - this.tokenMass[cell(a, d)]! || a - b);
+        mass = 0; fired = 0; occ = 0;
+        for (let k = 0; k < Math.min(MAX_SET_SIZE, ranked.length); k++) {
+          const s = ranked[k]!;
+          mass += this.tokenMass[cell(s, d)]!;
+          fired += this.tokenFired[cell(s, d)]!;
+          occ += this.occurrences[id(s) * D + d]!;
+          const ids = ranked.slice(0, k + 1).map(id);
+          consider(mass, fired, occ, () => ({ kind: "tokens-domain", ids, domain: this.domainNames[d]! }));
+        }
+      }
+    }
+    // Bigram sets.
+    const P = MAX_BIGRAMS;
+    const pairs = Array.from({ length: this.pairCount[u]! }, (_, p) => p).sort((a, b) => this.pairMass[u * P + b]! - this.pairMass[u * P + a]! || a - b);
+    mass = 0; fired = 0; occ = 0;
+    for (let k = 0; k < pairs.length; k++) {
+      const c = u * P + pairs[k]!;
+      mass += this.pairMass[c]!;
+      fired += this.pairFired[c]!;
+      occ += this.pairOccurrences[c]!;
+      const chosen = pairs.slice(0, k + 1).map((p) => u * P + p);
+      consider(mass, fired, occ, () => ({ kind: "bigram", ids: chosen.map((x) => this.pairCur[x]!), previous: chosen.map((x) => this.pairPrev[x]!) }));
+    }
+    return best;
+  }
+
+  /** Every unit's best proxy. */
+  results(): UnitInterpretability[] {
+    return Array.from({ length: this.units }, (_, u) => this.best(u));
+  }
+}
+
+/** The proxy as a spec string: `tokens:[…]`, `tokens:[…] in:prose`, `bigram:[["prev","cur"],…]` (token texts as JSON). */
+export function interpretabilityProxySpec(r: Pick<UnitInterpretability, "kind" | "ids" | "previous" | "domain">, texts: { tokenText(id: number): string }): string {
+  const list = (ids: readonly number[]) => JSON.stringify(ids.map((id) => texts.tokenText(id)));
+  switch (r.kind) {
+    case "tokens":
+      return `tokens:${list(r.ids)}`;
+    case "tokens-domain":
+      return `tokens:${list(r.ids)} in:${r.domain}`;
+    case "bigram":
+      return `bigram:${JSON.stringify(r.ids.map((id, i) => [texts.tokenText(r.previous![i]!), texts.tokenText(id)]))}`;
+  }
+}
+
+export interface InterpretabilitySummary {
+  /** Units that fired at least once (the others are left out of every figure). */
+  live: number;
+  median: number;
+  mean: number;
+  /** Share of live units whose best proxy has spec ≥ 0.8 and sens ≥ 0.8. */
+  share_spec_sens_ge_0_8: number;
+  /** Live units per score bin: SCORE_HISTOGRAM_BINS equal bins of [0, 1] (1 falls in the last). */
+  histogram: number[];
+}
+
+/** Median (mean of the middle two for an even count); 0 for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The summary figures of a unit set's scores; `live[u]` false leaves unit u out. */
+export function summarizeInterpretability(results: readonly Pick<UnitInterpretability, "score" | "spec" | "sens">[], live: (u: number) => boolean): InterpretabilitySummary {
+  const kept = results.filter((_, u) => live(u));
+  const scores = kept.map((r) => r.score);
+  const histogram = new Array<number>(SCORE_HISTOGRAM_BINS).fill(0);
+  for (const s of scores) histogram[Math.min(SCORE_HISTOGRAM_BINS - 1, Math.max(0, Math.floor(s * SCORE_HISTOGRAM_BINS)))]! += 1;
+  const both = kept.filter((r) => r.spec >= SPEC_SENS_THRESHOLD && r.sens >= SPEC_SENS_THRESHOLD).length;
+  return {
+    live: kept.length,
+    median: median(scores),
+    mean: scores.length === 0 ? 0 : scores.reduce((a, b) => a + b, 0) / scores.length,
+    share_spec_sens_ge_0_8: kept.length === 0 ? 0 : both / kept.length,
+    histogram,
+  };
+}

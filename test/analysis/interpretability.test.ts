@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import {
+  candidatesFromTop,
+  f1,
+  interpretabilityProxySpec,
+  median,
+  ProxySearch,
+  summarizeInterpretability,
+  type UnitCandidates,
+} from "../../src/analysis/interpretability.js";
+import { TokenSetLlr, TokenSetProxyBins } from "../../src/analysis/proxy-stats.js";
+
+const V = 10;
+const DOMAINS = ["prose", "code"];
+
+/** Positions of one toy evaluation: token, domain, and each unit's activation there. */
+interface Position {
+  token: number;
+  domain: number;
+  act: number[];
+}
+
+/** Feeds positions (one sequence per domain run; the first position of a sequence has no previous token). */
+function run(candidates: UnitCandidates[], seqs: Position[][], dense = false): ProxySearch {
+  const search = new ProxySearch(candidates, V, DOMAINS);
+  for (const seq of seqs) {
+    seq.forEach((p, i) => {
+      const previous = i === 0 ? -1 : seq[i - 1]!.token;
+      if (dense) {
+        search.addDense(p.token, previous, p.domain, Float32Array.from(p.act), 0);
+      } else {
+        const idx = p.act.flatMap((v, u) => (v > 0 ? [u] : []));
+        search.addSparse(p.token, previous, p.domain, Int32Array.from(idx), Float32Array.from(idx.map((u) => p.act[u]!)), 0, idx.length);
+      }
+    });
+  }
+  return search;
+}
+
+const pos = (token: number, domain: number, ...act: number[]): Position => ({ token, domain, act });
+
+describe("proxy search", () => {
+  // Unit 0: fires on token 1 (3 occurrences, fires on 2 with 1.0), on token 2 (2 occurrences, 0.5 each) and once on
+  // token 9 (1.0). Total mass 4. Unit 1: fires only on token 5 in code (2.0), never on its prose occurrence.
+  // Unit 2: fires on token 7 only after token 6 (1.5); token 7 also occurs after token 8 without firing.
+  const seqs: Position[][] = [
+    [pos(1, 0, 1, 0, 0), pos(2, 0, 0.5, 0, 0), pos(1, 0, 0, 0, 0), pos(5, 0, 0, 0, 0), pos(6, 0, 0, 0, 0), pos(7, 0, 0, 0, 1.5), pos(8, 0, 0, 0, 0), pos(7, 0, 0, 0, 0)],
+    [pos(1, 1, 1, 0, 0), pos(2, 1, 0.5, 0, 0), pos(9, 1, 1, 0, 0), pos(5, 1, 0, 2, 0), pos(8, 1, 0, 0, 0), pos(7, 1, 0, 0, 0)],
+  ];
+  const candidates: UnitCandidates[] = [
+    { tokens: [2, 1], bigrams: [] },
+    { tokens: [5], bigrams: [] },
+    { tokens: [7], bigrams: [[8, 7], [6, 7]] },
+  ];
+
+  it("keeps the candidate with the best F1 of mass specificity and sensitivity", () => {
+    const search = run(candidates, seqs);
+    const u0 = search.best(0);
+    // top-1 by mass is token 1 (2.0 of 4): spec 0.5, sens 2/3, F1 0.571; top-2 adds token 2: spec 0.75, sens 4/5.
+    expect(u0.kind).toBe("tokens");
+    expect(u0.ids).toEqual([1, 2]);
+    expect(u0.spec).toBeCloseTo(0.75, 12);
+    expect(u0.sens).toBeCloseTo(0.8, 12);
+    expect(u0.score).toBeCloseTo(f1(0.75, 0.8), 12);
+    expect(u0.score).toBeCloseTo(0.7741935483870968, 12);
+
+    // Token 5 over both domains: spec 1, sens 1/2 (F1 0.667); inside code: spec 1, sens 1.
+    const u1 = search.best(1);
+    expect(u1).toEqual({ score: 1, spec: 1, sens: 1, kind: "tokens-domain", ids: [5], domain: "code" });
+
+    // Token 7 alone: spec 1, sens 1/3 (in prose 1/2); after token 6: spec 1, sens 1 (the pair ranked first by mass).
+    const u2 = search.best(2);
+    expect(u2).toEqual({ score: 1, spec: 1, sens: 1, kind: "bigram", ids: [7], previous: [6] });
+  });
+
+  it("dense rows give the same result as sparse codes", () => {
+    expect(run(candidates, seqs, true).results()).toEqual(run(candidates, seqs).results());
+  });
+
+  it("a token set's spec and sens are those TokenSetProxyBins reports for the same set", () => {
+    const search = run([{ tokens: [1, 2], bigrams: [] }], seqs.map((s) => s.map((p) => pos(p.token, p.domain, p.act[0]!))));
+    const best = search.best(0);
+    const unigram = new Float64Array(V);
+    for (const s of seqs) for (const p of s) unigram[p.token]! += 1;
+    const bins = new TokenSetProxyBins(new TokenSetLlr(unigram, [[1, 2]]), 4, Float32Array.of(1));
+    for (const s of seqs) for (const p of s) if (p.act[0]! > 0) bins.add(0, p.token, p.act[0]!);
+    const report = bins.report(0);
+    expect(best.spec).toBeCloseTo(report.specificity, 12);
+    expect(best.sens).toBeCloseTo(report.sensitivity, 12);
+  });
+
+  it("a unit that never fires scores 0", () => {
+    const search = run([{ tokens: [3], bigrams: [] }], [[pos(1, 0, 0), pos(3, 0, 0)]]);
+    expect(search.best(0)).toEqual({ score: 0, spec: 0, sens: 0, kind: "tokens", ids: [] });
+  });
+
+  it("rejects ids outside the vocabulary and repeated candidates, naming them", () => {
+    expect(() => new ProxySearch([{ tokens: [10], bigrams: [] }], V, DOMAINS)).toThrow("candidate token id 10 of unit 0 is outside the vocabulary 0..9");
+    expect(() => new ProxySearch([{ tokens: [1, 1], bigrams: [] }], V, DOMAINS)).toThrow("unit 0's candidate tokens repeat an id");
+    const search = new ProxySearch([{ tokens: [1], bigrams: [] }], V, DOMAINS);
+    expect(() => search.addDense(1, -1, 2, Float32Array.of(1), 0)).toThrow("domain 2 is not one of 0..1");
+  });
+});
+
+describe("candidates, specs and summaries", () => {
+  it("bigram candidates from the top examples, most frequent pair first; position 0 gives none", () => {
+    const tokens = Int32Array.from([4, 7, 5, 7, 4, 7, 9, 9]); // two sequences of 4
+    const top = [
+      { sequence: 0, position: 3, activation: 3 }, // (5, 7)
+      { sequence: 1, position: 1, activation: 2 }, // (4, 7)
+      { sequence: 0, position: 1, activation: 1 }, // (4, 7)
+      { sequence: 1, position: 0, activation: 1 }, // first position: no pair
+    ];
+    expect(candidatesFromTop([7, 4], top, tokens, 4)).toEqual({ tokens: [7, 4], bigrams: [[4, 7], [5, 7]] });
+  });
+
+  it("proxy specs name the token texts", () => {
+    const texts = { tokenText: (id: number) => [" United", " States", "def"][id]! };
+    expect(interpretabilityProxySpec({ kind: "tokens", ids: [0, 1] }, texts)).toBe('tokens:[" United"," States"]');
+    expect(interpretabilityProxySpec({ kind: "tokens-domain", ids: [2], domain: "code" }, texts)).toBe('tokens:["def"] in:code');
+    expect(interpretabilityProxySpec({ kind: "bigram", ids: [1], previous: [0] }, texts)).toBe('bigram:[[" United"," States"]]');
+  });
+
+  it("summary: median, share with spec and sens ≥ 0.8, histogram, over live units only", () => {
+    const results = [
+      { score: 0.9, spec: 0.85, sens: 0.95 },
+      { score: 0.5, spec: 0.9, sens: 0.35 },
+      { score: 0.2, spec: 0.2, sens: 0.2 },
+      { score: 1, spec: 1, sens: 1 },
+      { score: 0, spec: 0, sens: 0 }, // dead
+    ];
+    const s = summarizeInterpretability(results, (u) => u !== 4);
+    expect(s.live).toBe(4);
+    expect(s.median).toBeCloseTo(0.7, 12);
+    expect(s.mean).toBeCloseTo(0.65, 12);
+    expect(s.share_spec_sens_ge_0_8).toBe(0.5);
+    expect(s.histogram).toHaveLength(20);
+    expect(s.histogram[4]).toBe(1); // 0.2
+    expect(s.histogram[10]).toBe(1); // 0.5
+    expect(s.histogram[18]).toBe(1); // 0.9
+    expect(s.histogram[19]).toBe(1); // 1.0 falls in the last bin
+    expect(median([])).toBe(0);
+    expect(median([3, 1, 2])).toBe(2);
+  });
+});
