@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import os from "node:os";
 import path from "node:path";
 import { backendInfo, jsKernels, kernels } from "../core/backend.js";
+import { jsKernelsBf16 } from "../core/kernels-js.js";
 import { Rng } from "../core/rng.js";
 import { packageInfo } from "./package-info.js";
 
@@ -14,12 +15,28 @@ export interface DoctorReport {
   logicalCpus: number;
   backend: ReturnType<typeof backendInfo>;
   env: Record<string, string | undefined>;
-  selfCheck: { maxAbsDiffVsTs: number; gemmGflops: number; shape: string };
+  selfCheck: {
+    /** fp32 products vs the TS kernels. */
+    maxAbsDiffVsTs: number;
+    /** bf16 products vs the TS bf16 reference (same rounded operands; only the float32 summation order differs). */
+    maxAbsDiffBf16VsTs: number;
+    /** GFLOP/s of the products at the active precision, and at fp32 for comparison. */
+    gemmGflops: number;
+    gemmGflopsFp32: number;
+    shape: string;
+  };
 }
 
-/** Multiplies random 256×256 matrices on the active backend, compares with the TS kernels, times a larger one. */
+/** bf16 self-check bound for the 256×256×256 product of values in [−1, 1]: (K+2)·2⁻²⁴·Σ|a·b| ≤ 258·2⁻²⁴·256. */
+const BF16_SELF_CHECK_TOL = (258 * 256) / 2 ** 24;
+
+/**
+ * Multiplies random 256×256 matrices on the active backend at both precisions, compares with the TS kernels (fp32)
+ * and the TS bf16 reference, and times a larger product at the active precision and at fp32.
+ */
 function selfCheck(): DoctorReport["selfCheck"] {
-  const k = kernels();
+  const active = kernels();
+  const k = active.withPrecision("fp32");
   const rng = new Rng(1);
   const n = 256;
   const a = new Float32Array(n * n), b = new Float32Array(n * n);
@@ -30,16 +47,25 @@ function selfCheck(): DoctorReport["selfCheck"] {
   jsKernels.gemm(false, false, n, n, n, 1, a, n, b, n, 0, ref, n);
   let maxDiff = 0;
   for (let i = 0; i < c.length; i++) maxDiff = Math.max(maxDiff, Math.abs(c[i]! - ref[i]!));
+  active.withPrecision("bf16").gemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n);
+  jsKernelsBf16.gemm(false, false, n, n, n, 1, a, n, b, n, 0, ref, n);
+  let maxDiffBf16 = 0;
+  for (let i = 0; i < c.length; i++) maxDiffBf16 = Math.max(maxDiffBf16, Math.abs(c[i]! - ref[i]!));
   const m = k.name === "native" ? 1024 : 256;
   const x = new Float32Array(m * m), y = new Float32Array(m * m), z = new Float32Array(m * m);
   rng.fillUniform(x, -1, 1);
   rng.fillUniform(y, -1, 1);
-  k.gemm(false, false, m, m, m, 1, x, m, y, m, 0, z, m); // warm-up
-  const reps = 3;
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) k.gemm(false, false, m, m, m, 1, x, m, y, m, 0, z, m);
-  const seconds = (performance.now() - t0) / 1000;
-  return { maxAbsDiffVsTs: maxDiff, gemmGflops: (2 * m * m * m * reps) / seconds / 1e9, shape: `${m}×${m}×${m}` };
+  const rate = (kk: typeof k): number => {
+    kk.gemm(false, false, m, m, m, 1, x, m, y, m, 0, z, m); // warm-up
+    const reps = 3;
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) kk.gemm(false, false, m, m, m, 1, x, m, y, m, 0, z, m);
+    return (2 * m * m * m * reps) / ((performance.now() - t0) / 1000) / 1e9;
+  };
+  return {
+    maxAbsDiffVsTs: maxDiff, maxAbsDiffBf16VsTs: maxDiffBf16, gemmGflops: rate(active),
+    gemmGflopsFp32: active.precision === "fp32" ? NaN : rate(k), shape: `${m}×${m}×${m}`,
+  };
 }
 
 export function doctorReport(): DoctorReport {
@@ -55,6 +81,7 @@ export function doctorReport(): DoctorReport {
       SAEKIT_BACKEND: process.env.SAEKIT_BACKEND,
       SAEKIT_THREADS: process.env.SAEKIT_THREADS,
       SAEKIT_ISA: process.env.SAEKIT_ISA,
+      SAEKIT_PRECISION: process.env.SAEKIT_PRECISION,
     },
     selfCheck: selfCheck(),
   };
@@ -78,12 +105,31 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`native addon:  ${addonLine(b.addon)}`);
   const env = Object.entries(r.env).filter(([, v]) => v !== undefined);
   lines.push(`environment:   ${env.length ? env.map(([k, v]) => `${k}=${v}`).join(" ") : "(no SAEKIT_* variables set)"}`);
-  const ok = r.selfCheck.maxAbsDiffVsTs < 1e-3;
+  lines.push(`precision:     ${b.precision} products (${b.precisionSource}; SAEKIT_PRECISION=fp32|bf16)`);
+  lines.push(`bf16 path:     ${bf16PathLine(b)}`);
+  const sc = r.selfCheck;
   lines.push(
-    `self-check:    gemm vs TS reference max |diff| ${r.selfCheck.maxAbsDiffVsTs.toExponential(2)} ${ok ? "OK" : "MISMATCH"}; ` +
-      `${r.selfCheck.gemmGflops.toFixed(1)} GFLOP/s on ${r.selfCheck.shape}`,
+    `self-check:    gemm vs TS reference max |diff| ${sc.maxAbsDiffVsTs.toExponential(2)} ${selfCheckOk(r) ? "OK" : "MISMATCH"}` +
+      `, bf16 gemm vs TS bf16 reference ${sc.maxAbsDiffBf16VsTs.toExponential(2)}; ` +
+      `${sc.gemmGflops.toFixed(1)} GFLOP/s (${b.precision}) on ${sc.shape}` +
+      (Number.isNaN(sc.gemmGflopsFp32) ? "" : `, ${sc.gemmGflopsFp32.toFixed(1)} at fp32`),
   );
   return lines.join("\n");
+}
+
+const BF16_PATHS: Record<string, string> = {
+  amx: "AMX-BF16 tiles (tdpbf16ps)",
+  avx512bf16: "AVX512-BF16 dot products (vdpbf16ps)",
+  emulated: "emulated: fp32 kernels on bf16-rounded operands (no hardware bf16; same numbers, no speed-up)",
+};
+
+function bf16PathLine(b: DoctorReport["backend"]): string {
+  const path = BF16_PATHS[b.bf16Path] ?? b.bf16Path;
+  return b.amxUnavailable ? `${path}; AMX not used: ${b.amxUnavailable}` : path;
+}
+
+function selfCheckOk(r: DoctorReport): boolean {
+  return r.selfCheck.maxAbsDiffVsTs < 1e-3 && r.selfCheck.maxAbsDiffBf16VsTs <= BF16_SELF_CHECK_TOL;
 }
 
 export function registerDoctor(program: Command): void {
@@ -94,6 +140,6 @@ export function registerDoctor(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const report = doctorReport();
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
-      if (report.selfCheck.maxAbsDiffVsTs >= 1e-3) process.exitCode = 1;
+      if (!selfCheckOk(report)) process.exitCode = 1;
     });
 }

@@ -6,7 +6,7 @@
  * rounded once when stored, so float32 results are at least as accurate as a float32 accumulation.
  * Argument checks (shared with the native wrapper) run once per call, never per element.
  */
-import type { FloatArray, GeluApprox, Kernels } from "./kernels.js";
+import type { FloatArray, GeluApprox, Kernels, Precision } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
@@ -166,6 +166,40 @@ function gemm(
     }
     storeRow(c, i * ldc, acc, N, alpha, beta);
   }
+}
+
+const bf16Scratch = new Float32Array(1);
+const bf16Bits = new Uint32Array(bf16Scratch.buffer);
+
+/** The float32 value of the bfloat16 nearest to x (round to nearest, ties to even; NaN stays NaN). */
+export function roundToBf16(x: number): number {
+  bf16Scratch[0] = x;
+  const u = bf16Bits[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) return NaN;
+  bf16Bits[0] = (((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16) >>> 0;
+  return bf16Scratch[0];
+}
+
+/**
+ * The bf16 product reference: op(A) (alpha folded in) and op(B) rounded to bf16, their exact products summed in
+ * float64, then C = that + beta·C. Dot-shaped calls (M·N ≤ 4) stay fp32, as in the native kernels.
+ */
+export function gemmBf16(
+  transA: boolean, transB: boolean, M: number, N: number, K: number,
+  alpha: number, a: FloatArray, lda: number, b: FloatArray, ldb: number,
+  beta: number, c: FloatArray, ldc: number,
+): void {
+  checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc);
+  if (M * N <= 4 || K === 0 || alpha === 0) {
+    gemm(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const ar = new Float64Array(M * K), br = new Float64Array(K * N);
+  for (let i = 0; i < M; i++)
+    for (let p = 0; p < K; p++) ar[i * K + p] = roundToBf16(alpha * (transA ? a[p * lda + i]! : a[i * lda + p]!));
+  for (let p = 0; p < K; p++)
+    for (let j = 0; j < N; j++) br[p * N + j] = roundToBf16(transB ? b[j * ldb + p]! : b[p * ldb + j]!);
+  gemm(false, false, M, N, K, 1, ar, K, br, N, beta, c, ldc);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -671,43 +705,53 @@ function adamwStep(
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export const jsKernels: Kernels<FloatArray> = {
-  name: "js",
-  isa: "js",
-  threads: 1,
-  setThreads(_n: number): void {
-    // Single-threaded by design; the call is accepted so callers need not know the backend.
-  },
-  gemm,
-  gemmAsync(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc): Promise<void> {
-    try {
-      gemm(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  },
-  addBias,
-  axpy,
-  scale,
-  gelu,
-  geluBackward,
-  relu,
-  reluBackward,
-  softmaxRows,
-  logSoftmaxRows,
-  softmaxRowsBackward,
-  logSoftmaxRowsBackward,
-  softmaxCrossEntropyRows,
-  positiveRowsToSparse,
-  projectOutRows,
-  normalizeRows,
-  layerNorm,
-  layerNormBackward,
-  topkRows,
-  sparseDecode,
-  sparseDecodeBackward,
-  sumOverRows,
-  sumOverCols,
-  adamwStep,
-};
+function jsKernelsAt(precision: Precision): Kernels<FloatArray> {
+  const product = precision === "bf16" ? gemmBf16 : gemm;
+  return {
+    name: "js",
+    isa: "js",
+    threads: 1,
+    setThreads(_n: number): void {
+      // Single-threaded by design; the call is accepted so callers need not know the backend.
+    },
+    precision,
+    bf16Path: "emulated",
+    withPrecision: (p: Precision) => (p === "bf16" ? jsKernelsBf16 : jsKernels),
+    gemm: product,
+    gemmAsync(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc): Promise<void> {
+      try {
+        product(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    addBias,
+    axpy,
+    scale,
+    gelu,
+    geluBackward,
+    relu,
+    reluBackward,
+    softmaxRows,
+    logSoftmaxRows,
+    softmaxRowsBackward,
+    logSoftmaxRowsBackward,
+    softmaxCrossEntropyRows,
+    positiveRowsToSparse,
+    projectOutRows,
+    normalizeRows,
+    layerNorm,
+    layerNormBackward,
+    topkRows,
+    sparseDecode,
+    sparseDecodeBackward,
+    sumOverRows,
+    sumOverCols,
+    adamwStep,
+  };
+}
+
+export const jsKernels: Kernels<FloatArray> = jsKernelsAt("fp32");
+/** The TS kernels with bf16 products (the reference the native bf16 paths are tested against). */
+export const jsKernelsBf16: Kernels<FloatArray> = jsKernelsAt("bf16");

@@ -16,6 +16,13 @@ export type FloatArray = Float32Array | Float64Array;
 
 export type GeluApprox = "tanh" | "erf";
 
+/**
+ * Precision of the matrix products (gemm / gemmAsync): "fp32", or "bf16" — both operands rounded to bfloat16
+ * (nearest even; alpha folded into A first) and the products accumulated in float32, as PyTorch's bf16 autocast
+ * does. Every other kernel, C, alpha and beta stay float32 in both; dot-shaped products (M·N ≤ 4) stay fp32.
+ */
+export type Precision = "fp32" | "bf16";
+
 export interface Kernels<A extends FloatArray = Float32Array> {
   /** "native" or "js". */
   readonly name: "native" | "js";
@@ -26,11 +33,22 @@ export interface Kernels<A extends FloatArray = Float32Array> {
   /** Change the number of threads (native: resizes the pool; js: ignored, always 1). */
   setThreads(n: number): void;
 
+  /** Precision of gemm and gemmAsync (see Precision). */
+  readonly precision: Precision;
+  /**
+   * How bf16 products run: "amx" (AMX-BF16 tiles), "avx512bf16" (vdpbf16ps) or "emulated" (the fp32 kernels on
+   * bf16-rounded operands: same numbers up to summation order, no speed-up).
+   */
+  readonly bf16Path: string;
+  /** These kernels with gemm / gemmAsync at another precision (same threads and state; cached, cheap). */
+  withPrecision(precision: Precision): Kernels<A>;
+
   /**
    * C = alpha · op(A) · op(B) + beta · C, with op(A) of shape M×K and op(B) of shape K×N.
    * transA=false: A is stored M×K (lda ≥ K); transA=true: A is stored K×M (lda ≥ M) and op(A) = Aᵀ.
    * transB=false: B is stored K×N (ldb ≥ N); transB=true: B is stored N×K (ldb ≥ K) and op(B) = Bᵀ.
    * C is M×N (ldc ≥ N). beta = 0 overwrites C (NaNs in C are ignored); beta = 1 accumulates.
+   * Computed at `precision`.
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number,

@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { locateAddon, type AddonOrigin } from "./native-loader.js";
-import type { GeluApprox, Kernels } from "./kernels.js";
+import type { GeluApprox, Kernels, Precision } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
@@ -13,14 +13,29 @@ import {
   checkPositiveRows,
 } from "./kernel-checks.js";
 
+/** What init reports: the ISA and bf16 path chosen, threads, CPU features, and why AMX is off ("" if on). */
+interface AddonInfo {
+  isa: string;
+  threads: number;
+  cpuFeatures: string[];
+  bf16Path?: string;
+  amxUnavailable?: string;
+}
+
 /** The raw addon surface (native/src/binding.cc). */
 interface NativeAddon {
-  init(threads: number, isa: string): { isa: string; threads: number; cpuFeatures: string[] };
+  init(threads: number, isa: string): AddonInfo;
   setThreads(n: number): number;
   gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, a: Float32Array, lda: number,
     b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
   gemmAsync(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, a: Float32Array, lda: number,
     b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): Promise<void>;
+  /** bf16 products, float32 accumulation (absent from addons built before bf16 support). */
+  gemmBf16?: NativeAddon["gemm"];
+  gemmBf16Async?: NativeAddon["gemmAsync"];
+  /** Lowers the bf16 path ("amx" | "avx512bf16" | "emulated") for tests; returns the path now in use. */
+  setBf16Path?(path: string): string;
+  bf16PeakGflops?(): number;
   addBias(x: Float32Array, rows: number, cols: number, bias: Float32Array): void;
   axpy(alpha: number, x: Float32Array, y: Float32Array): void;
   scale(x: Float32Array, alpha: number): void;
@@ -63,6 +78,12 @@ export interface NativeLoadResult {
   origin?: AddonOrigin;
   /** Measures this machine's FMA throughput (GFLOP/s over all pool threads) at the active ISA; ~0.1 s. */
   fmaPeakGflops?: () => number;
+  /** The same for bf16 dot products on the active bf16 path (vdpbf16ps chains or AMX tiles); 0 when emulated. */
+  bf16PeakGflops?: () => number;
+  /** Why the AMX-BF16 path is off on this machine ("" when it is available), e.g. "CPU lacks amx_tile/amx_bf16". */
+  amxUnavailable?: string;
+  /** Lowers the bf16 path of the loaded addon (tests: "amx" | "avx512bf16" | "emulated"); returns the path in use. */
+  setBf16Path?: (path: string) => string;
 }
 
 export function loadNativeKernels(threads?: number): NativeLoadResult {
@@ -86,30 +107,56 @@ export function loadNativeKernels(threads?: number): NativeLoadResult {
     addonPath: path,
     origin,
     fmaPeakGflops: () => addon.fmaPeakGflops(),
+    bf16PeakGflops: () => addon.bf16PeakGflops?.() ?? 0,
+    amxUnavailable: info.amxUnavailable ?? "this addon build predates bf16 support",
+    setBf16Path: (p: string) => {
+      if (!addon.setBf16Path) throw new Error("this addon build predates bf16 support; rebuild it (node scripts/build-native.mjs)");
+      info.bf16Path = addon.setBf16Path(p);
+      return info.bf16Path;
+    },
   };
 }
 
-function wrapAddon(addon: NativeAddon, info: { isa: string; threads: number }): Kernels {
-  let threads = info.threads;
+/** The fp32 kernels; withPrecision gives the bf16 twin (one object per precision, sharing threads). */
+function wrapAddon(addon: NativeAddon, info: AddonInfo): Kernels {
+  const shared = { threads: info.threads };
+  const variants: Partial<Record<Precision, Kernels>> = {};
+  const variant = (p: Precision): Kernels => (variants[p] ??= wrapAt(addon, info, shared, p, variant));
+  return variant("fp32");
+}
+
+function wrapAt(
+  addon: NativeAddon, info: AddonInfo, shared: { threads: number }, precision: Precision,
+  variant: (p: Precision) => Kernels,
+): Kernels {
   const elementwise = (kernel: string, names: string[], arrays: Float32Array[]) =>
     checkSameLength(kernel, names, arrays);
+  const stale = "this addon build predates bf16 support; rebuild it (node scripts/build-native.mjs) or set SAEKIT_PRECISION=fp32";
+  if (precision === "bf16" && (!addon.gemmBf16 || !addon.gemmBf16Async)) throw new Error(stale);
+  const product = precision === "bf16" ? addon.gemmBf16! : addon.gemm;
+  const productAsync = precision === "bf16" ? addon.gemmBf16Async! : addon.gemmAsync;
   return {
     name: "native",
     isa: info.isa,
     get threads() {
-      return threads;
+      return shared.threads;
     },
     setThreads(n: number) {
       if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`setThreads: n must be in [1, 256], got ${n}`);
-      threads = addon.setThreads(n);
+      shared.threads = addon.setThreads(n);
     },
+    precision,
+    get bf16Path() {
+      return info.bf16Path ?? "none (addon predates bf16 support)";
+    },
+    withPrecision: variant,
     gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
       checkGemm(tA, tB, M, N, K, a, lda, b, ldb, c, ldc);
-      addon.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      product(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     },
     async gemmAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
       checkGemm(tA, tB, M, N, K, a, lda, b, ldb, c, ldc);
-      await addon.gemmAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      await productAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     },
     addBias(x, rows, cols, bias) {
       checkDim("addBias", "rows", rows);
