@@ -19,7 +19,7 @@ if [[ $what == saes || $what == all ]]; then
   # Run 1 (4,096 features, 8 × d_mlp) on A and B: same hyper-parameters, different seeds; run 0 (512) and run 2
   # (16,384) on A. Standard recipe (ReLU + L1, λ = 3 on activations scaled to E‖x‖² = d_in), 10M tokens each.
   train_sae() { # model run d_sae seed tokens
-    saekit sae train --model "models/$1" --out "models/$1/$2" --d-sae "$3" --l1 3 --lr 1e-3 --tokens "$5" --seed "$4" \
+    saekit sae train --model "models/$1" --out "models/$1/$2" --d-sae "$3" --l1 3 --lr 1e-3 --tokens "$5" --seed "$4" --resample paper \
       --checkpoint-every 500 --dtype BF16 --discard-checkpoint
     saekit sae eval --sae "models/$1/$2" --json "models/$1/$2/eval.json"
   }

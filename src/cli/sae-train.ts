@@ -1,11 +1,14 @@
 /** `saekit sae train`: train an SAE on a model's hook activations (streamed, or from `saekit sae cache`). */
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { join, relative, resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
 import { trainSae, type SaeTrainEvent } from "../sae/train.js";
+import { formatThreshold, LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
+import { RESAMPLE_MODES, type ResampleMode } from "../sae/resample.js";
+import { corpusDatasetPath } from "./corpus-label.js";
 import { corpusOptions, corpusSources, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
@@ -26,6 +29,13 @@ interface SaeTrainFlags {
   activations?: string;
   bufferRows: number;
   resampleAt?: string;
+  resample: ResampleMode;
+  resampleThreshold: number;
+  resampleEvery?: number;
+  resampleWindow?: number;
+  auxCoefficient?: number;
+  auxK?: number;
+  lowDensity: number[];
   deadWindow: number;
   normalize: boolean;
   checkpointEvery: number;
@@ -50,10 +60,12 @@ function reporter() {
         bar?.update(e.tokens, [
           `step ${e.step}/${e.totalSteps}`, `MSE ${e.mse.toPrecision(3)}`, `FVU ${e.fvu.toFixed(3)}`, `L0 ${e.l0.toFixed(1)}`,
           `dead ${(100 * e.deadFraction).toFixed(1)}%`,
+          ...e.lowDensity.map((b) => `<${formatThreshold(b.threshold)} ${(100 * b.share).toFixed(1)}%`),
         ]);
         break;
       case "resample":
-        log(`step ${e.step}: resampled ${e.dead} dead features`);
+        log(e.mode === "paper" ? `step ${e.step}: resampled ${e.dead} dead features`
+          : `step ${e.step}: resampled ${e.resampled} features below the density threshold (${e.dead} of them dead)`);
         break;
       case "checkpoint":
       case "done":
@@ -80,7 +92,20 @@ export function registerSaeTrain(program: Command): void {
     .option("--seed <n>", "seed of the initialisation and data order", integerFlag("--seed", 0), 0)
     .option("--activations <dir>", "read activations from this cache (saekit sae cache) instead of running the model")
     .option("--buffer-rows <n>", "shuffle buffer rows", integerFlag("--buffer-rows", 1), 131_072)
-    .option("--resample-at <steps>", "standard: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
+    .addOption(new Option("--resample <mode>", "standard: low-density (resample features below --resample-threshold over a window, every --resample-every tokens until the last 20 %), paper (Towards Monosemanticity as shipped: features dead for --dead-window, at 20/40/60 %), none").choices([...RESAMPLE_MODES]).default("low-density"))
+    .option("--resample-threshold <x>", "low-density: resample features firing on fewer than this fraction of the window's tokens", numberFlag("--resample-threshold", 0, 1), 1e-4)
+    .option("--resample-every <n>", "low-density: tokens between checks (default 5% of --tokens, at least 10 / threshold)", integerFlag("--resample-every", 1))
+    .option("--resample-window <n>", "low-density: tokens the density is counted over before each check (default: the interval)", integerFlag("--resample-window", 1))
+    .option("--resample-at <steps>", "paper: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
+    .option("--aux-coefficient <x>", "α of the AuxK loss (default 1/32 topk, 0 = off standard; standard: the latents below --resample-threshold by moving-average density)", numberFlag("--aux-coefficient", 0, Infinity, true))
+    .option("--aux-k <n>", "AuxK: dead latents per token (default d_in/2)", integerFlag("--aux-k", 1))
+    .option("--low-density <list>", "densities below which progress and training.json report the share of features", (v: string) => {
+      try {
+        return parseThresholdList(v, "--low-density");
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    }, [...LOW_DENSITY_THRESHOLDS])
     .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), 1_000_000)
     .option("--no-normalize", "do not scale activations to E‖x‖² = d_in")
     .option("--checkpoint-every <n>", "checkpoint every n steps (0 = only when stopped)", integerFlag("--checkpoint-every", 0), 500)
@@ -121,12 +146,13 @@ export function registerSaeTrain(program: Command): void {
       try {
         const result = await trainSae({
           out, source, architecture: f.architecture, dSae, k: f.k, l1Coefficient: f.l1, lr: f.lr, tokens: f.tokens, batchSize: f.batch,
-          seed: f.seed, resampleSteps, deadWindowTokens: f.deadWindow, normalize: f.normalize, checkpointEvery: f.checkpointEvery,
-          resume: f.resume ?? false, dtype: f.dtype, discardCheckpoint: f.discardCheckpoint ?? false, signal: controller.signal, onProgress: r.onEvent,
+          seed: f.seed, resampleSteps, resample: f.resample, resampleThreshold: f.resampleThreshold, resampleEveryTokens: f.resampleEvery,
+          resampleWindowTokens: f.resampleWindow, auxCoefficient: f.auxCoefficient, auxK: f.auxK, lowDensityThresholds: f.lowDensity, deadWindowTokens: f.deadWindow, normalize: f.normalize, checkpointEvery: f.checkpointEvery,
+          resume: f.resume ?? false, dtype: f.dtype, sourceSettings: { bufferRows: f.bufferRows }, discardCheckpoint: f.discardCheckpoint ?? false, signal: controller.signal, onProgress: r.onEvent,
           meta: {
             modelName: `saekit/${name}`, hookName: f.hook, hookLayer: Number(/^blocks\.(\d+)\./.exec(f.hook)?.[1] ?? 0), hookHeadIndex: null,
             contextSize: cfg.n_ctx, prependBos: false,
-            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : "saekit-default (sotu + brown + moby-dick + cpython stdlib), train split",
+            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : corpusDatasetPath(corpusSources(f)),
             normalizeActivations: f.normalize ? "expected_average_only_in" : "none",
             // Relative to the SAE folder, so a cloned or moved models/ tree still finds its model.
             extra: { model: relative(out, resolve(f.model)) || "." },
@@ -142,6 +168,10 @@ export function registerSaeTrain(program: Command): void {
           `trained ${formatCount(result.tokens)} tokens in ${formatDuration(result.seconds)} (${formatCount(result.tokensPerSecond)} tokens/s): ` +
             `MSE ${result.final.mse.toPrecision(4)}, FVU ${result.final.fvu.toFixed(3)}, L0 ${result.final.l0.toFixed(1)}, dead ${(100 * result.final.deadFraction).toFixed(1)}% (last batch)`,
         );
+        if (result.density) {
+          const d = result.density;
+          console.log(`density over the last ${formatCount(d.tokens ?? 0)} training tokens: dead ${d.dead}; ` + d.below.map((b) => `< ${formatThreshold(b.threshold)} ${b.count} (${(100 * b.share).toFixed(1)}%)`).join(", "));
+        }
         console.log(`wrote ${out}: cfg.json, sae_weights.safetensors (${f.dtype}), sparsity.safetensors, training.json`);
       } finally {
         r.finish();

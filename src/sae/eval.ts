@@ -6,7 +6,8 @@
  *   CE losses      next-token cross-entropy of the model clean, with x̂ spliced into the hook, and with the hook
  *                  zero-ablated; % loss recovered = (CE_zero − CE_sae) / (CE_zero − CE_clean)
  *   density        fraction of tokens on which each feature fires (over both domains): dead (never fired),
- *                  dense (> 10 %), and a histogram of log10 density
+ *                  dense (> 10 %), the ultra-low-density shares (density < 1e-4 and < 1e-5 by default, dead
+ *                  included; density.ts) and a histogram of log10 density that marks the bins below them
  * Definitions follow ../shared/CONVENTIONS.md.
  */
 import { constant, Tape } from "../core/autograd.js";
@@ -16,6 +17,7 @@ import { sequenceCount, type TokenSequences } from "../model/baselines.js";
 import { evenlySpacedIndices, gatherBatch, IGNORE_TARGET, SequencePool } from "../model/train-data.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae } from "./sae.js";
+import { densitySummary, formatDensityBands, formatThreshold, LOW_DENSITY_THRESHOLDS, type DensitySummary } from "./density.js";
 
 export interface SaeEvalOptions {
   model: HookedTransformer;
@@ -27,6 +29,8 @@ export interface SaeEvalOptions {
   tokensPerDomain?: number;
   /** Sequences per forward pass (default 32). */
   batch?: number;
+  /** Densities below which the share of features is reported (default 1e-4, 1e-5). */
+  lowDensityThresholds?: readonly number[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -53,6 +57,8 @@ export interface SaeEvalResult {
   denseFeatures: number;
   deadFraction: number;
   denseFraction: number;
+  /** Dead and ultra-low-density features (density < each threshold, dead included) over the evaluation tokens. */
+  lowDensity: DensitySummary;
   /** Histogram of log10 feature density over features that fired: edges (bins + 1) and counts. */
   densityHistogram: { edges: number[]; counts: number[] };
   /** Per feature: fraction of evaluation tokens where it fired. */
@@ -60,12 +66,6 @@ export interface SaeEvalResult {
 }
 
 export const DENSE_FEATURE_THRESHOLD = 0.1;
-
-export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
-  const { model, sae, hookName } = options;
-  if (!model.hookNames().includes(hookName)) throw new Error(`sae eval: hook "${hookName}" is not a hook point of the model`);
-  const batch = options.batch ?? 32;
-  const perDomain = options.tokensPerDomain ?? 131_072;
 /** Fewer evaluation tokens than this give no meaningful metric (an empty corpus gives NaN or a false 100 %). */
 export const MIN_EVAL_TOKENS = 512;
 
@@ -76,6 +76,12 @@ export class SaeEvalDataError extends Error {
     super(message);
   }
 }
+
+export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
+  const { model, sae, hookName } = options;
+  if (!model.hookNames().includes(hookName)) throw new Error(`sae eval: hook "${hookName}" is not a hook point of the model`);
+  const batch = options.batch ?? 32;
+  const perDomain = options.tokensPerDomain ?? 131_072;
   const fired = new Float64Array(sae.dSae);
   let tokensAll = 0;
   const domains: Partial<Record<Domain, DomainMetrics>> = {};
@@ -84,16 +90,16 @@ export class SaeEvalDataError extends Error {
     return { domain: domain as Domain, data: data!, indices: evenlySpacedIndices(sequenceCount(data!), n) };
   });
   const total = plan.reduce((s, p) => s + p.indices.length, 0);
+  const planned = plan.reduce((s, p) => s + p.indices.length * p.data.nCtx, 0);
+  if (planned < MIN_EVAL_TOKENS) {
+    throw new SaeEvalDataError(planned, `sae eval: the evaluation data holds ${planned} tokens; at least ${MIN_EVAL_TOKENS} are needed for meaningful metrics`);
+  }
   let done = 0;
   for (const { domain, data, indices } of plan) {
     if (indices.length === 0) continue;
     const pool = new SequencePool([data]);
     const acc = { tokens: 0, active: 0, sq: 0, sumX: new Float64Array(sae.dIn), sumX2: 0, ce: [0, 0, 0], scored: 0 };
     for (let start = 0; start < indices.length; start += batch) {
-  const planned = plan.reduce((s, p) => s + p.indices.length * p.data.nCtx, 0);
-  if (planned < MIN_EVAL_TOKENS) {
-    throw new SaeEvalDataError(planned, `sae eval: the evaluation data holds ${planned} tokens; at least ${MIN_EVAL_TOKENS} are needed for meaningful metrics`);
-  }
       const chunk = gatherBatch(pool, indices.subarray(start, start + batch));
       const { cleanLoss, x } = cleanPass(model, hookName, chunk);
       const rows = chunk.batch * chunk.nCtx;
@@ -146,6 +152,7 @@ export class SaeEvalDataError extends Error {
   return {
     hookName, dSae: sae.dSae, domains, overall, deadFeatures, denseFeatures,
     deadFraction: deadFeatures / sae.dSae, denseFraction: denseFeatures / sae.dSae,
+    lowDensity: densitySummary(density, options.lowDensityThresholds ?? LOW_DENSITY_THRESHOLDS, tokensAll),
     densityHistogram: log10Histogram(density), density,
   };
 }
@@ -199,11 +206,27 @@ export function formatSaeEval(r: SaeEvalResult): string {
     `features: ${r.dSae}; dead (never fired) ${r.deadFeatures} (${(100 * r.deadFraction).toFixed(1)}%); ` +
       `dense (> ${100 * DENSE_FEATURE_THRESHOLD}% of tokens) ${r.denseFeatures} (${(100 * r.denseFraction).toFixed(1)}%)`,
   );
-  const max = Math.max(1, ...r.densityHistogram.counts);
-  lines.push("feature density (log10 fraction of tokens):");
-  r.densityHistogram.counts.forEach((c, i) => {
-    if (c === 0) return;
-    lines.push(`  ${r.densityHistogram.edges[i]!.toFixed(2).padStart(6)} … ${r.densityHistogram.edges[i + 1]!.toFixed(2).padStart(6)}  ${"█".repeat(Math.ceil((30 * c) / max)).padEnd(30)} ${c}`);
-  });
+  lines.push(`ultra-low density (dead included): ${formatDensityBands(r.lowDensity)}; median density ${r.lowDensity.median.toPrecision(2)}`);
+  lines.push(...formatDensityHistogram(r.densityHistogram, r.lowDensity.below.map((b) => b.threshold)));
   return lines.join("\n");
+}
+
+/**
+ * The log10 density histogram as text, one line per non-empty bin; bins below the largest of `thresholds` (the
+ * ultra-low-density cluster) are drawn with ░ and tagged with the threshold they fall under.
+ */
+export function formatDensityHistogram(h: { edges: number[]; counts: number[] }, thresholds: readonly number[] = LOW_DENSITY_THRESHOLDS): string[] {
+  const max = Math.max(1, ...h.counts);
+  const logs = [...thresholds].map(Math.log10).sort((a, b) => a - b);
+  const lines = [`feature density (log10 fraction of tokens; ░ = below ${thresholds.map(formatThreshold).join(" / ")}):`];
+  h.counts.forEach((c, i) => {
+    if (c === 0) return;
+    const hi = h.edges[i + 1]!;
+    // A bin belongs to the cluster below t when its upper edge is ≤ log10 t (bins straddling t are not marked).
+    const under = logs.find((t) => hi <= t + 1e-9);
+    const bar = (under !== undefined ? "░" : "█").repeat(Math.ceil((30 * c) / max)).padEnd(30);
+    const tag = under !== undefined ? `  < ${formatThreshold(10 ** under)}` : "";
+    lines.push(`  ${h.edges[i]!.toFixed(2).padStart(6)} … ${hi.toFixed(2).padStart(6)}  ${bar} ${String(c).padStart(5)}${tag}`);
+  });
+  return lines;
 }

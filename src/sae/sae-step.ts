@@ -8,6 +8,11 @@
  *   standard: ‖x̂ − x‖² + λ · Σ_j f_j ‖W_dec_j‖            (decoder rows are kept at unit norm, so Σ_j f_j)
  *   topk:     ‖x̂ − x‖² + α · ‖ê − (x − x̂)‖²                 (AuxK: ê decodes the top k_aux dead latents, no b_dec;
  *                                                           x − x̂ is a constant for it, as in OpenAI's recipe)
+ *   standard + AuxK (α > 0 and a dead mask): the same auxiliary term added to the standard loss. A ReLU latent
+ *   that is dead has pre-activations ≤ 0, so ReLU aux codes would carry no gradient: its aux code is instead its
+ *   pre-activation minus the row's (k_aux+1)-th largest among dead latents (positive, slope 1, the threshold held
+ *   constant), i.e. a TopK over the dead latents measured from its own threshold. Not on the dense path (the
+ *   early, still-dense steps, when no latent is dead yet).
  * Gradients are written into SaeGradients (overwritten each call).
  */
 import { kernels } from "../core/backend.js";
@@ -23,7 +28,7 @@ export interface SaeGradients {
 export interface SaeBatchOptions {
   /** λ of the L1 penalty (standard). */
   l1Coefficient: number;
-  /** Features that count as dead for AuxK (topk): a mask over d_sae, or null for none. */
+  /** Features that count as dead for AuxK (topk, or standard with auxCoefficient > 0): a mask over d_sae, or null. */
   deadMask?: Uint8Array | null;
   /** k_aux: dead latents used by AuxK per token (default d_in / 2). */
   auxK?: number;
@@ -167,7 +172,7 @@ export class SaeBatchStep {
 
     let auxLoss = 0;
     const alpha = options.auxCoefficient ?? 1 / 32;
-    if (sae.spec.architecture === "topk" && options.deadMask && alpha > 0) {
+    if (options.deadMask && alpha > 0) {
       auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha);
     }
     this.finishBDec(dxh, rows);
@@ -229,28 +234,52 @@ export class SaeBatchStep {
     for (let j = 0; j < dSae; j++) if (deadMask[j]) deadCols.push(j);
     const nDead = deadCols.length;
     if (nDead === 0 || rows === 0) return 0;
-    const kAux = Math.min(kAuxWanted, nDead);
+    // Standard (ReLU) latents: one extra slot per row gives the threshold the aux codes are measured from.
+    const shifted = this.sae.spec.architecture === "standard";
+    const kAux = shifted ? Math.min(kAuxWanted, nDead - 1) : Math.min(kAuxWanted, nDead);
+    if (kAux < 1) return 0;
+    const kSel = shifted ? kAux + 1 : kAux;
     // Gather the dead columns into a compact [rows, nDead] matrix so top-k runs over dead latents only.
     const compact = this.scratch.get("auxPre", rows * nDead);
-    // `pre` lacks b_enc here (TopK path): add it while gathering, rounded as the float32 kernels round.
-    const bEnc = this.sae.bEnc;
+    // `pre` lacks b_enc on the TopK path: add it while gathering, rounded as the float32 kernels round. The standard
+    // path's `pre` already holds it.
+    const bEnc = shifted ? null : this.sae.bEnc;
     for (let r = 0; r < rows; r++) {
       const src = r * dSae;
       const dst = r * nDead;
-      for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]! + bEnc[deadCols[j]!]!;
+      if (bEnc) for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]! + bEnc[deadCols[j]!]!;
+      else for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]!;
     }
-    const indices = new Int32Array(rows * kAux);
-    const values = new Float32Array(rows * kAux);
-    k.topkRows(compact, rows, nDead, kAux, values, indices);
-    for (let i = 0; i < indices.length; i++) {
-      if (values[i]! > 0) indices[i] = deadCols[indices[i]!]!;
-      else {
-        indices[i] = -1;
-        values[i] = 0;
+    const indices = new Int32Array(rows * kSel);
+    const values = new Float32Array(rows * kSel);
+    k.topkRows(compact, rows, nDead, kSel, values, indices);
+    if (shifted) {
+      for (let r = 0; r < rows; r++) {
+        let lowest = r * kSel;
+        for (let i = r * kSel + 1; i < (r + 1) * kSel; i++) if (values[i]! < values[lowest]!) lowest = i;
+        const threshold = values[lowest]!;
+        for (let i = r * kSel; i < (r + 1) * kSel; i++) {
+          const v = values[i]! - threshold;
+          if (i !== lowest && v > 0) {
+            indices[i] = deadCols[indices[i]!]!;
+            values[i] = v;
+          } else {
+            indices[i] = -1;
+            values[i] = 0;
+          }
+        }
+      }
+    } else {
+      for (let i = 0; i < indices.length; i++) {
+        if (values[i]! > 0) indices[i] = deadCols[indices[i]!]!;
+        else {
+          indices[i] = -1;
+          values[i] = 0;
+        }
       }
     }
     const eHat = this.scratch.get("auxRecon", rows * dIn);
-    k.sparseDecode(rows, kAux, indices, values, this.sae.dec, dIn, eHat, false);
+    k.sparseDecode(rows, kSel, indices, values, this.sae.dec, dIn, eHat, false);
     // auxDiff = ê − (x − x̂); its gradient 2α·auxDiff/B flows into the aux codes and the dead decoder rows.
     let loss = 0;
     for (let i = 0; i < rows * dIn; i++) {
@@ -260,10 +289,10 @@ export class SaeBatchStep {
     }
     const scale = (2 * alpha) / rows;
     k.scale(eHat, scale);
-    const dVals = new Float32Array(rows * kAux);
-    k.sparseDecodeBackward(rows, kAux, indices, values, this.sae.dec, dIn, eHat, dVals, this.grads.dec);
+    const dVals = new Float32Array(rows * kSel);
+    k.sparseDecodeBackward(rows, kSel, indices, values, this.sae.dec, dIn, eHat, dVals, this.grads.dec);
     for (let i = 0; i < dVals.length; i++) if (indices[i]! < 0) dVals[i] = 0;
-    this.encoderBackward({ rows, k: kAux, indices, values }, dVals, xc, rows);
+    this.encoderBackward({ rows, k: kSel, indices, values }, dVals, xc, rows);
     return loss / rows;
   }
 

@@ -4,7 +4,9 @@
  * SAELens folder (activation normalisation folded into the weights, as SAELens does when saving).
  *
  * Output folder OUT:
- *   checkpoint/                        weights (F32, unfolded), Adam moments, state.json (written last)
+ *   checkpoint/                        weights (F32, unfolded), Adam moments, the shuffle buffer (stream.safetensors),
+ *                                      state.json (written last): a resume continues bit-for-bit
+ *   .saekit.lock                       held while a run writes the folder (io/folder-lock.ts)
  *   cfg.json + sae_weights.safetensors the final SAE (SAELens v6 layout, see format.ts)
  *   sparsity.safetensors               log10 feature density over the last `densityWindowTokens` of training
  *   training.json                      hyper-parameters, throughput, final statistics, history
@@ -18,11 +20,15 @@ import { Rng, type RngState } from "../core/rng.js";
 import { Tensor } from "../core/tensor.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { isCheckpointEntry, readLatestCheckpointFolder, removeCheckpointTemps, writeCheckpointFolder, CHECKPOINT_DIR } from "../io/checkpoint-folder.js";
+import { acquireFolderLock, LOCK_FILE } from "../io/folder-lock.js";
+import { openSafetensors, saveSafetensors } from "../io/safetensors.js";
 import { loadOptimizerState, saveOptimizerState } from "../model/train-checkpoint.js";
-import { estimateNormScale, type ActivationSource } from "./activations.js";
+import { estimateNormScale, type ActivationSource, type ShuffleBufferState, type StreamSnapshot } from "./activations.js";
 import { loadSaeFolder, saveSaeFolder, type SaeMetadata } from "./format.js";
 import { geometricMedian, initSae } from "./init.js";
 import { Sae, type SaeArchitecture } from "./sae.js";
+import { densitySummary, LOW_DENSITY_THRESHOLDS, checkThresholds, type DensitySummary } from "./density.js";
+import { FeatureDensityTracker, lowDensityCheckSteps, resampleFeatures, RESAMPLE_MODES, type DensityTrackerState, type ResampleEvent, type ResampleMode } from "./resample.js";
 import { SaeBatchStep } from "./sae-step.js";
 
 export interface TrainSaeOptions {
@@ -47,13 +53,31 @@ export interface TrainSaeOptions {
   l1Coefficient?: number;
   /** Steps over which λ ramps up linearly from 0 (default 5% of steps). */
   l1WarmupSteps?: number;
-  /** Steps at which dead features are resampled (standard; default: 20%, 40%, 60% of training). */
+  /**
+   * Resampling (standard): "low-density" (default) resamples features below resampleThreshold over the last
+   * resampleWindowTokens, every resampleEveryTokens until the last 20 % of training; "paper" resamples features
+   * dead for deadWindowTokens at resampleSteps (Towards Monosemanticity as shipped before); "none".
+   */
+  resample?: ResampleMode;
+  /** low-density: density below which a feature is resampled (default 1e-4). */
+  resampleThreshold?: number;
+  /** low-density: tokens between checks (default 5 % of training, at least 10 / threshold). */
+  resampleEveryTokens?: number;
+  /** low-density: tokens the density is counted over before each check (default = resampleEveryTokens). */
+  resampleWindowTokens?: number;
+  /** Densities below which the progress and training.json report the ultra-low-density share (default 1e-4, 1e-5). */
+  lowDensityThresholds?: number[];
+  /** Steps at which dead features are resampled (standard, "paper"; default: 20%, 40%, 60% of training). */
   resampleSteps?: number[];
   /** Rows scored to choose resampling inputs (default 65,536). */
   resampleRows?: number;
   /** A feature is dead if it has not fired for this many tokens (default 1M; AuxK and resampling). */
   deadWindowTokens?: number;
-  /** AuxK: dead latents per token (default d_in/2) and α (default 1/32). */
+  /**
+   * AuxK: dead latents per token (default d_in/2) and α (default 1/32 for topk, 0 = off for standard). For the
+   * standard recipe the "dead" latents are those whose moving-average density (horizon: the resampling window) is
+   * below resampleThreshold, and their aux activations are shifted pre-activations (see sae-step.ts).
+   */
   auxK?: number;
   auxCoefficient?: number;
   /** Scale activations so that E‖x‖² = d_in (SAELens "expected_average_only_in"); default true. */
@@ -66,6 +90,8 @@ export interface TrainSaeOptions {
   discardCheckpoint?: boolean;
   /** Aborting stops after the current step with a checkpoint (resumable). */
   signal?: AbortSignal;
+  /** Settings of the activation source a resume must match (e.g. {bufferRows}); compared like the training settings. */
+  sourceSettings?: Record<string, unknown>;
   onProgress?: (event: SaeTrainEvent) => void;
 }
 
@@ -84,13 +110,15 @@ export interface SaeStepEvent {
   lr: number;
   /** Fraction of features that have not fired within the dead window. */
   deadFraction: number;
+  /** Per lowDensityThresholds: share of features whose moving-average density is below it. */
+  lowDensity: Array<{ threshold: number; share: number }>;
   tokensPerSecond: number;
 }
 
 export type SaeTrainEvent =
   | { type: "start"; totalSteps: number; totalTokens: number; resumedFrom: number | null; normScale: number }
   | SaeStepEvent
-  | { type: "resample"; step: number; dead: number }
+  | { type: "resample"; step: number; mode: ResampleMode; dead: number; belowThreshold: number | null; resampled: number }
   | { type: "checkpoint"; step: number; dir: string }
   | { type: "done"; out: string; seconds: number };
 
@@ -112,13 +140,25 @@ interface TrainState {
   densityCounts: number[];
   densityTokens: number;
   rng: RngState;
-  history: Array<{ step: number; tokens: number; mse: number; fvu: number; l0: number; dead: number; loss: number }>;
-  resampled: Array<{ step: number; dead: number }>;
-  identity: string;
+  /** lowDensity: shares below lowDensityThresholds (moving-average densities). */
+  history: Array<{ step: number; tokens: number; mse: number; fvu: number; l0: number; dead: number; loss: number; lowDensity?: number[] }>;
+  resampled: ResampleEvent[];
+  /** Density tracking of the low-density resampling and the AuxK mask (absent in older checkpoints). */
+  densityTracker?: DensityTrackerState;
+  /** The run's settings (object; a JSON string in checkpoints of older saekit versions). */
+  identity: RunIdentity | string;
+  /** The last step's batch statistics (the final metrics when a resume starts at the last step). */
+  last?: { mse: number | null; fvu: number | null; l0: number | null };
+  /** The activation stream's exact state (stream.safetensors holds its buffered rows). */
+  stream?: ShuffleBufferState;
 }
+
+/** Every setting that decides the weights; a resume must match all of them. */
+type RunIdentity = Record<string, unknown>;
 
 const STATE_FILE = "state.json";
 const OPTIMIZER_FILE = "optimizer.safetensors";
+const STREAM_FILE = "stream.safetensors";
 const PARAM_NAMES = ["W_enc", "b_enc", "W_dec", "b_dec"] as const;
 
 export interface TrainSaeResult {
@@ -131,28 +171,82 @@ export interface TrainSaeResult {
   seconds: number;
   tokensPerSecond: number;
   final: { mse: number; fvu: number; l0: number; deadFraction: number };
+  /** Density bands over the last densityWindowTokens of training (what sparsity.safetensors holds). */
+  density?: DensitySummary;
 }
 
 export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult> {
   const o = resolveOptions(options);
   const out = resolve(options.out);
   fs.mkdirSync(out, { recursive: true });
-  removeCheckpointTemps(out);
-  const identity = JSON.stringify({ architecture: o.architecture, dSae: o.dSae, k: o.k, seed: o.seed, tokens: o.totalSteps * o.batchSize, batch: o.batchSize, hook: options.meta.hookName, model: options.meta.modelName });
-  const checkpoint = options.resume ? readLatestCheckpointFolder(out, STATE_FILE, readSaeCheckpoint) : null;
-  if (!options.resume) {
-    const stray = fs.readdirSync(out).filter((n) => !isCheckpointEntry(n));
-    if (stray.length > 0 || fs.existsSync(join(out, CHECKPOINT_DIR))) {
-      throw new SaeTrainError(`sae train: output folder ${out} is not empty (${[...stray, CHECKPOINT_DIR].slice(0, 3).join(", ")}…); use a new folder, or --resume to continue the run there`);
-    }
+  const release = acquireFolderLock(out, "sae train");
+  try {
+    return await trainSaeLocked(options, o, out);
+  } finally {
+    release();
   }
-  if (checkpoint && checkpoint.state.identity !== identity) {
-    throw new SaeTrainError(`sae train --resume: the checkpoint in ${checkpoint.dir} is from a different run (${checkpoint.state.identity}); these options describe ${identity}`);
+}
+
+/** The settings a resume must match; `k` and λ only where the architecture uses them. */
+function runIdentity(o: ResolvedOptions, options: TrainSaeOptions): RunIdentity {
+  const standard = o.architecture === "standard";
+  return {
+    architecture: o.architecture, dSae: o.dSae, k: standard ? null : o.k, seed: o.seed, tokens: o.totalSteps * o.batchSize, batch: o.batchSize,
+    hook: options.meta.hookName, model: options.meta.modelName, datasetPath: options.meta.datasetPath,
+    lr: o.lr, lrWarmupSteps: o.lrWarmupSteps, lrDecayFraction: o.lrDecayFraction,
+    l1Coefficient: standard ? o.l1Coefficient : null, l1WarmupSteps: standard ? o.l1WarmupSteps : null,
+    resampleSteps: standard && o.resample === "paper" ? o.resampleSteps : null, resampleRows: standard && o.resample !== "none" ? o.resampleRows : null, deadWindowTokens: o.deadWindowTokens,
+    resample: standard ? o.resample : null, lowDensityResample: standard && o.resample === "low-density" ? o.lowDensity : null,
+    auxK: o.auxCoefficient > 0 ? (o.auxK ?? null) : null, auxCoefficient: standard && o.auxCoefficient === 0 ? null : o.auxCoefficient,
+    normalize: o.normalize, densityWindowTokens: o.densityWindowTokens, ...(options.sourceSettings ?? {}),
+  };
+}
+
+/**
+ * The settings in which a checkpoint's run differs from these options, as "name (old → new)". Settings an older
+ * checkpoint did not record are not compared (its identity was a JSON string of the first few).
+ */
+function identityDifferences(recorded: RunIdentity | string, current: RunIdentity): string[] {
+  const old = typeof recorded === "string" ? (JSON.parse(recorded) as RunIdentity) : recorded;
+  const diffs: string[] = [];
+  for (const key of Object.keys(current)) {
+    if (!(key in old)) continue;
+    const a = JSON.stringify(old[key] ?? null);
+    const b = JSON.stringify(current[key] ?? null);
+    if (a !== b) diffs.push(`${key} (${a} → ${b})`);
+  }
+  for (const key of Object.keys(old)) if (!(key in current)) diffs.push(`${key} (${JSON.stringify(old[key])} → unset)`);
+  return diffs;
+}
+
+async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out: string): Promise<TrainSaeResult> {
+  removeCheckpointTemps(out);
+  const identity = runIdentity(o, options);
+  const checkpoint = options.resume ? readLatestCheckpointFolder(out, STATE_FILE, readSaeCheckpoint) : null;
+  const contents = fs.readdirSync(out).filter((n) => !isCheckpointEntry(n) && n !== LOCK_FILE);
+  if (!options.resume) {
+    if (contents.length > 0 || fs.existsSync(join(out, CHECKPOINT_DIR))) {
+      throw new SaeTrainError(`sae train: output folder ${out} is not empty (${[...contents, CHECKPOINT_DIR].slice(0, 3).join(", ")}…); use a new folder, or --resume to continue the run there`);
+    }
+  } else if (checkpoint === null && contents.length > 0) {
+    // Never train from scratch over something that is there: a finished run, or another run's files.
+    if (contents.includes("training.json") && contents.includes("cfg.json")) {
+      throw new SaeTrainError(`sae train --resume: ${out} holds a finished run whose checkpoint was discarded (--discard-checkpoint); there is nothing to resume, and it is left as it is. Train into a new folder`);
+    }
+    throw new SaeTrainError(`sae train --resume: ${out} has no checkpoint to resume (it holds ${contents.slice(0, 4).join(", ")}${contents.length > 4 ? ", …" : ""}); refusing to overwrite it. Train into a new or empty folder`);
+  }
+  if (checkpoint) {
+    const diffs = identityDifferences(checkpoint.state.identity, identity);
+    if (diffs.length > 0) {
+      throw new SaeTrainError(`sae train --resume: the checkpoint in ${checkpoint.dir} was made with other settings; it differs in ${diffs.join(", ")}. Resume with the run's settings, or train into a new folder`);
+    }
   }
   const emit = (e: SaeTrainEvent) => options.onProgress?.(e);
   const source = options.source(checkpoint?.state.resumeAt ?? 0);
   const dIn = source.dIn;
   if (dIn !== (checkpoint?.sae.dIn ?? dIn)) throw new SaeTrainError(`sae train --resume: activations have d_in ${dIn}, the checkpoint ${checkpoint!.sae.dIn}`);
+  // The exact stream (buffered rows included): without it a resume would skip the buffered rows and reshuffle.
+  if (checkpoint?.stream && source.restore) source.restore(checkpoint.stream);
 
   const spec = { architecture: o.architecture, dIn, dSae: o.dSae, k: o.architecture === "topk" ? o.k : null, applyBDecToInput: true };
   const rng = checkpoint ? Rng.fromState(checkpoint.state.rng) : new Rng(o.seed);
@@ -160,7 +254,7 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
   let state: TrainState;
   const batch = new Float32Array(o.batchSize * dIn);
   if (checkpoint) {
-    state = checkpoint.state;
+    state = { ...checkpoint.state, identity };
   } else {
     const normScale = o.normalize ? estimateNormScale(source) : 1;
     if (!Number.isFinite(normScale) || normScale <= 0) throw new SaeTrainError(`sae train: activation norm scale is ${normScale} (are the activations all zero?)`);
@@ -194,6 +288,11 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
   const deadWindowSteps = Math.max(1, Math.ceil(o.deadWindowTokens / o.batchSize));
   const densityStartStep = Math.max(0, o.totalSteps - Math.ceil(o.densityWindowTokens / o.batchSize));
   const deadMask = new Uint8Array(o.dSae);
+  // Density tracking: the low-density resampling window, and a moving average for the AuxK mask and progress.
+  const tracker = new FeatureDensityTracker(o.dSae, o.batchSize, o.lowDensity.windowSteps * o.batchSize, state.densityTracker);
+  const lowMask = new Uint8Array(o.dSae);
+  const lowDensityChecks = new Set(o.architecture === "standard" && o.resample === "low-density" ? lowDensityCheckSteps(o.lowDensity) : []);
+  const standardAux = o.architecture === "standard" && o.auxCoefficient > 0;
   const deadCount = () => {
     let n = 0;
     for (let j = 0; j < o.dSae; j++) {
@@ -208,10 +307,15 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
   const saveCheckpoint = () => {
     state.lastFired = Array.from(lastFired);
     state.densityCounts = Array.from(densityCounts);
+    state.densityTracker = tracker.state();
     state.rng = rng.state();
+    state.last = { mse: finiteOrNull(last.mse), fvu: finiteOrNull(last.fvu), l0: finiteOrNull(last.l0) };
+    const stream = source.snapshot?.();
+    state.stream = stream?.state;
     const dir = writeCheckpointFolder(out, (tmp) => {
       saveSaeFolder(tmp, sae, { ...options.meta, extra: { checkpoint: true, normScale: state.normScale } }, { dtype: "F32" });
       saveOptimizerState(join(tmp, OPTIMIZER_FILE), adam.stateDict());
+      if (stream) saveSafetensors(join(tmp, STREAM_FILE), { rows: { dtype: "F32", shape: [stream.state.held, dIn], data: stream.rows } });
       writeFileAtomicSync(join(tmp, STATE_FILE), `${JSON.stringify(state)}\n`);
     });
     emit({ type: "checkpoint", step: state.step, dir });
@@ -222,8 +326,8 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
   let lastCheckpointStep = checkpoint ? state.step : -1;
   let sessionSeconds = 0;
   let sessionTokens = 0;
-  let last: { mse: number; fvu: number; l0: number } = { mse: NaN, fvu: NaN, l0: NaN };
-  const resampleSet = new Set(o.architecture === "standard" ? o.resampleSteps : []);
+  let last: { mse: number; fvu: number; l0: number } = { mse: state.last?.mse ?? NaN, fvu: state.last?.fvu ?? NaN, l0: state.last?.l0 ?? NaN };
+  const resampleSet = new Set(o.architecture === "standard" && o.resample === "paper" ? o.resampleSteps : []);
   const k = kernels();
   while (state.step < o.totalSteps) {
     const t0 = performance.now();
@@ -235,10 +339,13 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
     if (state.normScale !== 1) k.scale(batch, state.normScale);
     const lambda = o.l1Coefficient * Math.min(1, (state.step + 1) / Math.max(1, o.l1WarmupSteps));
     const dead = deadCount();
+    // A low-density window ends at the next check: start counting `windowSteps` before it.
+    if (lowDensityChecks.has(state.step + o.lowDensity.windowSteps)) tracker.resetWindow();
+    const auxMask = o.architecture === "topk" ? (dead > 0 ? deadMask : null) : standardAux && tracker.belowMask(o.lowDensity.threshold, lowMask) > 0 ? lowMask : null;
     const logging = (state.step + 1) % o.logEvery === 0 || state.step + 1 === o.totalSteps;
     const { stats, codes, activeFeatures } = step.run(batch, o.batchSize, {
       withVariance: logging,
-      l1Coefficient: lambda, deadMask: o.architecture === "topk" && dead > 0 ? deadMask : null, auxK: o.auxK ?? Math.floor(dIn / 2), auxCoefficient: o.auxCoefficient,
+      l1Coefficient: lambda, deadMask: auxMask, auxK: o.auxK ?? Math.floor(dIn / 2), auxCoefficient: o.auxCoefficient,
     });
     if (!Number.isFinite(stats.loss)) {
       throw stopError(`the loss became ${stats.loss} at step ${state.step} (MSE ${stats.mse}, L1 ${stats.l1}); try a lower lr or λ`, lastCheckpointStep, out);
@@ -249,6 +356,7 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
     adam.step(lr);
     k.normalizeRows(sae.dec, o.dSae, dIn, null);
     for (let j = 0; j < o.dSae; j++) if (activeFeatures[j]) lastFired[j] = state.step;
+    tracker.observe(codes, activeFeatures);
     if (state.step >= densityStartStep) {
       accumulateDensity(codes, densityCounts, activeFeatures);
       state.densityTokens += o.batchSize;
@@ -265,17 +373,30 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
 
     if (resampleSet.has(state.step)) {
       const deadNow = deadCount();
-      resampleDeadFeatures(sae, adam, deadMask, source, state.normScale, o.resampleRows, rng, o.batchSize);
+      const resampled = resampleFeatures(sae, adam, deadMask, source, state.normScale, o.resampleRows, rng, o.batchSize);
       for (let j = 0; j < o.dSae; j++) if (deadMask[j]) lastFired[j] = state.step; // a fresh window for new features
       state.resampled.push({ step: state.step, dead: deadNow });
-      emit({ type: "resample", step: state.step, dead: deadNow });
+      emit({ type: "resample", step: state.step, mode: "paper", dead: deadNow, belowThreshold: null, resampled });
+    }
+    if (lowDensityChecks.has(state.step) && tracker.windowDenseSteps > 0) {
+      // Codes still dense (L1 warm-up): counts are lower bounds and resampling now would only restart the warm-up.
+      state.resampled.push({ step: state.step, dead: deadCount(), resampled: 0, skipped: "codes were dense during the window" });
+    } else if (lowDensityChecks.has(state.step)) {
+      const deadNow = deadCount();
+      const below = tracker.windowBelowMask(o.lowDensity.threshold, o.lowDensity.windowSteps * o.batchSize, lowMask);
+      const resampled = resampleFeatures(sae, adam, lowMask, source, state.normScale, o.resampleRows, rng, o.batchSize);
+      for (let j = 0; j < o.dSae; j++) if (lowMask[j]) lastFired[j] = state.step;
+      state.resampled.push({ step: state.step, dead: deadNow, belowThreshold: below, resampled });
+      emit({ type: "resample", step: state.step, mode: "low-density", dead: deadNow, belowThreshold: below, resampled });
     }
     if (logging) {
       const deadFraction = deadCount() / o.dSae;
-      state.history.push({ step: state.step, tokens: state.step * o.batchSize, mse: stats.mse, fvu, l0: stats.l0, dead: deadFraction, loss: stats.loss });
+      const bands = densitySummary(tracker.densities(), o.lowDensityThresholds).below;
+      const lowDensity = bands.map((b) => ({ threshold: b.threshold, share: b.share }));
+      state.history.push({ step: state.step, tokens: state.step * o.batchSize, mse: stats.mse, fvu, l0: stats.l0, dead: deadFraction, loss: stats.loss, lowDensity: bands.map((b) => b.share) });
       emit({
         type: "step", step: state.step, totalSteps: o.totalSteps, tokens: state.step * o.batchSize, totalTokens: o.totalSteps * o.batchSize,
-        loss: stats.loss, mse: stats.mse, fvu, l0: stats.l0, l1Coefficient: lambda, lr, deadFraction, tokensPerSecond: sessionTokens / sessionSeconds,
+        loss: stats.loss, mse: stats.mse, fvu, l0: stats.l0, l1Coefficient: lambda, lr, deadFraction, lowDensity, tokensPerSecond: sessionTokens / sessionSeconds,
       });
     }
     if (o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0 && state.step < o.totalSteps) lastCheckpointStep = saveCheckpoint();
@@ -294,21 +415,32 @@ export async function trainSae(options: TrainSaeOptions): Promise<TrainSaeResult
   foldNormScale(final, state.normScale);
   const sparsity = Float32Array.from(densityCounts, (c) => Math.log10(Math.max(c, 1e-10) / Math.max(1, state.densityTokens)));
   const deadFraction = deadCount() / o.dSae;
+  const density = densitySummary(Float64Array.from(densityCounts, (c) => c / Math.max(1, state.densityTokens)), o.lowDensityThresholds, state.densityTokens);
+  const standard = o.architecture === "standard";
+  const resampling = !standard || o.resample === "none" ? { mode: standard ? "none" : null }
+    : o.resample === "paper" ? { mode: "paper", steps: o.resampleSteps, deadWindowTokens: o.deadWindowTokens, rows: o.resampleRows }
+      : {
+          mode: "low-density", threshold: o.lowDensity.threshold, everySteps: o.lowDensity.everySteps, everyTokens: o.lowDensity.everySteps * o.batchSize,
+          windowSteps: o.lowDensity.windowSteps, windowTokens: o.lowDensity.windowSteps * o.batchSize, untilStep: o.lowDensity.untilStep, rows: o.resampleRows,
+        };
   const training = {
     architecture: o.architecture, dSae: o.dSae, dIn, k: spec.k, seed: o.seed, tokens: state.step * o.batchSize, steps: state.step,
     batchSize: o.batchSize, lr: o.lr, lrWarmupSteps: o.lrWarmupSteps, lrDecayFraction: o.lrDecayFraction, adam: { beta1: o.beta1, beta2: o.beta2 },
     l1Coefficient: o.architecture === "standard" ? o.l1Coefficient : null, l1Penalty: "λ · mean over tokens of Σ_j f_j ‖W_dec_j‖ (unit-norm decoder rows)",
-    l1WarmupSteps: o.l1WarmupSteps, resampled: state.resampled, deadWindowTokens: o.deadWindowTokens,
-    auxK: o.architecture === "topk" ? o.auxK : null, auxCoefficient: o.architecture === "topk" ? o.auxCoefficient : null,
+    l1WarmupSteps: o.l1WarmupSteps, resampling, resampled: state.resampled, deadWindowTokens: o.deadWindowTokens,
+    auxK: o.auxCoefficient > 0 ? (o.auxK ?? Math.floor(dIn / 2)) : null, auxCoefficient: o.auxCoefficient > 0 ? o.auxCoefficient : null,
+    auxDeadLatents: o.auxCoefficient > 0 ? (standard ? `moving-average density < ${o.lowDensity.threshold} (horizon ${o.lowDensity.windowSteps * o.batchSize} tokens)` : `no firing for ${o.deadWindowTokens} tokens`) : null,
     normalizeActivations: o.normalize ? "expected_average_only_in (folded into the saved weights)" : "none", normScale: state.normScale,
-    trainSeconds: state.trainSeconds, tokensPerSecond: (state.step * o.batchSize) / state.trainSeconds, backend: backendInfo(),
-    final: { ...last, deadFraction }, densityWindowTokens: state.densityTokens, history: state.history,
+    trainSeconds: state.trainSeconds, tokensPerSecond: (state.step * o.batchSize) / state.trainSeconds, precision: kernels().precision, backend: backendInfo(),
+    final: { ...last, deadFraction }, densityWindowTokens: state.densityTokens, density, history: state.history,
   };
-  saveSaeFolder(out, final, { ...options.meta, extra: { ...(options.meta.extra ?? {}), training: { ...training, history: undefined } } }, { dtype: o.dtype, sparsity });
+  // The scale is folded into the weights: the saved SAE takes raw activations, so "none" (what SAELens'
+  // fold_activation_norm_scaling_factor sets; "expected_average_only_in" would make its tools scale twice).
+  saveSaeFolder(out, final, { ...options.meta, normalizeActivations: "none", extra: { ...(options.meta.extra ?? {}), training: { ...training, history: undefined } } }, { dtype: o.dtype, sparsity });
   writeFileAtomicSync(join(out, "training.json"), `${JSON.stringify(training, null, 2)}\n`);
   if (options.discardCheckpoint) fs.rmSync(join(out, CHECKPOINT_DIR), { recursive: true, force: true });
   emit({ type: "done", out, seconds: state.trainSeconds });
-  return { completed: true, sae: final, out, steps: state.step, tokens: state.step * o.batchSize, seconds: state.trainSeconds, tokensPerSecond: training.tokensPerSecond, final: training.final };
+  return { completed: true, sae: final, out, steps: state.step, tokens: state.step * o.batchSize, seconds: state.trainSeconds, tokensPerSecond: training.tokensPerSecond, final: training.final, density };
 }
 
 /** Linear warm-up, constant, then linear decay to 0 over the last lrDecayFraction of the steps. */
@@ -328,8 +460,19 @@ function stopError(what: string, lastCheckpointStep: number, out: string): SaeTr
 function readSaeCheckpoint(dir: string) {
   const state = JSON.parse(fs.readFileSync(join(dir, STATE_FILE), "utf8")) as TrainState;
   const { sae } = loadSaeFolder(dir);
-  return { dir, sae, state, optimizer: loadOptimizerState(join(dir, OPTIMIZER_FILE)) };
+  let stream: StreamSnapshot | null = null;
+  if (state.stream) {
+    const reader = openSafetensors(join(dir, STREAM_FILE));
+    try {
+      stream = { state: state.stream, rows: reader.readFloat32("rows") };
+    } finally {
+      reader.close();
+    }
+  }
+  return { dir, sae, state, stream, optimizer: loadOptimizerState(join(dir, OPTIMIZER_FILE)) };
 }
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** Weights trained on s·x, rewritten to take x: W_enc·s, b_dec/s, W_dec/s (what SAELens does when saving). */
 export function foldNormScale(sae: Sae, s: number): void {
@@ -349,70 +492,7 @@ function accumulateDensity(codes: { indices: Int32Array } | null, counts: Float6
   for (const idx of codes.indices) if (idx >= 0) counts[idx]! += 1;
 }
 
-/**
- * Towards Monosemanticity's resampling: score `rows` inputs by squared reconstruction error, pick one input per
- * dead feature with probability ∝ loss², and point the feature at it: decoder row = the centred input, unit norm;
- * encoder row = the same direction × 0.2 × the mean encoder norm of live features; b_enc = 0; Adam moments reset.
- */
-function resampleDeadFeatures(sae: Sae, adam: Adam, deadMask: Uint8Array, source: ActivationSource, normScale: number, rows: number, rng: Rng, batchSize: number): void {
-  const { dIn, dSae } = sae.spec;
-  const deadIdx: number[] = [];
-  for (let j = 0; j < dSae; j++) if (deadMask[j]) deadIdx.push(j);
-  if (deadIdx.length === 0) return;
-  const k = kernels();
-  const candidates = new Float32Array(rows * dIn);
-  const weights = new Float64Array(rows);
-  for (let r0 = 0; r0 < rows; r0 += batchSize) {
-    const n = Math.min(batchSize, rows - r0);
-    const x = candidates.subarray(r0 * dIn, (r0 + n) * dIn);
-    source.next(n, x);
-    if (normScale !== 1) k.scale(x, normScale);
-    const xh = sae.reconstruct(x, n);
-    for (let r = 0; r < n; r++) {
-      let e = 0;
-      for (let c = 0; c < dIn; c++) e += (xh[r * dIn + c]! - x[r * dIn + c]!) ** 2;
-      weights[r0 + r] = e * e;
-    }
-  }
-  const cumulative = new Float64Array(rows);
-  let total = 0;
-  for (let r = 0; r < rows; r++) cumulative[r] = total += weights[r]!;
-  let aliveNorm = 0;
-  let alive = 0;
-  for (let j = 0; j < dSae; j++) {
-    if (deadMask[j]) continue;
-    let n2 = 0;
-    for (let c = 0; c < dIn; c++) n2 += sae.encT[j * dIn + c]! ** 2;
-    aliveNorm += Math.sqrt(n2);
-    alive++;
-  }
-  const encScale = 0.2 * (alive > 0 ? aliveNorm / alive : 1);
-  for (const j of deadIdx) {
-    const u = rng.uniform() * total;
-    let lo = 0;
-    let hi = rows - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    const row = sae.dec.subarray(j * dIn, (j + 1) * dIn);
-    let n2 = 0;
-    for (let c = 0; c < dIn; c++) {
-      row[c] = candidates[lo * dIn + c]! - sae.bDec[c]!;
-      n2 += row[c]! ** 2;
-    }
-    const inv = n2 > 0 ? 1 / Math.sqrt(n2) : 0;
-    for (let c = 0; c < dIn; c++) {
-      row[c] = row[c]! * inv;
-      sae.encT[j * dIn + c] = row[c]! * encScale;
-    }
-    sae.bEnc[j] = 0;
-  }
-  adam.resetRows("W_enc", deadIdx, dIn);
-  adam.resetRows("W_dec", deadIdx, dIn);
-  adam.resetRows("b_enc", deadIdx, 1);
-}
+type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
 function resolveOptions(options: TrainSaeOptions) {
   const batchSize = options.batchSize ?? 4096;
@@ -434,14 +514,23 @@ function resolveOptions(options: TrainSaeOptions) {
   const l1Coefficient = options.l1Coefficient ?? 5;
   if (!(l1Coefficient >= 0)) throw new SaeTrainError(`sae train: l1 coefficient must be ≥ 0, got ${l1Coefficient}`);
   const resampleSteps = options.resampleSteps ?? [0.2, 0.4, 0.6].map((f) => Math.round(f * totalSteps)).filter((s) => s > 0);
+  const resample = options.resample ?? "low-density";
+  if (!RESAMPLE_MODES.includes(resample)) throw new SaeTrainError(`sae train: resample must be one of ${RESAMPLE_MODES.join(", ")}, got ${resample}`);
+  if (options.resampleSteps && resample !== "paper") throw new SaeTrainError(`sae train: resample steps (--resample-at) belong to the paper's schedule; add --resample paper`);
+  const lowDensity = lowDensitySchedule(options, totalSteps, batchSize);
+  const lowDensityThresholds = options.lowDensityThresholds ?? [...LOW_DENSITY_THRESHOLDS];
+  checkThresholds(lowDensityThresholds, "sae train: low-density thresholds");
+  const auxCoefficient = options.auxCoefficient ?? (architecture === "topk" ? 1 / 32 : 0);
+  if (!(auxCoefficient >= 0) || !Number.isFinite(auxCoefficient)) throw new SaeTrainError(`sae train: aux coefficient must be a number ≥ 0, got ${auxCoefficient}`);
+  if (options.auxK !== undefined) positiveInt("aux k", options.auxK);
   return {
     architecture, dSae: options.dSae, k, batchSize, totalSteps, lr, seed: options.seed ?? 0,
     lrWarmupSteps: options.lrWarmupSteps ?? Math.min(1000, Math.ceil(totalSteps * 0.01)),
     lrDecayFraction: options.lrDecayFraction ?? 0.2,
     l1Coefficient, l1WarmupSteps: options.l1WarmupSteps ?? Math.ceil(totalSteps * 0.05),
-    resampleSteps, resampleRows: options.resampleRows ?? 65_536,
+    resample, resampleSteps, resampleRows: options.resampleRows ?? 65_536, lowDensity, lowDensityThresholds,
     deadWindowTokens: options.deadWindowTokens ?? 1_000_000,
-    auxK: options.auxK, auxCoefficient: options.auxCoefficient ?? 1 / 32,
+    auxK: options.auxK, auxCoefficient,
     normalize: options.normalize ?? true,
     densityWindowTokens: options.densityWindowTokens ?? 1_000_000,
     checkpointEvery: options.checkpointEvery ?? 500,
@@ -449,4 +538,24 @@ function resolveOptions(options: TrainSaeOptions) {
     dtype: options.dtype ?? "F32",
     beta1: 0.9, beta2: 0.999,
   };
+}
+
+/**
+ * The low-density schedule in steps. Defaults: threshold 1e-4; a check every 5 % of training (at least 10 / threshold
+ * tokens, so a feature at the threshold is expected to fire ≥ 10 times per window); window = the interval; checks
+ * stop at 80 % of training, where the learning rate starts to decay (resampled features need the rest to settle).
+ */
+function lowDensitySchedule(options: TrainSaeOptions, totalSteps: number, batchSize: number) {
+  const threshold = options.resampleThreshold ?? 1e-4;
+  if (!(threshold > 0 && threshold < 1)) throw new SaeTrainError(`sae train: resample threshold must be a density in (0, 1), got ${threshold}`);
+  const tokens = totalSteps * batchSize;
+  const everyTokens = options.resampleEveryTokens ?? Math.max(Math.round(0.05 * tokens), Math.ceil(10 / threshold));
+  const windowTokens = options.resampleWindowTokens ?? everyTokens;
+  for (const [name, v] of [["resample interval", everyTokens], ["resample window", windowTokens]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new SaeTrainError(`sae train: ${name} must be a positive number of tokens, got ${v}`);
+  }
+  const everySteps = Math.max(1, Math.round(everyTokens / batchSize));
+  const windowSteps = Math.max(1, Math.round(windowTokens / batchSize));
+  if (windowSteps > everySteps) throw new SaeTrainError(`sae train: the resample window (${windowTokens} tokens) must not exceed the interval between checks (${everyTokens} tokens)`);
+  return { threshold, everySteps, windowSteps, untilStep: Math.floor(0.8 * totalSteps) };
 }
