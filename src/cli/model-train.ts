@@ -36,6 +36,7 @@ interface ModelTrainFlags {
   actFn?: ActFn;
   text: string[];
   jsonl: string[];
+  corpus?: string;
   cacheDir?: string;
 }
 
@@ -100,13 +101,14 @@ export function formatTrainingSummary(summary: TrainingSummary, out: string): st
   const r = summary.result;
   const rows = DOMAINS.map((d) => {
     const v = summary.validation[d];
-    return `  ${`${d} (${formatCount(v.targets)} tokens)`.padEnd(24)}${fmtLoss(v.loss).padStart(8)}${fmtLoss(v.bigram).padStart(9)}${fmtLoss(v.unigram).padStart(9)}`;
+    const train = summary.train?.[d]?.loss ?? null;
+    return `  ${`${d} (${formatCount(v.targets)} tokens)`.padEnd(24)}${fmtLoss(v.loss).padStart(8)}${fmtLoss(train).padStart(8)}${fmtLoss(v.bigram).padStart(9)}${fmtLoss(v.unigram).padStart(9)}`;
   });
   return [
     `trained ${formatCount(r.tokensSeen)} tokens in ${r.steps} steps (${r.epochs.toFixed(2)} epochs, ${r.skippedSteps} skipped): ` +
       `${formatCount(r.tokensPerSecond)} tokens/s, ${formatDuration(r.trainSeconds)} training, ${formatDuration(r.wallSeconds)} wall`,
     `validation loss, nats/token (${summary.validation.dtype} weights)`,
-    `  ${"".padEnd(24)}${"model".padStart(8)}${"bigram".padStart(9)}${"unigram".padStart(9)}`,
+    `  ${"".padEnd(24)}${"model".padStart(8)}${"(train)".padStart(8)}${"bigram".padStart(9)}${"unigram".padStart(9)}`,
     ...rows,
     `wrote ${out}: config.json, model.safetensors (${summary.hyperparameters.dtype}), training.json`,
   ].join("\n");
@@ -146,7 +148,7 @@ function progressReporter(): { onEvent: (e: TrainEvent) => void; bar: () => Prog
         log(`step ${e.step}: skipped (loss ${e.loss}, gradient norm ${e.gradNorm}; ${e.streak} in a row)`);
         break;
       case "eval":
-        log(`step ${e.step}: validation loss ${DOMAINS.map((d) => `${d} ${fmtLoss(e.losses[d])}`).join(", ")}`);
+        log(`step ${e.step}: validation (train) loss ${DOMAINS.map((d) => `${d} ${fmtLoss(e.losses[d])} (${fmtLoss(e.trainLosses[d])})`).join(", ")}`);
         break;
       case "checkpoint":
         break;
@@ -190,6 +192,7 @@ export function registerModelTrain(program: Command): void {
     .option("--d-head <n>", `head width (default d_model / n_heads = ${c.d_head})`, integerFlag("--d-head", 1))
     .option("--n-layers <n>", `layers (default ${c.n_layers})`, integerFlag("--n-layers", 1))
     .addOption(new Option("--act-fn <name>", `MLP activation (default ${c.act_fn})`).choices(["gelu", "gelu_new", "relu"]))
+    .option("--corpus <version>", "the packaged corpus: v1 (the shipped models' text) or v2 (v1 plus more prose and Python; docs/data.md) (default v1)")
     .option("--text <dir>", "train on the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
     .option("--jsonl <file>", 'train on {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")

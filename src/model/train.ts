@@ -17,6 +17,7 @@ import fs from "node:fs";
 import { join, resolve } from "node:path";
 import { Tape } from "../core/autograd.js";
 import { backendInfo } from "../core/backend.js";
+import type { Precision } from "../core/kernels.js";
 import { AdamW, clipGradNorm, decayMatricesOnly, lrAt } from "../core/optim.js";
 import { Rng } from "../core/rng.js";
 import { Tensor } from "../core/tensor.js";
@@ -126,7 +127,7 @@ export type TrainEvent =
   | { type: "start"; step: number; totalSteps: number; tokensPerStep: number; totalTokens: number; parameters: number; resumedFrom: string | null; cfg: ModelConfig }
   | { type: "step"; step: number; totalSteps: number; tokens: number; totalTokens: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; epochs: number }
   | { type: "skip"; step: number; loss: number; gradNorm: number; streak: number }
-  | { type: "eval"; step: number; tokens: number; losses: Record<Domain, number | null> }
+  | { type: "eval"; step: number; tokens: number; losses: Record<Domain, number | null>; trainLosses: Record<Domain, number | null> }
   | { type: "checkpoint"; step: number; dir: string }
   | { type: "phase"; phase: "final-eval" | "baselines" | "write"; message: string };
 
@@ -145,6 +146,8 @@ export interface ValidationLogEntry {
   /** Mean CE per token on the periodic validation subset; null for a domain without validation sequences. */
   prose: number | null;
   code: number | null;
+  /** The same on an evenly spaced subset of each domain's train split, as many sequences (absent in older runs). */
+  train?: Record<Domain, number | null>;
 }
 
 export interface TrainingHistory {
@@ -232,6 +235,11 @@ export interface TrainingSummary {
   validation: Record<Domain, DomainValidation> & { dtype: ModelStorageDtype };
   /** The same with the float32 weights, when the stored dtype is 16-bit. */
   validationF32?: Record<Domain, number | null>;
+  /**
+   * Final loss on an evenly spaced subset of each domain's train split, as many sequences as that domain's validation
+   * split, with the stored weights: next to `validation` it shows per domain whether the model over-fits.
+   */
+  train?: Record<Domain, { loss: number | null; sequences: number; targets: number }>;
   baselines: {
     description: string;
     unigramAlpha: number;
@@ -239,7 +247,8 @@ export interface TrainingSummary {
     tuning: ReturnType<typeof fitBaselines>["tuning"];
   };
   history: TrainingHistory;
-  environment: { backend: string; isa: string; threads: number; node: string };
+  /** precision: of the matrix products ("bf16": bf16 operands, float32 accumulation; see Precision); bf16Path: how. */
+  environment: { backend: string; isa: string; threads: number; precision: Precision; bf16Path: string; node: string };
   startedAt: string;
   finishedAt: string;
 }
@@ -558,6 +567,10 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   const evalIndices = Object.fromEntries(
     DOMAINS.map((d) => [d, evenlySpacedIndices(validationCounts[d], Math.ceil(s.evalTokens / nCtx))]),
   ) as Record<Domain, Int32Array>;
+  // The train-split sample scored beside it: as many sequences, so both losses have the same noise.
+  const trainEvalIndices = Object.fromEntries(
+    DOMAINS.map((d) => [d, evenlySpacedIndices(trainCounts[d], evalIndices[d].length)]),
+  ) as Record<Domain, Int32Array>;
   const wallAtSessionStart = state.wallSeconds;
 
   const saveCheckpoint = () => {
@@ -568,11 +581,13 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   };
   const periodicEval = () => {
     const losses = {} as Record<Domain, number | null>;
+    const trainLosses = {} as Record<Domain, number | null>;
     for (const d of DOMAINS) {
       losses[d] = evalIndices[d].length === 0 ? null : finiteOrNull(validationLoss(model, validation[d], s.batchSize, evalIndices[d]).loss);
+      trainLosses[d] = trainEvalIndices[d].length === 0 ? null : finiteOrNull(validationLoss(model, train[d], s.batchSize, trainEvalIndices[d]).loss);
     }
-    state.history.validation.push({ step: state.step, tokens: state.tokensSeen, ...losses });
-    emit({ type: "eval", step: state.step, tokens: state.tokensSeen, losses });
+    state.history.validation.push({ step: state.step, tokens: state.tokensSeen, ...losses, train: trainLosses });
+    emit({ type: "eval", step: state.step, tokens: state.tokensSeen, losses, trainLosses });
   };
 
   emit({
@@ -653,8 +668,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   const shipped = s.dtype === "F32" ? model : new HookedTransformer(cfg, roundedWeights(weights, s.dtype));
   const finalLoss = {} as Record<Domain, ValidationLoss>;
   const finalF32 = {} as Record<Domain, number | null>;
+  const finalTrain = {} as Record<Domain, { loss: number | null; sequences: number; targets: number }>;
   for (const d of DOMAINS) {
     finalLoss[d] = validationLoss(shipped, validation[d], s.batchSize);
+    const onTrain = validationLoss(shipped, train[d], s.batchSize, evenlySpacedIndices(trainCounts[d], validationCounts[d]));
+    finalTrain[d] = { loss: finiteOrNull(onTrain.loss), sequences: onTrain.sequences, targets: onTrain.targets };
     if (shipped !== model) finalF32[d] = finiteOrNull(validationLoss(model, validation[d], s.batchSize).loss);
   }
   emit({ type: "phase", phase: "baselines", message: "fitting unigram and bigram baselines on the train split" });
@@ -700,6 +718,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     },
     validation: { prose: domainValidation("prose"), code: domainValidation("code"), dtype: s.dtype },
     ...(shipped !== model ? { validationF32: finalF32 } : {}),
+    train: finalTrain,
     baselines: {
       description: "unigram: add-alpha over d_vocab; bigram: interpolated absolute discounting backing off to the unigram; " +
         "alpha and discount minimise the loss on every 10th train sequence, then both are refitted on all train sequences",
@@ -710,7 +729,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     history: state.history,
     environment: (() => {
       const b = backendInfo();
-      return { backend: b.name, isa: b.isa, threads: b.threads, node: process.version };
+      return { backend: b.name, isa: b.isa, threads: b.threads, precision: b.precision, bf16Path: b.bf16Path, node: process.version };
     })(),
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

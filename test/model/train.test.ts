@@ -121,6 +121,11 @@ describe("trainModel", () => {
       expect(final.loss!).toBeLessThan(final.unigram!); // beats the unigram after 60 steps
       expect(final.bigram!).toBeLessThan(final.unigram!);
       expect(final.targets).toBe(final.sequences * 15);
+      // Train vs validation per domain: the train sample has as many sequences and also learnt from its start.
+      const onTrain = summary.train![domain];
+      expect(onTrain.sequences).toBe(final.sequences);
+      expect(onTrain.loss!).toBeLessThan(v[0]!.train![domain]! - 1);
+      expect(v.every((e) => typeof e.train?.[domain] === "number")).toBe(true);
     }
     expect(summary.validationF32).toBeDefined();
     const train = summary.history.train;
