@@ -1,5 +1,5 @@
 /** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import fs from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
@@ -8,6 +8,7 @@ import type { TokenSequences } from "../model/baselines.js";
 import type { CorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval, MIN_EVAL_TOKENS } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
+import { LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
 import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine } from "./progress.js";
@@ -20,6 +21,7 @@ interface SaeEvalFlags {
   batch: number;
   json?: string;
   split: "validation" | "train" | "all";
+  lowDensity: number[];
   cacheDir?: string;
   text: string[];
   jsonl: string[];
@@ -33,6 +35,13 @@ export function registerSaeEval(program: Command): void {
     .option("--tokens <n>", "evaluation tokens per domain", integerFlag("--tokens", 1), 131_072)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
+    .option("--low-density <list>", "densities below which the share of features is reported (the ultra-low-density cluster)", (v: string) => {
+      try {
+        return parseThresholdList(v, "--low-density");
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    }, [...LOW_DENSITY_THRESHOLDS])
     .addOption(new Option("--split <name>", "documents to score: validation (text the model and SAE never trained on; ~5 % of a --text folder's documents), train, or all").choices(["validation", "train", "all"]).default("validation"))
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
@@ -53,7 +62,7 @@ export function registerSaeEval(program: Command): void {
       }
       let bar: ProgressLine | undefined;
       const result = evaluateSae({
-        model, sae, hookName: meta.hookName, data, tokensPerDomain: f.tokens, batch: f.batch,
+        model, sae, hookName: meta.hookName, data, tokensPerDomain: f.tokens, batch: f.batch, lowDensityThresholds: f.lowDensity,
         onProgress: (done, total) => {
           bar ??= new ProgressLine({ total, unit: "seq" });
           bar.update(done, []);
