@@ -11,31 +11,23 @@
 import { kernels } from "../core/backend.js";
 import { Tape, constant } from "../core/autograd.js";
 import { Tensor } from "../core/tensor.js";
+import { lastMlpHook, lastResidMidHook, lastResidPostHook, mlpOut, unembed } from "../model/readout.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae, SparseCodes } from "../sae/sae.js";
+import type { CodeStore } from "./code-store.js";
+import type { EvaluationTokens } from "./eval-tokens.js";
 
 export class AblationError extends Error {
   override name = "AblationError";
 }
 
-/** The last block's MLP output hook, the one ablations (and logit weights) are defined for. */
-export function ablationHook(model: HookedTransformer): string {
-  return `blocks.${model.cfg.n_layers - 1}.mlp.hook_post`;
-}
-
 export function checkAblationHook(model: HookedTransformer, hook: string): void {
-  const expected = ablationHook(model);
+  const expected = lastMlpHook(model);
   if (hook !== expected) {
     throw new AblationError(
       `ablation and logit effects are computed through the residual stream after the last MLP, so the hook must be ${expected}; got ${hook}`,
     );
   }
-}
-
-function param(model: HookedTransformer, name: string): Float32Array {
-  const p = model.params[name];
-  if (!p) throw new AblationError(`the model has no parameter ${name} (needed for ablation)`);
-  return p.value.data as Float32Array;
 }
 
 /**
@@ -57,18 +49,15 @@ export class NextTokenScorer {
   private readonly rstd: Float32Array;
 
   constructor(model: HookedTransformer, chunkRows = 256) {
-    const cfg = model.cfg;
-    this.dModel = cfg.d_model;
-    this.dVocab = cfg.d_vocab;
-    this.wU = param(model, "unembed.W_U");
-    this.bU = param(model, "unembed.b_U");
-    const hasLn = cfg.normalization_type !== null;
-    this.lnW = hasLn && cfg.normalization_type === "LN" ? param(model, "ln_final.w") : null;
-    this.lnB = hasLn && cfg.normalization_type === "LN" ? param(model, "ln_final.b") : null;
-    this.eps = cfg.eps;
-    if (hasLn && cfg.normalization_type !== "LN" && cfg.normalization_type !== "LNPre") {
-      throw new AblationError(`ablation supports LN and LNPre final norms, not ${cfg.normalization_type}`);
-    }
+    const u = unembed(model);
+    this.dModel = u.dModel;
+    this.dVocab = u.dVocab;
+    this.wU = u.wU;
+    this.bU = u.bU;
+    const hasLn = u.norm !== null;
+    this.lnW = u.lnW;
+    this.lnB = u.lnB;
+    this.eps = u.eps;
     this.chunk = chunkRows;
     this.logits = new Float32Array(chunkRows * this.dVocab);
     this.normed = new Float32Array(chunkRows * this.dModel);
@@ -107,7 +96,7 @@ export function splicedResiduals(
   checkAblationHook(model, hook);
   let codes: SparseCodes | null = null;
   let activations: Float32Array | null = null;
-  const residName = `blocks.${model.cfg.n_layers - 1}.hook_resid_post`;
+  const residName = lastResidPostHook(model);
   const { cache } = model.forward(Tape.noGrad(), tokens, batch, seq, {
     stopAt: residName,
     cache: [residName],
@@ -124,18 +113,19 @@ export function splicedResiduals(
   return { resid: cache.get(residName)!.value.data as Float32Array, codes: codes!, activations: activations! };
 }
 
-/** Output direction of each SAE feature in the residual stream: W_dec · W_out, [d_sae, d_model]. */
-export function featureResidualDirections(model: HookedTransformer, sae: Sae): Float32Array {
-  const { d_mlp: dMlp, d_model: dModel } = model.cfg;
-  const wOut = param(model, `blocks.${model.cfg.n_layers - 1}.mlp.W_out`);
+/**
+ * Output directions in the residual stream of the last MLP's units, [count, d_model]: W_dec · W_out for the features
+ * of an SAE on its activations (one GEMM), W_out's rows (a copy) for the MLP neurons when `sae` is null.
+ */
+export function outputDirections(model: HookedTransformer, sae: Sae | null): Float32Array {
+  const { wOut, dMlp, dModel } = mlpOut(model);
+  if (sae === null) return wOut.slice();
+  if (sae.dIn !== dMlp) {
+    throw new AblationError(`output directions: the SAE reads ${sae.dIn} values per token but the last MLP has ${dMlp} neurons (an SAE on ${lastMlpHook(model)} is needed)`);
+  }
   const out = new Float32Array(sae.dSae * dModel);
   kernels().gemm(false, false, sae.dSae, dModel, dMlp, 1, sae.dec, dMlp, wOut, dModel, 0, out, dModel);
   return out;
-}
-
-/** Output direction of each MLP neuron: W_out's rows, [d_mlp, d_model]. */
-export function neuronResidualDirections(model: HookedTransformer): Float32Array {
-  return param(model, `blocks.${model.cfg.n_layers - 1}.mlp.W_out`);
 }
 
 /**
@@ -153,4 +143,115 @@ export function ablatedRows(
     const a = activation[i]!;
     for (let m = 0; m < dModel; m++) out[dst + m] = resid[src + m]! - a * directions[dir + m]!;
   }
+}
+
+/** Ablation requests: token (global index into the evaluation tokens), unit, activation (NaN: read it in the pass). */
+export class AblationRequests {
+  token: number[] = [];
+  unit: number[] = [];
+  act: number[] = [];
+  add(token: number, unit: number, act: number): number {
+    this.token.push(token);
+    this.unit.push(unit);
+    this.act.push(act);
+    return this.token.length - 1;
+  }
+}
+
+export interface AblationPassInput {
+  model: HookedTransformer;
+  sae: Sae;
+  hook: string;
+  evaluation: EvaluationTokens;
+  /** The SAE's codes of every evaluation token (pass 1). */
+  codes: CodeStore;
+  features: AblationRequests;
+  neurons: AblationRequests;
+  batchSequences: number;
+  onProgress?: (doneTokens: number) => void;
+}
+
+/**
+ * The ablation pass of `analyze`: per batch, the final residual with the SAE spliced in (features) and clean
+ * (neurons); each request's ablated row and its clean row go through the scorer. Returns Δ log P(next token) per
+ * request (ablated − clean), and each neuron request's activation (read from the batch's hook activations).
+ */
+export async function ablateRequests(input: AblationPassInput): Promise<{ features: Float32Array; neurons: Float32Array; neuronActs: Float32Array }> {
+  const { model, sae, hook, evaluation: ev, codes, features: reqF, neurons: reqN, batchSequences: B } = input;
+  const L = ev.seqLen;
+  const { wOut, bOut, dMlp, dModel: d } = mlpOut(model);
+  const k = kernels();
+  const featDirs = outputDirections(model, sae);
+  const scorer = new NextTokenScorer(model, 256);
+  const out = { features: new Float32Array(reqF.token.length), neurons: new Float32Array(reqN.token.length), neuronActs: new Float32Array(reqN.token.length) };
+  // Requests sorted by token so each batch takes a contiguous slice.
+  const order = (r: AblationRequests) => Int32Array.from(r.token.keys()).sort((a, b) => r.token[a]! - r.token[b]!);
+  const ordF = order(reqF);
+  const ordN = order(reqN);
+  let pf = 0;
+  let pn = 0;
+  const residMidName = lastResidMidHook(model);
+  for (let s = 0; s < ev.sequences; s += B) {
+    const n = Math.min(B, ev.sequences - s);
+    const rows = n * L;
+    const first = s * L;
+    const endTok = first + rows;
+    const f0 = pf;
+    while (pf < ordF.length && reqF.token[ordF[pf]!]! < endTok) pf++;
+    const n0 = pn;
+    while (pn < ordN.length && reqN.token[ordN[pn]!]! < endTok) pn++;
+    if (pf === f0 && pn === n0) continue;
+    const toks = ev.tokens.subarray(first, endTok);
+    const { cache } = model.forward(Tape.noGrad(), toks, n, L, { stopAt: hook, cache: [hook, residMidName] });
+    const post = cache.get(hook)!.value.data as Float32Array;
+    const mid = cache.get(residMidName)!.value.data as Float32Array;
+    // Final residuals: mid + f(post) · W_out + b_out, with f = identity (clean) or the SAE reconstruction.
+    const residual = (acts: Float32Array) => {
+      const r = mid.slice();
+      k.gemm(false, false, rows, d, dMlp, 1, acts, dMlp, wOut, d, 1, r, d);
+      k.addBias(r, rows, d, bOut);
+      return r;
+    };
+    const jobs: { resid: Float32Array; req: AblationRequests; ord: Int32Array; from: number; to: number; dirs: Float32Array; out: Float32Array; neurons: boolean }[] = [];
+    if (pf > f0) jobs.push({ resid: residual(sae.decode(codes.batch(first, rows))), req: reqF, ord: ordF, from: f0, to: pf, dirs: featDirs, out: out.features, neurons: false });
+    if (pn > n0) jobs.push({ resid: residual(post), req: reqN, ord: ordN, from: n0, to: pn, dirs: wOut, out: out.neurons, neurons: true });
+    for (const job of jobs) {
+      // Rows: the distinct clean positions, then one ablated row per request.
+      const m = job.to - job.from;
+      const positions = new Map<number, number>();
+      for (let i = job.from; i < job.to; i++) {
+        const t = job.req.token[job.ord[i]!]! - first;
+        if (!positions.has(t)) positions.set(t, positions.size);
+      }
+      const P = positions.size;
+      const mat = new Float32Array((P + m) * d);
+      const targets = new Int32Array(P + m);
+      for (const [t, row] of positions) {
+        mat.set(job.resid.subarray(t * d, (t + 1) * d), row * d);
+        targets[row] = toks[t + 1]!;
+      }
+      for (let i = 0; i < m; i++) {
+        const r = job.ord[job.from + i]!;
+        const t = job.req.token[r]! - first;
+        const u = job.req.unit[r]!;
+        let a = job.req.act[r]!;
+        if (job.neurons) {
+          a = post[t * dMlp + u]!;
+          out.neuronActs[r] = a;
+        }
+        const dst = (P + i) * d;
+        for (let c = 0; c < d; c++) mat[dst + c] = job.resid[t * d + c]! - a * job.dirs[u * d + c]!;
+        targets[P + i] = toks[t + 1]!;
+      }
+      const losses = scorer.losses(mat, P + m, targets);
+      for (let i = 0; i < m; i++) {
+        const r = job.ord[job.from + i]!;
+        const row = positions.get(job.req.token[r]! - first)!;
+        job.out[r] = losses[row]! - losses[P + i]!;
+      }
+    }
+    input.onProgress?.(endTok);
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
 }

@@ -7,8 +7,9 @@
 import type { Tokenizer } from "../data/tokenizer.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae } from "../sae/sae.js";
-import { NextTokenScorer, ablatedRows, checkAblationHook, featureResidualDirections, splicedResiduals } from "./ablation.js";
-import type { PromptAnalysis, PromptFeatureScore, PromptTokenFeatures } from "./investigation.js";
+import { unembed } from "../model/readout.js";
+import { NextTokenScorer, ablatedRows, checkAblationHook, outputDirections, splicedResiduals } from "./ablation.js";
+import type { PromptAnalysis, PromptFeatureScore, PromptTokenFeatures } from "./unit-record.js";
 
 export class PromptError extends Error {
   override name = "PromptError";
@@ -44,7 +45,7 @@ function scorerFor(model: HookedTransformer): NextTokenScorer {
 
 function directionsFor(model: HookedTransformer, sae: Sae): Float32Array {
   let d = directionCache.get(sae);
-  if (!d) directionCache.set(sae, (d = featureResidualDirections(model, sae)));
+  if (!d) directionCache.set(sae, (d = outputDirections(model, sae)));
   return d;
 }
 
@@ -99,9 +100,8 @@ export function analyzePrompt(ctx: PromptContext, text: string, options: PromptO
   const ablated = P > 0 ? scorer.losses(rows, P, pairTargets) : new Float32Array(0);
 
   // Direct logit effect: a · rstd_t · Σ_m (u_f,m − mean u_f) · w_m · W_U[m, next] (ln_final linearised at token t).
-  const wU = model.params["unembed.W_U"]!.value.data as Float32Array;
-  const lnW = model.params["ln_final.w"]?.value.data as Float32Array | undefined;
-  const hasLn = model.cfg.normalization_type !== null;
+  const { wU, lnW, norm } = unembed(model);
+  const hasLn = norm !== null;
   const rstd = new Float64Array(scored);
   for (let t = 0; t < scored; t++) {
     if (!hasLn) {

@@ -26,36 +26,16 @@
  * run's whole character span (a character made of bytes of two tokens belongs to both). For example
  * context:\p{Script=Arabic}+ also catches Arabic spread over partial-byte tokens.
  *
- * Token statistics (`ProxyTokenStats`, `UnigramCounts`/`tokenSetLlr`): per vocabulary id t the occurrence count
- * c(t) and the proxy-weighted count c_p(t) = Σ score over t's occurrences, N = Σ c, N_p = Σ c_p, and the
- * log-likelihood ratio (natural log) with add-α smoothing over the V ids of the vocabulary:
- *   LLR(t) = log P(t | proxy) − log P(t),  P(t | proxy) = (c_p(t) + α) / (N_p + αV),  P(t) = (c(t) + α) / (N + αV).
- * α = 0.5 by default (DEFAULT_LLR_ALPHA, Jeffreys' prior): it keeps the LLR finite for ids never seen and shrinks
- * it towards 0 for rare ids. For a token set S (score 1 on S, 0 elsewhere) c_p = c on S and 0 off it, so
- *   LLR(t) = K                          for t ∈ S,   K = log(N + αV) − log(N_p + αV)
- *   LLR(t) = K + log α − log(c(t) + α)  for t ∉ S,
- * which `tokenSetLlr` evaluates in O(1) per id after O(|S|) set-up (given the unigram table and its total once).
- *
- * Report (`proxyReport`): the unit's firing tokens binned by activation exactly as feature-stats.ts bins them
- * (bin b of n on [0, max] is [max·b/n, max·(b+1)/n), the last bin also holds max), with per bin the count, the
- * proxy count Σ score, the activation mass Σ a, the proxy activation mass Σ a·score and the mean LLR; and
- *   specificity        = Σ a·score / Σ a          (0 for a unit that never fires)
- *   specificityFiring  = Σ score / firing tokens  (0 for a unit that never fires)
- *   sensitivity        = Σ score over firing tokens / proxyTokens (N_p over the whole evaluation; 0 when N_p = 0).
+ * Token statistics, the token-set LLR and the report over activation bins: proxy-stats.ts.
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Tokenizer } from "../data/tokenizer.js";
-import { binOf, edge } from "./feature-stats.js";
-import type { ProxyBin, ProxyReport } from "./investigation.js";
 
 export class ProxyError extends Error {
   override name = "ProxyError";
 }
-
-/** Add-α smoothing of the proxy LLR (see the module doc). */
-export const DEFAULT_LLR_ALPHA = 0.5;
 
 export type ProxyTokenizer = Pick<Tokenizer, "tokenText" | "decode" | "vocabSize">;
 
@@ -391,237 +371,11 @@ async function moduleProxy(spec: string, arg: string, tokenizer: ProxyTokenizer)
   };
 }
 
-function uniqueIds(ids: Iterable<number>, vocabSize: number, what: string): Int32Array {
+export function uniqueIds(ids: Iterable<number>, vocabSize: number, what: string): Int32Array {
   const set = new Set<number>();
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ProxyError(`${what}: token id ${id} is outside the vocabulary 0..${vocabSize - 1}`);
     set.add(id);
   }
   return Int32Array.from(set).sort();
-}
-
-function checkAlpha(alpha: number): void {
-  if (!(alpha > 0 && Number.isFinite(alpha))) throw new ProxyError(`proxy LLR: alpha must be a positive number, got ${alpha}`);
-}
-
-/** log(N + αV) − log(N_p + αV): the part of the LLR shared by every id. */
-/** K = log(N + αV) − log(N_p + αV): the LLR of every token of a token-set proxy (module doc). */
-export function llrOffset(tokens: number, proxyTokens: number, alpha: number, vocabSize: number): number {
-  return Math.log(tokens + alpha * vocabSize) - Math.log(proxyTokens + alpha * vocabSize);
-}
-
-/** Per vocabulary id c(t) and c_p(t) over the evaluation tokens, streamed one sequence at a time; see the module doc. */
-export class ProxyTokenStats {
-  readonly vocabSize: number;
-  readonly alpha: number;
-  private readonly c: Float64Array;
-  private readonly cp: Float64Array;
-  private n = 0;
-  private np = 0;
-
-  constructor(vocabSize: number, alpha = DEFAULT_LLR_ALPHA) {
-    if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new ProxyError(`proxy stats: vocabSize must be a positive integer, got ${vocabSize}`);
-    checkAlpha(alpha);
-    this.vocabSize = vocabSize;
-    this.alpha = alpha;
-    this.c = new Float64Array(vocabSize);
-    this.cp = new Float64Array(vocabSize);
-  }
-
-  /**
-   * For a token-level proxy: the same statistics from a unigram count table alone (c_p(t) = c(t)·score(t)),
-   * in O(V) without another pass over the tokens.
-   */
-  static fromUnigram(counts: Float64Array | Uint32Array, tableScores: Float32Array, alpha = DEFAULT_LLR_ALPHA): ProxyTokenStats {
-    if (tableScores.length !== counts.length) {
-      throw new ProxyError(`proxy stats: ${counts.length} unigram counts but ${tableScores.length} token scores`);
-    }
-    const stats = new ProxyTokenStats(counts.length, alpha);
-    for (let t = 0; t < counts.length; t++) {
-      const c = counts[t]!;
-      const s = tableScores[t]!;
-      if (!(c >= 0)) throw new ProxyError(`proxy stats: unigram count of token ${t} is ${c}`);
-      if (!(s >= 0 && s <= 1)) throw new ProxyError(`proxy stats: score of token ${t} is ${s}, not in [0, 1]`);
-      stats.c[t] = c;
-      stats.cp[t] = c * s;
-      stats.n += c;
-      stats.np += c * s;
-    }
-    return stats;
-  }
-
-  /** N: the tokens seen. */
-  get tokens(): number {
-    return this.n;
-  }
-
-  /** N_p: Σ score over the tokens seen. */
-  get proxyTokens(): number {
-    return this.np;
-  }
-
-  count(id: number): number {
-    return this.c[id] ?? 0;
-  }
-
-  proxyCount(id: number): number {
-    return this.cp[id] ?? 0;
-  }
-
-  /** One sequence: ids[i] scored scores[i] ∈ [0, 1]. A bad input throws before anything is counted. */
-  add(ids: ArrayLike<number>, scores: ArrayLike<number>): void {
-    const n = ids.length;
-    if (scores.length < n) throw new ProxyError(`proxy stats: ${n} tokens but ${scores.length} scores`);
-    const V = this.vocabSize;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new ProxyError(`proxy stats: token id ${id} at position ${i} is outside 0..${V - 1}`);
-      const s = scores[i]!;
-      if (!(s >= 0 && s <= 1)) throw new ProxyError(`proxy stats: score ${s} at position ${i} is not in [0, 1]`);
-    }
-    for (let i = 0; i < n; i++) {
-      const s = scores[i]!;
-      this.c[ids[i]!]! += 1;
-      this.cp[ids[i]!]! += s;
-      this.np += s;
-    }
-    this.n += n;
-  }
-
-  /** LLR(t) = log P(t | proxy) − log P(t) for every id (module doc). */
-  llr(): Float32Array {
-    const { alpha, vocabSize: V } = this;
-    const k = llrOffset(this.n, this.np, alpha, V);
-    const out = new Float32Array(V);
-    for (let t = 0; t < V; t++) out[t] = k + Math.log(this.cp[t]! + alpha) - Math.log(this.c[t]! + alpha);
-    return out;
-  }
-}
-
-/** The evaluation's unigram counts with their total, computed once and shared by every token-set LLR. */
-export class UnigramCounts {
-  readonly counts: Float64Array | Uint32Array;
-  readonly total: number;
-
-  constructor(counts: Float64Array | Uint32Array) {
-    let total = 0;
-    for (let t = 0; t < counts.length; t++) {
-      const c = counts[t]!;
-      if (!(c >= 0 && c < Infinity)) throw new ProxyError(`unigram counts: count of token ${t} is ${c}`);
-      total += c;
-    }
-    this.counts = counts;
-    this.total = total;
-  }
-
-  get vocabSize(): number {
-    return this.counts.length;
-  }
-}
-
-export interface TokenSetLlr {
-  /** N_p = Σ c(t) over the set. */
-  readonly proxyTokens: number;
-  has(id: number): boolean;
-  /** Score of the id under the set proxy: 1 on the set, 0 off it. */
-  score(id: number): number;
-  llr(id: number): number;
-}
-
-/** The LLR of a token-set proxy, O(|set|) to set up and O(1) per id (module doc); same numbers as ProxyTokenStats. */
-export function tokenSetLlr(unigram: UnigramCounts, ids: Iterable<number>, alpha = DEFAULT_LLR_ALPHA): TokenSetLlr {
-  checkAlpha(alpha);
-  const { counts, vocabSize: V } = unigram;
-  const set = new Set(uniqueIds(ids, V, "tokenSetLlr"));
-  let proxyTokens = 0;
-  for (const id of set) proxyTokens += counts[id]!;
-  const k = llrOffset(unigram.total, proxyTokens, alpha, V);
-  const logAlpha = Math.log(alpha);
-  const check = (id: number) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw new ProxyError(`tokenSetLlr: token id ${id} is outside the vocabulary 0..${V - 1}`);
-  };
-  return {
-    proxyTokens,
-    has: (id) => set.has(id),
-    score: (id) => (set.has(id) ? 1 : 0),
-    llr: (id) => {
-      check(id);
-      // On the set c_p = c, so the two count terms cancel.
-      return set.has(id) ? k : k + logAlpha - Math.log(counts[id]! + alpha);
-    },
-  };
-}
-
-export interface ProxyReportInput {
-  spec: string;
-  description: string;
-  /** The unit's activation at each of its firing tokens (each in (0, max]). */
-  activations: ArrayLike<number>;
-  /** The proxy's score at those tokens. */
-  scores: ArrayLike<number>;
-  /** The LLR of those tokens' ids. */
-  llr: ArrayLike<number>;
-  /** The unit's max activation. */
-  max: number;
-  /** Equal-width bins on [0, max]. */
-  bins: number;
-  /** N_p over the whole evaluation. */
-  proxyTokens: number;
-}
-
-/** The unit's activations split by the proxy; see the module doc for the binning and the three ratios. */
-export function proxyReport(input: ProxyReportInput): ProxyReport {
-  const { activations: act, scores, llr, max, bins: n, proxyTokens } = input;
-  if (!Number.isInteger(n) || n < 1) throw new ProxyError(`proxy report: bins must be a positive integer, got ${n}`);
-  if (!(max >= 0 && max < Infinity)) throw new ProxyError(`proxy report: max must be a finite number ≥ 0, got ${max}`);
-  if (!(proxyTokens >= 0 && proxyTokens < Infinity)) throw new ProxyError(`proxy report: proxyTokens must be finite and ≥ 0, got ${proxyTokens}`);
-  if (scores.length !== act.length || llr.length !== act.length) {
-    throw new ProxyError(`proxy report: ${act.length} activations, ${scores.length} scores and ${llr.length} LLRs (must be equal)`);
-  }
-  const count = new Float64Array(n);
-  const proxyCount = new Float64Array(n);
-  const mass = new Float64Array(n);
-  const proxyMass = new Float64Array(n);
-  const llrSum = new Float64Array(n);
-  const scale = max > 0 ? n / max : 0;
-  for (let i = 0; i < act.length; i++) {
-    const a = act[i]!;
-    const s = scores[i]!;
-    if (!(a > 0 && a <= max)) throw new ProxyError(`proxy report: activation ${a} at firing token ${i} is not in (0, max = ${max}]`);
-    if (!(s >= 0 && s <= 1)) throw new ProxyError(`proxy report: score ${s} at firing token ${i} is not in [0, 1]`);
-    const b = binOf(a, max, n, scale);
-    count[b]! += 1;
-    proxyCount[b]! += s;
-    mass[b]! += a;
-    proxyMass[b]! += a * s;
-    llrSum[b]! += llr[i]!;
-  }
-  const bins: ProxyBin[] = [];
-  let firing = 0;
-  let scoreSum = 0;
-  let massSum = 0;
-  let proxyMassSum = 0;
-  for (let b = 0; b < n; b++) {
-    bins.push({
-      lo: edge(max, b, n),
-      hi: edge(max, b + 1, n),
-      count: count[b]!,
-      proxyCount: proxyCount[b]!,
-      proxyMassShare: mass[b]! > 0 ? proxyMass[b]! / mass[b]! : null,
-      meanLlr: count[b]! > 0 ? llrSum[b]! / count[b]! : null,
-    });
-    firing += count[b]!;
-    scoreSum += proxyCount[b]!;
-    massSum += mass[b]!;
-    proxyMassSum += proxyMass[b]!;
-  }
-  return {
-    spec: input.spec,
-    description: input.description,
-    specificity: massSum > 0 ? proxyMassSum / massSum : 0,
-    specificityFiring: firing > 0 ? scoreSum / firing : 0,
-    sensitivity: proxyTokens > 0 ? scoreSum / proxyTokens : 0,
-    proxyTokens,
-    bins,
-  };
 }

@@ -1,12 +1,11 @@
 /** `saekit analyze`: the detailed investigation of every feature of an SAE run (and its model's neurons). */
 import type { Command } from "commander";
-import path from "node:path";
-import { analyzeRun } from "../analysis/analyze.js";
-import { DEFAULT_EVALUATION_TOKENS, evaluationTokens } from "../analysis/eval-tokens.js";
-import { INVESTIGATION_DIR } from "../analysis/store.js";
+import { ANALYZE_DEFAULTS, analyzeRun } from "../analysis/analyze.js";
+import { EvaluationTokensError, evaluationTokens } from "../analysis/eval-tokens.js";
 import { loadGpt2Tokenizer } from "../data/tokenizer.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
-import { loadSaeRun } from "../sae/run-folder.js";
+import { featureStoreDir, loadSaeRun, neuronStoreDir } from "../sae/run-folder.js";
+import { describeCorpus } from "./corpus-label.js";
 import { collect, corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine, formatDuration } from "./progress.js";
 
@@ -29,9 +28,9 @@ export function registerAnalyze(program: Command): void {
     .requiredOption("--sae <dir>", "SAE run folder (e.g. models/A/1); the store goes to DIR/investigation")
     .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
     .option("--compare <dir>", "another SAE run (another seed, or on model B) to match features against (repeatable)", collect, [])
-    .option("--tokens <n>", "evaluation tokens (validation prose + code first, then training text)", integerFlag("--tokens", 128), DEFAULT_EVALUATION_TOKENS)
-    .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
-    .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), 20)
+    .option("--tokens <n>", "evaluation tokens (validation prose + code first, then training text)", integerFlag("--tokens", 128), ANALYZE_DEFAULTS.evaluationTokens)
+    .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), ANALYZE_DEFAULTS.batchSequences)
+    .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), ANALYZE_DEFAULTS.topK)
     .option("--no-neurons", "skip the model's neuron store (MODEL/investigation)")
     .action(async (f: AnalyzeFlags) => {
       const run = loadSaeRun(f.sae, f.model ? { model: f.model } : {});
@@ -39,10 +38,18 @@ export function registerAnalyze(program: Command): void {
         const c = loadSaeRun(dir);
         return { name: c.name, model: c.model, sae: c.sae, hook: c.hook };
       });
-      const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
-      const evaluation = evaluationTokens(splits, f.tokens);
-      const featureDir = path.join(f.sae, INVESTIGATION_DIR);
-      const neuronDir = f.neurons ? path.join(run.modelDir, INVESTIGATION_DIR) : null;
+      const sources = corpusSources(f);
+      const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources });
+      let evaluation: ReturnType<typeof evaluationTokens>;
+      try {
+        evaluation = evaluationTokens(splits, f.tokens);
+      } catch (error) {
+        // Refused before anything is written: an existing investigation stays as it is.
+        if (error instanceof EvaluationTokensError) throw new Error(`analyze: ${describeCorpus(sources)} holds ${error.tokens} tokens; ${error.message.replace(/^.*; /, "")}. The investigation of ${f.sae} is left unchanged`);
+        throw error;
+      }
+      const featureDir = featureStoreDir(f.sae);
+      const neuronDir = f.neurons ? neuronStoreDir(run.modelDir) : null;
       console.log(
         `analyze ${run.name}: ${run.sae.dSae} features${neuronDir ? ` + ${run.model.cfg.d_mlp} neurons` : ""} over ${evaluation.sequences * evaluation.seqLen} tokens` +
           (compare.length ? `, matched against ${compare.map((c) => c.name).join(", ")}` : ""),
@@ -52,7 +59,7 @@ export function registerAnalyze(program: Command): void {
       const result = await analyzeRun({
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
         evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary,
-        ...(f.compare.length ? { shareTokensWith: path.join(f.compare[0]!, INVESTIGATION_DIR) } : {}), options: { batchSequences: f.batch, topK: f.topK },
+        ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK },
         onProgress: (p) => {
           if (p.stage !== stage) {
             bar?.finish();

@@ -1,7 +1,7 @@
 /** `saekit investigate A/1/3450 [--proxy SPEC]`: the whole investigation of one feature (or neuron) as a report and JSON. */
 import type { Command } from "commander";
-import { liveProxyReport } from "../analysis/investigate.js";
-import type { ProxyReport } from "../analysis/investigation.js";
+import { liveProxyReport } from "../analysis/live-proxy.js";
+import type { ProxyReport } from "../analysis/unit-record.js";
 import { parseProxy } from "../analysis/proxy.js";
 import { openWorkspace, shippedModelsRoot } from "../analysis/workspace.js";
 import { writeFileAtomicSync } from "../io/atomic.js";

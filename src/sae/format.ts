@@ -32,7 +32,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { packageInfo } from "../cli/package-info.js";
+import { packageInfo } from "../package-info.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import {
   openSafetensors,

@@ -127,6 +127,32 @@ export class Sae {
     return densify(this.encode(x, rows), this.dSae);
   }
 
+  /**
+   * One feature's activation at every row of x [rows, d_in]. A standard SAE computes only that feature's encoder
+   * row, ReLU((x − b_dec) · W_enc[:, f] + b_enc[f]); for TopK whether the feature survives depends on every other
+   * feature, so the whole dictionary is encoded.
+   */
+  featureActivation(x: Float32Array, rows: number, feature: number): Float32Array {
+    if (!Number.isInteger(feature) || feature < 0 || feature >= this.dSae) {
+      throw new SaeError(`feature ${feature} is out of range [0, ${this.dSae})`);
+    }
+    const out = new Float32Array(rows);
+    if (rows === 0) return out;
+    if (this.spec.architecture === "topk") {
+      const codes = this.encode(x, rows);
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < codes.k; j++) if (codes.indices[r * codes.k + j] === feature) out[r] = Math.max(0, codes.values[r * codes.k + j]!);
+      }
+      return out;
+    }
+    const d = this.dIn;
+    const xc = this.centred(x, rows);
+    kernels().gemm(false, true, rows, 1, d, 1, xc, d, this.encT.subarray(feature * d, (feature + 1) * d), d, 0, out, 1);
+    const b = this.bEnc[feature]!;
+    for (let r = 0; r < rows; r++) out[r] = Math.max(0, out[r]! + b);
+    return out;
+  }
+
   /** x̂ = f W_dec + b_dec, [rows, d_in]. */
   decode(codes: SparseCodes, out?: Float32Array): Float32Array {
     const k = kernels();

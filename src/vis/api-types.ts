@@ -1,28 +1,14 @@
 /**
  * The JSON the web server sends and the browser app (and the self-contained HTML pages) render: one contract
- * between `src/web/` (server) and `web/` (app). Unit and prompt payloads are the analysis types unchanged.
+ * between `src/web/` (server) and `web/` (app), which imports it as `saekit/api` (web/tsconfig.json paths; the
+ * package exports it too). Unit and prompt payloads are the analysis types unchanged; an r is null where it is
+ * undefined (a constant side).
  */
-import type { Histogram, InvestigationManifest, PromptAnalysis, UniversalitySummary, UnitRecord } from "../analysis/investigation.js";
+import type {
+  Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenWeight, UnitRecord,
+} from "../analysis/unit-record.js";
 
-export type { PromptAnalysis, UnitRecord };
-
-/** A loaded investigation: an SAE run ("A/1", kind feature) or a model's neurons ("A/neuron", kind neuron). */
-export interface RunInfo {
-  name: string;
-  model: string;
-  kind: "feature" | "neuron";
-  units: number;
-  tokens: number;
-  hook: string;
-  sae: InvestigationManifest["sae"];
-  compare: UniversalitySummary[];
-  densityHistogram: Histogram & { dead: number };
-  /** Dead units (never fired on the evaluation tokens) and dense ones (density > 10%). */
-  dead: number;
-  dense: number;
-  /** True when the model (and SAE) are loaded, so prompts can be analysed live on this run. */
-  promptable: boolean;
-}
+export type { Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenWeight, UnitRecord };
 
 /** GET /api/runs */
 export interface RunsResponse {
@@ -49,9 +35,9 @@ export interface CompareResponse {
   a: string;
   b: string;
   /** Activations of a (x) and b (y) on a sample of evaluation tokens (token positions shared by both). */
-  activations: { x: number[]; y: number[]; r: number; tokens: number };
+  activations: { x: number[]; y: number[]; r: number | null; tokens: number };
   /** Logit weights of a (x) and b (y) over the shared vocabulary (a sample of tokens plus the extremes). */
-  logits: { x: number[]; y: number[]; r: number };
+  logits: { x: number[]; y: number[]; r: number | null };
 }
 
 /** Body of every 4xx/5xx response. */

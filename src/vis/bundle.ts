@@ -56,6 +56,8 @@ export function appBundle(): AppBundle {
     legalComments: "none",
     charset: "utf8",
     logLevel: "silent",
+    // The app's one runtime import from src/ (the name grammar); the API contract is type-only and erased.
+    alias: { "saekit/names": path.join(root, "src", "names.ts") },
   });
   const out = result.outputFiles[0];
   if (!out) throw new Error("saekit: esbuild produced no output for web/src/main.ts");

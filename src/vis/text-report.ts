@@ -2,7 +2,7 @@
  * Plain-text renderings for the terminal: the whole investigation of one unit (`saekit investigate`) and the
  * prompt-centric view (`saekit prompt`). Bars and shading are Unicode blocks so a report reads without a browser.
  */
-import type { Example, PromptAnalysis, ProxyReport, UnitRecord } from "../analysis/investigation.js";
+import type { Example, PromptAnalysis, ProxyReport, UnitRecord } from "../analysis/unit-record.js";
 
 const BLOCKS = " ▁▂▃▄▅▆▇█";
 

@@ -17,11 +17,11 @@
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
-import { PromptError } from "../analysis/prompt.js";
-import { NotFoundError, TooLargeError, UnavailableError, UnitNameError, type Workspace } from "../analysis/workspace.js";
+import type { Workspace } from "../analysis/workspace.js";
 import { appBundle } from "../vis/bundle.js";
 import { APP_CSS_PATH, APP_JS_PATH, appShellHtml } from "../vis/html.js";
 import type { ErrorResponse, RunsResponse } from "../vis/api-types.js";
+import { dashboardService, NotFoundError, PromptError, TooLargeError, UnavailableError, UnitNameError } from "../vis/service.js";
 
 export interface ServerOptions {
   /** Longest prompt text accepted by POST /api/prompt, in characters (default 2000); longer is 413. */
@@ -107,6 +107,7 @@ const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
 
 /** The API and app routes over `workspace` (not listening: see `listen`, or use `inject` in tests). */
 export function createServer(workspace: Workspace, options: ServerOptions = {}): FastifyInstance {
+  const service = dashboardService(workspace);
   const maxPromptChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
   const app = Fastify({
     logger: options.logger ?? false,
@@ -185,14 +186,14 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
 
   // --- API ---------------------------------------------------------------------------------------------------
 
-  app.get("/api/runs", async (): Promise<RunsResponse> => ({ runs: workspace.runs() }));
+  app.get("/api/runs", async (): Promise<RunsResponse> => ({ runs: service.runs() }));
 
   app.get("/api/unit", async () => {
     throw new UnitNameError("missing unit name: /api/unit/MODEL/RUN/INDEX, e.g. /api/unit/A/1/3450 or /api/unit/A/neuron/489");
   });
   app.get("/api/unit/*", async (req) => {
     const name = (req.params as { "*": string })["*"];
-    return workspace.unit(name.replace(/\/+$/, ""));
+    return service.unit(name.replace(/\/+$/, ""));
   });
 
   app.get("/api/search", async (req) => {
@@ -207,13 +208,13 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
       }
     }
     if (q.length > 200) throw new HttpError(400, `the query is ${q.length} characters long; at most 200`);
-    return workspace.search(q, run === "" ? undefined : run, limit);
+    return service.search(q, run === "" ? undefined : run, limit);
   });
 
   app.get("/api/compare", async (req) => {
     const a = queryString(req, "a", true);
     const b = queryString(req, "b", true);
-    return workspace.compare(a, b);
+    return service.compare(a, b);
   });
 
   app.post("/api/prompt", async (req) => {
@@ -227,7 +228,7 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     if (text.length > maxPromptChars) {
       throw new HttpError(413, `the prompt has ${text.length} characters; the limit is ${maxPromptChars}`);
     }
-    return workspace.prompt(run, text);
+    return service.prompt(run, text);
   });
 
   const wrongMethod = (allowed: string) => async (_req: FastifyRequest, reply: FastifyReply) => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeRun } from "../../src/analysis/analyze.js";
 import type { EvaluationTokens } from "../../src/analysis/eval-tokens.js";
-import { openInvestigation, type Investigation } from "../../src/analysis/store.js";
+import { openInvestigation, type InvestigationStore } from "../../src/analysis/store.js";
 import { Tape } from "../../src/core/autograd.js";
 import { Rng } from "../../src/core/rng.js";
 import { loadGpt2Tokenizer, type Tokenizer } from "../../src/data/tokenizer.js";
@@ -26,8 +26,8 @@ let model: HookedTransformer;
 let sae: Sae;
 let tokenizer: Tokenizer;
 let ev: EvaluationTokens;
-let feats: Investigation;
-let neurons: Investigation;
+let feats: InvestigationStore;
+let neurons: InvestigationStore;
 let dense: Float32Array; // [T × dSae]
 let post: Float32Array; // [T × dMlp]
 const D_SAE = 48;

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DenseColumnCorrelation,
-  CorrelationError, FeatureFeatureCorrelation, FeatureNeuronCorrelation, neuronAlignment,
-} from "../../src/analysis/correlation.js";
+import { CorrelationError, DenseColumnCorrelation, neuronAlignment } from "../../src/analysis/correlation.js";
+import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "../../src/analysis/feature-correlation.js";
 import { Rng } from "../../src/core/rng.js";
 import { Sae, type SparseCodes } from "../../src/sae/sae.js";
 

@@ -7,7 +7,7 @@ import { HookedTransformer } from "../../src/model/transformer.js";
 import { initWeights } from "../../src/model/weights.js";
 import { Sae } from "../../src/sae/sae.js";
 import { initSae } from "../../src/sae/init.js";
-import { NextTokenScorer, ablatedRows, featureResidualDirections, splicedResiduals } from "../../src/analysis/ablation.js";
+import { NextTokenScorer, ablatedRows, outputDirections, splicedResiduals } from "../../src/analysis/ablation.js";
 import { PromptError, analyzePrompt } from "../../src/analysis/prompt.js";
 import { nextTokenLosses, spliceSae } from "../helpers/forward.js";
 
@@ -53,7 +53,7 @@ describe("NextTokenScorer and ablated rows", () => {
     expect(rowsIdx.length).toBeGreaterThan(2);
     const d = model.cfg.d_model;
     const out = new Float32Array(rowsIdx.length * d);
-    ablatedRows(resid, featureResidualDirections(model, sae), d, Int32Array.from(rowsIdx), new Int32Array(rowsIdx.length).fill(f), Float32Array.from(acts), rowsIdx.length, out);
+    ablatedRows(resid, outputDirections(model, sae), d, Int32Array.from(rowsIdx), new Int32Array(rowsIdx.length).fill(f), Float32Array.from(acts), rowsIdx.length, out);
     const ablated = scorer.losses(out, rowsIdx.length, Int32Array.from(rowsIdx, (t) => ids[t + 1]!));
     const zeroed = fullLosses(ids, f);
     rowsIdx.forEach((t, i) => expect(ablated[i]).toBeCloseTo(zeroed[t]!, 4));
@@ -94,7 +94,7 @@ describe("analyzePrompt", () => {
     const le = p.rankings.logitEffect[0]!;
     const { resid } = splicedResiduals(model, sae, HOOK, ids, 1, ids.length);
     const d = model.cfg.d_model;
-    const dirs = featureResidualDirections(model, sae);
+    const dirs = outputDirections(model, sae);
     const wU = model.params["unembed.W_U"]!.value.data as Float32Array;
     const w = model.params["ln_final.w"]!.value.data as Float32Array;
     const row = Array.from(resid.subarray(le.position * d, (le.position + 1) * d));

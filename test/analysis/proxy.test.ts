@@ -2,10 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  parseProxy, ProxyError, proxyReport, ProxyTokenStats, tokenSetLlr, tokenSetProxy, UnigramCounts,
-  type Proxy, type ProxyTokenizer,
-} from "../../src/analysis/proxy.js";
+import { parseProxy, ProxyError, tokenSetProxy, type Proxy, type ProxyTokenizer } from "../../src/analysis/proxy.js";
+import { proxyReport, ProxyTokenStats, TokenSetLlr } from "../../src/analysis/proxy-stats.js";
 import { expectClose } from "../helpers/numeric.js";
 
 /**
@@ -239,18 +237,19 @@ describe("LLR", () => {
     expectClose(stats.llr(), expected, 1e-6);
   });
 
-  it("fromUnigram and tokenSetLlr give the same numbers", () => {
+  it("fromUnigram and TokenSetLlr give the same numbers", () => {
     const counts = Uint32Array.from([3, 1, 0, 4]);
     const stats = ProxyTokenStats.fromUnigram(counts, setScores);
     expect(stats.proxyTokens).toBe(4);
     expectClose(stats.llr(), expected, 1e-6);
-    const unigram = new UnigramCounts(counts);
-    expect(unigram.total).toBe(8);
-    const set = tokenSetLlr(unigram, [1, 0, 1]);
-    expect(set.proxyTokens).toBe(4);
-    expect([0, 1, 2, 3].map((t) => set.score(t))).toEqual([1, 1, 0, 0]);
-    expectClose([0, 1, 2, 3].map((t) => set.llr(t)), expected, 1e-12);
-    expect(() => set.llr(4)).toThrow(/token id 4 is outside/);
+    // Two units: the set {0, 1} (given with a repeat) and the empty set.
+    const sets = new TokenSetLlr(counts, [[1, 0, 1], []]);
+    expect(sets.total).toBe(8);
+    expect(Array.from(sets.proxyTokens)).toEqual([4, 0]);
+    expect([0, 1, 2, 3].map((t) => sets.has(0, t))).toEqual([true, true, false, false]);
+    expectClose([0, 1, 2, 3].map((t) => sets.llr(0, t)), expected, 1e-12);
+    expect(sets.has(1, 0)).toBe(false);
+    expect(() => new TokenSetLlr(counts, [[4]])).toThrow(/token id 4 of set 0 is outside/);
   });
 
   it("graded scores and another α", () => {

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { InvestigationManifest } from "../../src/analysis/investigation.js";
+import type { InvestigationManifest } from "../../src/analysis/unit-record.js";
 import { InvestigationStoreError, InvestigationWriter, openInvestigation, roundTo, type StoredUnit } from "../../src/analysis/store.js";
 
 let root: string;

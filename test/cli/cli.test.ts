@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
 import { doctorReport, formatDoctor } from "../../src/cli/doctor.js";
-import { packageInfo } from "../../src/cli/package-info.js";
+import { packageInfo } from "../../src/package-info.js";
 
 const cli = captureCliOutput();
 

@@ -9,7 +9,7 @@ import type {
   PromptAnalysis,
   PromptFeatureScore,
   UnitRecord,
-} from "../../src/analysis/investigation.js";
+} from "../../src/analysis/unit-record.js";
 import type { CompareResponse, RunInfo, StaticPageData } from "../../src/vis/api-types.js";
 
 export const NASTY_TOKEN = "</script><script>window.__pwned=1</script>";

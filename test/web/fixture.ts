@@ -14,7 +14,7 @@ import { Rng } from "../../src/core/rng.js";
 import { loadGpt2Tokenizer, type Tokenizer } from "../../src/data/tokenizer.js";
 import { analyzeRun } from "../../src/analysis/analyze.js";
 import type { EvaluationTokens } from "../../src/analysis/eval-tokens.js";
-import type { InvestigationManifest } from "../../src/analysis/investigation.js";
+import type { InvestigationManifest } from "../../src/analysis/unit-record.js";
 import { INVESTIGATION_DIR } from "../../src/analysis/store.js";
 import { saveModelFolder } from "../../src/model/checkpoint.js";
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../../src/model/config.js";

@@ -61,7 +61,9 @@ describe("server API", () => {
     expectError(await get("/api/unit/A/1/abc"), 400, /index must be a non-negative integer, got "abc"/);
     expectError(await get("/api/unit/A/1"), 400, /expected MODEL\/RUN\/INDEX/);
     expectError(await get("/api/unit/"), 400, /missing unit name|expected MODEL\/RUN\/INDEX/);
-    expectError(await get("/api/unit/A/x/1"), 400, /run must be a number/);
+    // One name grammar (names.ts): any SAE folder name is a well-formed run (404 when absent), a space is not.
+    expectError(await get("/api/unit/A/x/1"), 404, /no run "A\/x"/);
+    expectError(await get("/api/unit/A/x%20y/1"), 400, /"x y" is not a valid SAE run \(or neuron\) name/);
     expectError(await get(`/api/unit/A/1/${D_SAE}`), 404, /A\/1 has 64 features \(0–63\); 64 is out of range/);
     expectError(await get("/api/unit/Z/1/0"), 404, /no run "Z\/1"/);
     expectError(await get("/api/unit/A/neuron/32"), 404, /A\/neuron has 32 neurons/);

@@ -10,14 +10,10 @@ export type Route =
   | { page: "search"; q: string; run: string | null }
   | { page: "notfound"; path: string };
 
-/** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489". */
-export function unitPath(name: string): string {
-  const parts = name.split("/");
-  if (parts.length === 3 && parts[1] === "neuron") {
-    return `/neuron/${encodeURIComponent(parts[0]!)}/${encodeURIComponent(parts[2]!)}`;
-  }
-  return `/feature/${parts.map(encodeURIComponent).join("/")}`;
-}
+import { unitFromPath, unitPath } from "saekit/names";
+
+/** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489" (names.ts). */
+export { unitPath };
 
 export function promptPath(run: string | null, text: string | null, feature: string | null = null): string {
   const params = new URLSearchParams();
@@ -48,10 +44,8 @@ export function parseRoute(pathname: string, search: string): Route {
   const params = new URLSearchParams(search);
   if (segs.length === 0) return { page: "home" };
   const [head, ...rest] = segs;
-  if (head === "feature" && rest.length >= 2) return { page: "unit", kind: "feature", name: rest.join("/") };
-  if (head === "neuron" && rest.length === 2) {
-    return { page: "unit", kind: "neuron", name: `${rest[0]}/neuron/${rest[1]}` };
-  }
+  const unit = unitFromPath(head!, rest);
+  if (unit) return { page: "unit", ...unit };
   if (head === "prompt" && rest.length === 0) {
     return { page: "prompt", run: params.get("run"), text: params.get("text"), feature: params.get("feature") };
   }

@@ -1,18 +1,16 @@
-/** The data types the app renders: the server contract and the analysis records it carries (type-only). */
+/** The data types the app renders: the server contract (src/vis/api-types.ts, imported as `saekit/api`; type-only). */
 export type {
   CompareResponse,
   ErrorResponse,
+  Example,
+  ExampleToken,
   PromptAnalysis,
+  PromptFeatureScore,
+  ProxyBin,
   RunInfo,
   RunsResponse,
   SearchResponse,
   StaticPageData,
-  UnitRecord,
-} from "../../src/vis/api-types.js";
-export type {
-  Example,
-  ExampleToken,
-  PromptFeatureScore,
-  ProxyBin,
   TokenWeight,
-} from "../../src/analysis/investigation.js";
+  UnitRecord,
+} from "saekit/api";

@@ -2,15 +2,15 @@
  * One unit against the user's proxy (`saekit investigate A/1/3450 --proxy script:Arabic`): the stored
  * investigation supplies everything else; the proxy needs the unit's activation and the proxy's score on every
  * evaluation token, so this streams the store's tokens through the model once, computing only that one unit
- * (a single encoder row for a standard SAE, a column of the hook for a neuron).
+ * (Sae.featureActivation: a single encoder row for a standard SAE; a column of the hook for a neuron).
  */
-import { kernels } from "../core/backend.js";
 import { Tape } from "../core/autograd.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae } from "../sae/sae.js";
-import type { ProxyReport } from "./investigation.js";
-import { ProxyTokenStats, proxyReport, type Proxy } from "./proxy.js";
-import type { Investigation } from "./store.js";
+import type { ProxyReport } from "./unit-record.js";
+import type { Proxy } from "./proxy.js";
+import { ProxyTokenStats, proxyReport } from "./proxy-stats.js";
+import type { InvestigationStore } from "./store.js";
 
 export interface LiveUnit {
   model: HookedTransformer;
@@ -21,33 +21,16 @@ export interface LiveUnit {
 }
 
 /** The unit's activation at every row of the hook activations x [rows × d_in]. */
-function unitActivations(u: LiveUnit, x: Float32Array, rows: number): Float32Array {
+export function unitActivation(u: LiveUnit, x: Float32Array, rows: number): Float32Array {
+  if (u.sae !== null) return u.sae.featureActivation(x, rows, u.index);
+  const d = u.model.cfg.d_mlp;
   const out = new Float32Array(rows);
-  if (u.sae === null) {
-    const d = u.model.cfg.d_mlp;
-    for (let r = 0; r < rows; r++) out[r] = x[r * d + u.index]!;
-    return out;
-  }
-  const sae = u.sae;
-  if (sae.spec.architecture === "standard") {
-    // ReLU of one encoder row: (x − b_dec) · enc[f] + b_enc[f].
-    const d = sae.dIn;
-    const xc = sae.centred(x, rows);
-    kernels().gemm(false, true, rows, 1, d, 1, xc, d, sae.encT.subarray(u.index * d, (u.index + 1) * d), d, 0, out, 1);
-    const b = sae.bEnc[u.index]!;
-    for (let r = 0; r < rows; r++) out[r] = Math.max(0, out[r]! + b);
-    return out;
-  }
-  // TopK: whether the feature is kept depends on every other feature.
-  const codes = sae.encode(x, rows);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < codes.k; j++) if (codes.indices[r * codes.k + j] === u.index) out[r] = Math.max(0, codes.values[r * codes.k + j]!);
-  }
+  for (let r = 0; r < rows; r++) out[r] = x[r * d + u.index]!;
   return out;
 }
 
 export async function liveProxyReport(
-  unit: LiveUnit, store: Investigation, proxy: Proxy,
+  unit: LiveUnit, store: InvestigationStore, proxy: Proxy,
   options: { batchSequences?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<ProxyReport> {
   const m = store.manifest;
@@ -64,7 +47,7 @@ export async function liveProxyReport(
     for (let i = 0; i < n; i++) tokens.set(store.sequence(s + i), i * L);
     const batch = tokens.subarray(0, n * L);
     const { cache } = unit.model.forward(Tape.noGrad(), batch, n, L, { stopAt: unit.hook, cache: [unit.hook] });
-    const a = unitActivations(unit, cache.get(unit.hook)!.value.data as Float32Array, n * L);
+    const a = unitActivation(unit, cache.get(unit.hook)!.value.data as Float32Array, n * L);
     for (let i = 0; i < n; i++) {
       const seq = batch.subarray(i * L, (i + 1) * L);
       proxy.scoreSequence(seq, seqScores);

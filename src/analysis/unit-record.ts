@@ -3,10 +3,13 @@
  * These are the expanded, ready-to-render shapes: token ids come with their text, example windows are cut out of
  * the evaluation tokens. The compact on-disk encoding is `store.ts`'s business.
  *
- * Names follow CONVENTIONS.md: `A/1/3450` is feature 3450 of run 1 on model A, `A/neuron/489` is MLP neuron 489.
+ * Names follow src/names.ts (docs/conventions.md): `A/1/3450` is feature 3450 of SAE run 1 on model A,
+ * `A/neuron/489` is MLP neuron 489 of model A.
  */
 
-export type UnitKind = "feature" | "neuron";
+import type { UnitKind } from "../names.js";
+
+export type { UnitKind };
 
 /** One token of an example window. */
 export interface ExampleToken {
@@ -227,8 +230,28 @@ export interface InvestigationManifest {
   compare: UniversalitySummary[];
   /** log10 of each unit's density (dead units counted apart). */
   densityHistogram: Histogram & { dead: number };
-  /** Seconds per stage and tokens/s of the run that wrote it. */
+  /** Seconds per stage and tokens/s of the analysis that wrote it. */
   timing: Record<string, number>;
+  /** SHA-256 (hex) of the store's own files by name (store/format.ts); absent in stores written before them. */
+  checksums?: Record<string, string>;
+}
+
+/** A unit set as listed (GET /api/runs): an SAE run's features ("A/1") or a model's neurons ("A/neuron"). */
+export interface RunInfo {
+  name: string;
+  model: string;
+  kind: UnitKind;
+  units: number;
+  tokens: number;
+  hook: string;
+  sae: InvestigationManifest["sae"];
+  compare: UniversalitySummary[];
+  densityHistogram: Histogram & { dead: number };
+  /** Dead units (never fired on the evaluation tokens) and dense ones (density > 10%). */
+  dead: number;
+  dense: number;
+  /** True when the model (and SAE) weights are there, so prompts can be analysed live on this set. */
+  promptable: boolean;
 }
 
 /** One feature's score in a prompt-level ranking. */

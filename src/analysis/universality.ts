@@ -1,0 +1,88 @@
+/**
+ * Universality (Towards Monosemanticity): each unit's best match among another unit set's units on the same
+ * tokens (activation r, from the streaming correlations), the logit-weight r of each matched pair, and the summary
+ * of how many units have a match above r = 0.5 and 0.7 — among all live units and among those firing at least
+ * 1e-4 and 1e-3 of the time (most of a dictionary can sit in an ultra-low-density cluster whose best r is limited by
+ * a handful of firings). Pearson r follows correlation.ts' convention (NaN when undefined).
+ */
+import { unembed } from "../model/readout.js";
+import type { HookedTransformer } from "../model/transformer.js";
+import { pearson } from "./correlation.js";
+import { logitWeights } from "./logit-weights.js";
+import type { UniversalitySummary } from "./unit-record.js";
+
+export const UNIVERSALITY_THRESHOLDS = [0.5, 0.7] as const;
+export const UNIVERSALITY_DENSITY_BANDS = [1e-4, 1e-3] as const;
+
+/** Share of units (live, and with density ≥ minDensity) whose best match has r above each threshold. */
+export function universalityThresholds(density: Float32Array, bestR: Float32Array, minDensity: number) {
+  let units = 0;
+  const matched = UNIVERSALITY_THRESHOLDS.map(() => 0);
+  for (let u = 0; u < density.length; u++) {
+    if (!(density[u]! > 0 && density[u]! >= minDensity)) continue;
+    units++;
+    UNIVERSALITY_THRESHOLDS.forEach((t, k) => {
+      if (bestR[u]! > t) matched[k]!++;
+    });
+  }
+  return {
+    units,
+    thresholds: UNIVERSALITY_THRESHOLDS.map((threshold, k) => ({ threshold, matched: matched[k]!, fraction: units > 0 ? matched[k]! / units : Number.NaN })),
+  };
+}
+
+export function universalityByDensity(density: Float32Array, bestR: Float32Array): NonNullable<UniversalitySummary["byDensity"]> {
+  return UNIVERSALITY_DENSITY_BANDS.map((minDensity) => {
+    const { units, thresholds } = universalityThresholds(density, bestR, minDensity);
+    return { minDensity, features: units, thresholds };
+  });
+}
+
+/**
+ * The summary of one comparison: `livePairs` (live units of each side; a defaults to the live units of `density`),
+ * the thresholds (given, as the feature × feature correlation computes them, or from the densities) and the
+ * density bands.
+ */
+export function universalitySummary(
+  name: string, density: Float32Array, bestR: Float32Array, live: { a?: number; b: number },
+  thresholds?: { threshold: number; matched: number; fraction: number }[],
+): UniversalitySummary {
+  const all = universalityThresholds(density, bestR, 0);
+  return {
+    name,
+    livePairs: { a: live.a ?? all.units, b: live.b },
+    thresholds: thresholds ?? all.thresholds,
+    byDensity: universalityByDensity(density, bestR),
+  };
+}
+
+/**
+ * Pearson r over the vocabulary between each unit's logit weights and those of its match in the compared set
+ * (NaN where a unit has no match). `dirsA`/`dirsB` are output directions (ablation.ts outputDirections).
+ */
+export function matchedLogitCorrelation(dirsA: Float32Array, modelA: HookedTransformer, dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array): Float32Array {
+  const ua = unembed(modelA);
+  const ub = unembed(modelB);
+  const d = ua.dModel;
+  const dB = ub.dModel;
+  const V = ua.dVocab;
+  const n0 = best.length;
+  const out = new Float32Array(n0).fill(Number.NaN);
+  const chunk = 128;
+  const gathered = new Float32Array(chunk * dB);
+  for (let first = 0; first < n0; first += chunk) {
+    const n = Math.min(chunk, n0 - first);
+    gathered.fill(0);
+    for (let i = 0; i < n; i++) {
+      const g = best[first + i]!;
+      if (g >= 0) gathered.set(dirsB.subarray(g * dB, (g + 1) * dB), i * dB);
+    }
+    const la = logitWeights(dirsA.subarray(first * d, (first + n) * d), n, d, ua.wU, V, ua.lnW, { centre: true });
+    const lb = logitWeights(gathered.subarray(0, n * dB), n, dB, ub.wU, ub.dVocab, ub.lnW, { centre: true });
+    for (let i = 0; i < n; i++) {
+      if (best[first + i]! < 0) continue;
+      out[first + i] = pearson(la.subarray(i * V, (i + 1) * V), lb.subarray(i * V, (i + 1) * V));
+    }
+  }
+  return out;
+}

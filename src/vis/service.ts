@@ -1,0 +1,143 @@
+/**
+ * The dashboard service: what the server's API, the self-contained pages and the CLI's dashboard command serve
+ * from a Workspace — unit records, search across unit sets, unit comparisons as scatter data, and the data of a
+ * static feature or prompt page — in the API contract's shapes (api-types.ts). It computes nothing itself: records
+ * come from the stores, comparisons from analysis/unit-compare.ts.
+ *
+ * Its error classes (the server maps each to an HTTP status): UnitNameError 400, NotFoundError 404,
+ * UnavailableError 409, TooLargeError 413, and prompt.ts' PromptError 400.
+ */
+import { NotFoundError, TooLargeError, UnavailableError } from "../analysis/errors.js";
+import { PromptError } from "../analysis/prompt.js";
+import { round4 } from "../analysis/store.js";
+import type { Workspace } from "../analysis/workspace.js";
+import { unitSetOf, UnitNameError } from "../names.js";
+import type { CompareResponse, PromptAnalysis, RunInfo, SearchResponse, StaticPageData, UnitRecord } from "./api-types.js";
+
+export { NotFoundError, PromptError, TooLargeError, UnavailableError, UnitNameError };
+
+/** Vocabulary points a comparison sends for its logit-weight scatter (r is over the whole vocabulary). */
+export const COMPARE_VOCAB_POINTS = 2000;
+/** Of those, the most extreme tokens of each unit at each end. */
+const COMPARE_VOCAB_EXTREMES = 50;
+/** Feature records a prompt page inlines: the first of each ranking. */
+export const PROMPT_PAGE_UNITS_PER_RANKING = 10;
+
+/** Token ids for a scatter: the `COMPARE_VOCAB_EXTREMES` highest and lowest of each side, then evenly spaced ids. */
+export function vocabSample(x: Float32Array, y: Float32Array, points: number): number[] {
+  const n = x.length;
+  if (n <= points) return Array.from({ length: n }, (_, i) => i);
+  const chosen = new Set<number>();
+  const k = Math.min(COMPARE_VOCAB_EXTREMES, Math.floor(points / 8));
+  for (const v of [x, y]) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => v[j]! - v[i]!);
+    for (let i = 0; i < k; i++) {
+      chosen.add(order[i]!);
+      chosen.add(order[n - 1 - i]!);
+    }
+  }
+  const rest = points - chosen.size;
+  for (let i = 0; i < rest * 2 && chosen.size < points; i++) chosen.add(Math.floor((i * n) / (rest * 2)));
+  return [...chosen].sort((i, j) => i - j);
+}
+
+/** r as the API sends it: null where it is undefined (a constant side). */
+const rOrNull = (r: number): number | null => (Number.isNaN(r) ? null : r);
+
+export class DashboardService {
+  constructor(readonly workspace: Workspace) {}
+
+  runs(): RunInfo[] {
+    return this.workspace.runs();
+  }
+
+  unit(name: string): UnitRecord {
+    return this.workspace.unit(name);
+  }
+
+  prompt(run: string, text: string): PromptAnalysis {
+    return this.workspace.prompt(run, text);
+  }
+
+  /** Units matching `q` (name, label, top tokens, logit tokens) in one unit set or in all of them. */
+  search(q: string, run?: string, limit = 50): SearchResponse {
+    const ws = this.workspace;
+    const runs = run === undefined || run === "" ? ws.runs().map((r) => r.name) : [ws.runInfoOf(run).name];
+    const perRun = runs.map((r) => ws.store(r).search(q, { limit }).map((h) => ({ run: r, ...h })));
+    // Exact name hits first, then the sets' own rankings interleaved (each set ranks its hits; ranks do not compare).
+    const hits: SearchResponse["hits"] = [];
+    for (const list of perRun) for (const h of list) if (h.field === "name") hits.push(h);
+    const rest = perRun.map((list) => list.filter((h) => h.field !== "name"));
+    for (let i = 0; hits.length < limit && rest.some((l) => i < l.length); i++) {
+      for (const list of rest) if (i < list.length && hits.length < limit) hits.push(list[i]!);
+    }
+    return { query: q, hits: hits.slice(0, limit) };
+  }
+
+  /**
+   * Side-by-side data of two units (same model or two models with the same tokenizer): activations on a sample of
+   * `a`'s evaluation tokens with Pearson r, and logit weights over the vocabulary (a sample of ≤ 2000 points that
+   * keeps both units' extremes; r over the whole vocabulary).
+   */
+  compare(a: string, b: string): CompareResponse {
+    const c = this.workspace.compareUnits(a, b);
+    const { a: la, b: lb } = c.logits;
+    const vocab = vocabSample(la, lb, COMPARE_VOCAB_POINTS);
+    return {
+      a: c.a,
+      b: c.b,
+      activations: { x: Array.from(c.activations.a, round4), y: Array.from(c.activations.b, round4), r: rOrNull(c.activations.r), tokens: c.activations.a.length },
+      logits: { x: vocab.map((t) => round4(la[t]!)), y: vocab.map((t) => round4(lb[t]!)), r: rOrNull(c.logits.r) },
+    };
+  }
+
+  /** The comparisons a feature page carries: with its best-correlated neuron and its best match in each compared set. */
+  featureComparisons(unit: UnitRecord, warn: (message: string) => void = () => {}): CompareResponse[] {
+    const others = [unit.neurons?.correlated[0]?.name, ...Object.values(unit.matches).map((m) => m.name)].filter((n): n is string => n !== undefined);
+    const out: CompareResponse[] = [];
+    for (const other of others) {
+      try {
+        out.push(this.compare(unit.name, other));
+      } catch (e) {
+        warn(`no comparison of ${unit.name} with ${other}: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** The static page of a feature (or neuron). */
+  featurePageData(name: string, warn?: (message: string) => void): StaticPageData & { page: "feature" } {
+    const unit = this.workspace.unit(name);
+    const run = this.workspace.runInfoOf(unitSetOf(unit.name));
+    return { mode: "static", page: "feature", unit, run, comparisons: this.featureComparisons(unit, warn) };
+  }
+
+  /** The static page of a prompt: the analysis plus the records of its top-ranked features. */
+  promptPageData(run: string, text: string): StaticPageData & { page: "prompt" } {
+    const prompt = this.workspace.prompt(run, text);
+    const units: Record<string, UnitRecord> = {};
+    for (const ranking of Object.values(prompt.rankings)) {
+      for (const score of ranking.slice(0, PROMPT_PAGE_UNITS_PER_RANKING)) units[score.name] ??= this.workspace.unit(score.name);
+    }
+    return { mode: "static", page: "prompt", prompt, run: this.workspace.runInfoOf(run), units };
+  }
+
+  /** The set a prompt goes to without --run: A/1 when it can take prompts, else the first one that can. */
+  defaultPromptRun(): string {
+    const runs = this.workspace.runs().filter((r) => r.promptable);
+    const run = runs.find((r) => r.name === "A/1") ?? runs[0];
+    if (!run) {
+      const all = this.workspace.runs().map((r) => r.name);
+      throw new Error(
+        `no SAE run under ${this.workspace.root} can analyse prompts (it needs the investigation, the SAE weights and the model weights)` +
+          (all.length > 0 ? `; runs: ${all.join(", ")}` : ""),
+      );
+    }
+    return run.name;
+  }
+}
+
+/** The dashboard service over a workspace. */
+export function dashboardService(workspace: Workspace): DashboardService {
+  return new DashboardService(workspace);
+}
