@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { packageInfo } from "../cli/package-info.js";
+import { packageInfo } from "../package-info.js";
 
 /** The companion package's npm name. */
 export const MODELS_PACKAGE = "saekit-models";

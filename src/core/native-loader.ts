@@ -5,10 +5,10 @@
  * linux-x64 for glibc, built by `npm pack`'s prepack). N-API keeps one binary valid across Node versions; the
  * instruction set (AVX-512 / AVX2 / scalar) is chosen inside the addon at run time, so one binary fits any x86-64.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { packageInfo } from "../package-info.js";
 
 /** Where the loaded addon came from. */
 export type AddonOrigin = "built here" | "prebuilt";
@@ -22,19 +22,11 @@ const require = createRequire(import.meta.url);
 
 /** The saekit package root (holds package.json named "saekit"), from src/core or dist/src/core. */
 export function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) {
-      try {
-        if ((JSON.parse(readFileSync(file, "utf8")) as { name?: string }).name === "saekit") return dir;
-      } catch {
-        // a broken package.json further down is not ours; keep walking up
-      }
-    }
-    dir = dirname(dir);
+  try {
+    return packageInfo().root;
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** The addon file to load from a package folder (saekit's own by default), or why there is none (a sentence a user can act on). */
