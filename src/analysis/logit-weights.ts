@@ -1,6 +1,6 @@
 /**
  * Logit weights: the direct effect of a feature (or an MLP neuron) on the output logits through the residual stream,
- * as in Towards Monosemanticity's and sae-vis' "logit weights" table and histogram (CONVENTIONS.md, "Dashboard data").
+ * as in Towards Monosemanticity's and sae-vis' "logit weights" table and histogram (docs/conventions.md, "Dashboard data").
  *
  * For an SAE on `blocks.0.mlp.hook_post`, feature f writes W_dec[f] into the MLP activations, and the MLP writes
  *   d_f = W_dec[f] · W_out                       (its output direction in the residual stream, [d_model])
@@ -25,8 +25,8 @@
  * `logits = feature_resid_dir @ model.W_U` with whatever processing the TL model was loaded with; it does no LN
  * handling of its own.
  *
- * A neuron n writes W_out[n], so `neuronOutputDirections` (the rows of W_out) feeds the same functions and gives
- * neurons the same table.
+ * The directions come from ablation.ts' outputDirections(model, sae | null): W_dec · W_out for features, and for
+ * neurons W_out's rows (neuron n writes W_out[n]), which gives neurons the same table.
  *
  * Memory: the full [count, d_vocab] matrix is 4 · count · d_vocab bytes (823 MB for 4,096 features × 50,257 tokens),
  * so `logitWeightSummaries` computes it `chunk` features at a time (one GEMM each, a chunk × d_vocab float32 scratch:
@@ -42,7 +42,6 @@
  *   mean, std  over the vocabulary, std the population standard deviation (÷ d_vocab), both in float64.
  */
 import { kernels } from "../core/backend.js";
-import type { Sae } from "../sae/sae.js";
 
 export class LogitWeightsError extends Error {
   override name = "LogitWeightsError";
@@ -65,16 +64,17 @@ export interface LogitWeightSummaryOptions extends LogitWeightOptions {
   chunk?: number;
 }
 
-export interface TokenWeight {
+/** A vocabulary id and its logit weight (the records carry the id with its text: unit-record.ts TokenWeight). */
+export interface TokenIdWeight {
   token: number;
   weight: number;
 }
 
 export interface LogitWeightSummary {
   /** Largest weights, descending (ties: smaller token id first). */
-  top: TokenWeight[];
+  top: TokenIdWeight[];
   /** Smallest weights, ascending (ties: smaller token id first). */
-  bottom: TokenWeight[];
+  bottom: TokenIdWeight[];
   histogram: { edges: number[]; counts: number[] };
   mean: number;
   /** Population standard deviation over the vocabulary. */
@@ -93,30 +93,6 @@ function checkLength(name: string, arr: ArrayLike<number>, expected: number, sha
   if (arr.length !== expected) {
     throw new LogitWeightsError(`logit weights: ${name} has ${arr.length} elements, expected ${expected} (${shape})`);
   }
-}
-
-/** Output directions of every SAE feature in the residual stream: W_dec · W_out, [d_sae, d_model] (one GEMM). */
-export function featureOutputDirections(sae: Sae, wOut: Float32Array, dMlp: number, dModel: number): Float32Array {
-  checkInt("dMlp", dMlp, 1);
-  checkInt("dModel", dModel, 1);
-  if (sae.dIn !== dMlp) {
-    throw new LogitWeightsError(
-      `logit weights: the SAE's d_in ${sae.dIn} ≠ dMlp ${dMlp}; output directions need an SAE on the MLP activations ` +
-        "(blocks.0.mlp.hook_post)",
-    );
-  }
-  checkLength("wOut", wOut, dMlp * dModel, `blocks.0.mlp.W_out [d_mlp ${dMlp}, d_model ${dModel}]`);
-  const out = new Float32Array(sae.dSae * dModel);
-  kernels().gemm(false, false, sae.dSae, dModel, dMlp, 1, sae.dec, dMlp, wOut, dModel, 0, out, dModel);
-  return out;
-}
-
-/** Output directions of the MLP neurons: neuron n writes W_out[n]; a copy of W_out, [d_mlp, d_model]. */
-export function neuronOutputDirections(wOut: Float32Array, dMlp: number, dModel: number): Float32Array {
-  checkInt("dMlp", dMlp, 1);
-  checkInt("dModel", dModel, 1);
-  checkLength("wOut", wOut, dMlp * dModel, `blocks.0.mlp.W_out [d_mlp ${dMlp}, d_model ${dModel}]`);
-  return wOut.slice();
 }
 
 interface Unembed {
@@ -344,11 +320,11 @@ class TopBottom {
     }
   }
 
-  topList(): TokenWeight[] {
+  topList(): TokenIdWeight[] {
     return Array.from({ length: this.nHi }, (_, i) => ({ token: this.hiTok[i]!, weight: this.hiVal[i]! }));
   }
 
-  bottomList(): TokenWeight[] {
+  bottomList(): TokenIdWeight[] {
     return Array.from({ length: this.nLo }, (_, i) => ({ token: this.loTok[i]!, weight: this.loVal[i]! }));
   }
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  featureOutputDirections, LogitWeightsError, logitWeights, logitWeightSummaries, neuronOutputDirections,
-  type LogitWeightSummary,
-} from "../../src/analysis/logit-weights.js";
+import { outputDirections } from "../../src/analysis/ablation.js";
+import { LogitWeightsError, logitWeights, logitWeightSummaries, type LogitWeightSummary } from "../../src/analysis/logit-weights.js";
+import type { HookedTransformer } from "../../src/model/transformer.js";
 import { Rng } from "../../src/core/rng.js";
 import { Sae } from "../../src/sae/sae.js";
 import { expectClose, randomFloat32 } from "../helpers/numeric.js";
@@ -12,6 +11,15 @@ function sae(dIn: number, dSae: number, dec: Float32Array): Sae {
     { architecture: "standard", dIn, dSae, k: null, applyBDecToInput: true },
     { encT: new Float32Array(dSae * dIn), bEnc: new Float32Array(dSae), dec, bDec: new Float32Array(dIn) },
   );
+}
+
+/** A 1-layer model as far as outputDirections reads it (model/readout.ts: the last MLP's W_out and b_out). */
+function mlpOnly(wOut: Float32Array, dMlp: number, dModel: number): HookedTransformer {
+  const p = (data: Float32Array) => ({ value: { data } });
+  return {
+    cfg: { n_layers: 1, d_mlp: dMlp, d_model: dModel },
+    params: { "blocks.0.mlp.W_out": p(wOut), "blocks.0.mlp.b_out": p(new Float32Array(dModel)) },
+  } as unknown as HookedTransformer;
 }
 
 /** Small integers as float32: every product and sum below is exact, whatever the summation order. */
@@ -59,7 +67,7 @@ function naiveSummary(row: ArrayLike<number>, top: number, bins: number): LogitW
   return { top: desc.slice(0, top), bottom: asc.slice(0, top), histogram: { edges, counts }, mean, std };
 }
 
-describe("featureOutputDirections and logitWeights", () => {
+describe("outputDirections and logitWeights", () => {
   const rng = new Rng(7);
   const [dSae, dMlp, dModel, dVocab] = [9, 6, 5, 23];
   const dec = randomFloat32(dSae * dMlp, rng);
@@ -67,9 +75,10 @@ describe("featureOutputDirections and logitWeights", () => {
   const wU = randomFloat32(dModel * dVocab, rng);
   const lnW = randomFloat32(dModel, rng, 0.5, 1.5);
   const s = sae(dMlp, dSae, dec);
+  const model = mlpOnly(wOut, dMlp, dModel);
 
   it("computes W_dec · W_out like a naive loop", () => {
-    const dirs = featureOutputDirections(s, wOut, dMlp, dModel);
+    const dirs = outputDirections(model, s);
     const want = new Float64Array(dSae * dModel);
     for (let f = 0; f < dSae; f++) {
       for (let m = 0; m < dModel; m++) {
@@ -80,7 +89,7 @@ describe("featureOutputDirections and logitWeights", () => {
   });
 
   it("computes W_dec · W_out · diag(ln_final.w) · W_U like a naive triple loop, with and without ln_final.w", () => {
-    const dirs = featureOutputDirections(s, wOut, dMlp, dModel);
+    const dirs = outputDirections(model, s);
     expectClose(logitWeights(dirs, dSae, dModel, wU, dVocab, lnW), naiveLogits(dec, dSae, dMlp, wOut, dModel, wU, dVocab, lnW), 1e-5, 1e-5);
     expectClose(logitWeights(dirs, dSae, dModel, wU, dVocab, null), naiveLogits(dec, dSae, dMlp, wOut, dModel, wU, dVocab, null), 1e-5, 1e-5);
     expect(logitWeights(new Float32Array(0), 0, dModel, wU, dVocab, lnW)).toHaveLength(0);
@@ -108,7 +117,7 @@ describe("featureOutputDirections and logitWeights", () => {
       for (let t = 0; t < dVocab; t++) wUF[m * dVocab + t]! -= mean;
     }
     const want = naiveLogits(dec, dSae, dMlp, wOutC, dModel, Float32Array.from(wUF), dVocab, null);
-    const dirs = featureOutputDirections(s, wOut, dMlp, dModel);
+    const dirs = outputDirections(model, s);
     const got = logitWeights(dirs, dSae, dModel, wU, dVocab, lnW, { centre: true });
     expectClose(got, want, 1e-5, 1e-5);
     // Each feature's centred logit weights have mean 0 over the vocabulary.
@@ -117,12 +126,12 @@ describe("featureOutputDirections and logitWeights", () => {
   });
 
   it("gives neurons their W_out row as direction", () => {
-    const dirs = neuronOutputDirections(wOut, dMlp, dModel);
+    const dirs = outputDirections(model, null);
     expect(dirs).toEqual(wOut);
     expect(dirs).not.toBe(wOut);
     const eye = new Float32Array(dMlp * dMlp);
     for (let i = 0; i < dMlp; i++) eye[i * dMlp + i] = 1;
-    const asFeatures = featureOutputDirections(sae(dMlp, dMlp, eye), wOut, dMlp, dModel);
+    const asFeatures = outputDirections(model, sae(dMlp, dMlp, eye));
     expectClose(asFeatures, dirs, 0);
   });
 });
@@ -209,8 +218,8 @@ describe("logitWeightSummaries", () => {
     expect(() => logitWeightSummaries(dirs, 2, 4, wU, 5, null, { chunk: 1.5 })).toThrow(/chunk must be an integer/);
     expect(() => logitWeightSummaries(dirs, 2, 4, wU, 5, null, { top: -1 })).toThrow(/top must be an integer/);
     expect(() => logitWeightSummaries(dirs, 2, 4, wU, 5, Float32Array.of(1, 1, NaN, 1))).toThrow(/direction 0 has a non-finite logit weight/);
-    expect(() => featureOutputDirections(sae(3, 2, new Float32Array(6)), new Float32Array(12), 4, 3)).toThrow(/d_in 3 ≠ dMlp 4/);
-    expect(() => featureOutputDirections(sae(4, 2, new Float32Array(8)), new Float32Array(11), 4, 3)).toThrow(/wOut has 11 elements, expected 12/);
-    expect(() => neuronOutputDirections(new Float32Array(11), 4, 3)).toThrow(LogitWeightsError);
+    expect(() => outputDirections(mlpOnly(new Float32Array(12), 4, 3), sae(3, 2, new Float32Array(6)))).toThrow(/the SAE reads 3 values per token but the last MLP has 4 neurons/);
+    expect(() => outputDirections(mlpOnly(new Float32Array(11), 4, 3), sae(4, 2, new Float32Array(8)))).toThrow(/W_out has 11 values, expected 12/);
+    expect(() => outputDirections(mlpOnly(new Float32Array(11), 4, 3), null)).toThrow(/W_out has 11 values, expected 12/);
   });
 });
