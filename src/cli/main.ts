@@ -1,6 +1,7 @@
 /** The `saekit` command: one file per subcommand registers itself here; the CLI stays a thin layer. */
 import { Command, CommanderError } from "commander";
 import { registerAnalyze } from "./analyze.js";
+import { registerCorpus } from "./corpus.js";
 import { registerDashboard } from "./dashboard.js";
 import { registerDemo } from "./demo.js";
 import { registerDoctor } from "./doctor.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .version(packageInfo().version, "-V, --version", "print the saekit version")
     .showHelpAfterError("(run `saekit --help` for usage)");
   registerDoctor(program);
+  registerCorpus(program);
   registerModelRun(program);
   registerModelTrain(program);
   registerSaeTrain(program);
