@@ -2,12 +2,9 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { openWorkspace, shippedModelsRoot, type Workspace } from "../analysis/workspace.js";
-import { portFlag, serveUntilStopped } from "./serve.js";
+import { serveUntilStopped, serverOptions, type ServerFlags } from "./serve.js";
 
-interface DemoFlags {
-  host: string;
-  port: number;
-}
+type DemoFlags = ServerFlags;
 
 /** The command that computes the shipped investigations (features of A/1 matched against B/1, and A's neurons). */
 export const SHIPPED_ANALYZE_COMMAND = "saekit analyze --sae models/A/1 --compare models/B/1";
@@ -28,11 +25,9 @@ export function exampleFeature(workspace: Workspace, run: string): string | null
 }
 
 export function registerDemo(program: Command): void {
-  program
+  serverOptions(program
     .command("demo")
-    .description("serve the dashboards of the shipped models (A, B) and SAE runs, and print where to start")
-    .option("--host <address>", "address to listen on (127.0.0.1: this machine only)", "127.0.0.1")
-    .option("--port <n>", "port (0: any free port)", portFlag, 8080)
+    .description("serve the dashboards of the shipped models (A, B) and SAE runs, and print where to start"))
     .action(async (f: DemoFlags) => {
       const root = shippedModelsRoot();
       const missing = () =>
@@ -56,8 +51,7 @@ export function registerDemo(program: Command): void {
       }
       const example = exampleFeature(workspace, featureRun.name);
       await serveUntilStopped(workspace, {
-        host: f.host,
-        port: f.port,
+        ...f,
         banner: (url) =>
           [
             `saekit demo: ${workspace.runs().map((r) => r.name).join(", ")} — dashboards at ${url}`,

@@ -2,12 +2,32 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { openWorkspace, shippedModelsRoot, type Workspace } from "../analysis/workspace.js";
-import { createServer, listen } from "../web/server.js";
+import os from "node:os";
+import { AnalysisPool, DEFAULT_MAX_QUEUE } from "../web/analysis-pool.js";
+import { bindWarning, createServer, listen, serviceError } from "../web/server.js";
+import { collect, integerFlag } from "./flags.js";
 
-interface ServeFlags {
+interface ServeFlags extends ServerFlags {
   models?: string;
+}
+
+/** The flags `serve` and `demo` share: where to listen and how heavy requests are run. */
+export interface ServerFlags {
   host: string;
   port: number;
+  workers: number;
+  maxQueue: number;
+  allowHost: string[];
+}
+
+/** Adds --host, --port, --allow-host, --workers and --max-queue. */
+export function serverOptions(command: Command): Command {
+  return command
+    .option("--host <address>", "address to listen on: 127.0.0.1 (this machine only); another address, or 0.0.0.0 for every interface, only when you mean it", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", portFlag, 8080)
+    .option("--allow-host <name>", "also answer requests addressed to this host name (repeatable; e.g. the name a proxy forwards)", collect, [])
+    .option("--workers <n>", "worker threads for live prompts and comparisons (default: one per core; 0: on the main thread)", integerFlag("--workers", 0), os.availableParallelism())
+    .option("--max-queue <n>", "prompts and comparisons that may wait for a worker; more get 429 with Retry-After", integerFlag("--max-queue", 0), DEFAULT_MAX_QUEUE);
 }
 
 /** --port: an integer in [0, 65535] (0 picks a free port). */
@@ -27,13 +47,20 @@ export function analyzeHint(root: string): string {
  * workspace and returns.
  */
 export async function serveUntilStopped(
-  workspace: Workspace, options: { host: string; port: number; banner: (url: string) => string },
+  workspace: Workspace, options: Partial<ServerFlags> & { host: string; port: number; banner: (url: string) => string },
 ): Promise<void> {
-  const app = createServer(workspace);
+  if (options.host.trim() === "") {
+    workspace.close();
+    throw new Error('--host is empty (an unset variable?); use 127.0.0.1 for this machine only, or name the interface, e.g. --host 0.0.0.0 for all');
+  }
+  const workers = options.workers ?? os.availableParallelism();
+  const analysis = workers > 0 ? new AnalysisPool({ root: workspace.root, size: workers, maxQueue: options.maxQueue, errorFactory: serviceError }) : undefined;
+  const app = createServer(workspace, { analysis, allowedHosts: options.allowHost ?? [] });
   let url: string;
   try {
     url = await listen(app, { host: options.host, port: options.port });
   } catch (e) {
+    await app.close();
     workspace.close();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") throw new Error(`port ${options.port} on ${options.host} is in use; pass --port N (or --port 0 for any free port)`);
@@ -42,6 +69,8 @@ export async function serveUntilStopped(
     throw e;
   }
   for (const p of workspace.problems) console.error(`warning: ${p}`);
+  const warning = bindWarning(options.host);
+  if (warning) console.error(`warning: ${warning}`);
   // Build the app bundle and load the tokenizers now rather than on the first page view.
   await app.inject({ method: "GET", url: "/" });
   workspace.warm();
@@ -64,12 +93,10 @@ export async function serveUntilStopped(
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command("serve")
+  serverOptions(program
+    .command("serve"))
     .description("serve the dashboards (runs, feature and neuron pages, live prompts, search) for the investigations under a models folder")
     .option("--models <dir>", "models folder: model folders with their SAE runs and investigations (default: the package's shipped models/)")
-    .option("--host <address>", "address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)", "127.0.0.1")
-    .option("--port <n>", "port (0: any free port)", portFlag, 8080)
     .action(async (f: ServeFlags) => {
       const root = f.models ?? shippedModelsRoot();
       const workspace = openWorkspace(root);
@@ -79,8 +106,7 @@ export function registerServe(program: Command): void {
         throw new Error(`no investigations under ${root}${why}compute them first with ${analyzeHint(root)}`);
       }
       await serveUntilStopped(workspace, {
-        host: f.host,
-        port: f.port,
+        ...f,
         banner: (url) =>
           `saekit serve: ${workspace.runs().map((r) => r.name).join(", ")} from ${workspace.root}\n` +
           `open ${url}  (Ctrl-C stops the server)`,

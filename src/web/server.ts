@@ -11,13 +11,20 @@
  *
  * Every failure is JSON `{error}` with a status that says whose fault it is: 400 malformed name or request (bad
  * JSON, missing or mistyped fields), 404 unknown run, unit or route, 405 wrong method, 409 valid but not servable
- * here (no weights for a prompt), 413 a prompt or body over its limit, 415 a body that is not JSON; 500 only for
- * faults of the server itself, which are logged and leave it serving.
+ * here (no weights for a prompt), 413 a prompt or body over its limit, 415 a body that is not JSON, 429 (with
+ * Retry-After) when the queue of prompt analyses and comparisons is full; 500 only for faults of the server itself,
+ * which are logged (logError, default stderr) and leave it serving.
+ *
+ * Prompts and comparisons run in an AnalysisExecutor (analysis-pool.ts: worker threads under `serve`), so the
+ * main thread stays free for the store reads; a queued prompt whose client disconnected is dropped, and
+ * comparisons are cached (LRU). Requests must address the server by a name it has (DNS-rebinding protection).
  */
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Workspace } from "../analysis/workspace.js";
+import { AbandonedError, InlineExecutor, QueueFullError, type AnalysisExecutor, type AnalysisTask, type SerializedError } from "./analysis-pool.js";
 import { appBundle } from "../vis/bundle.js";
 import { APP_CSS_PATH, APP_JS_PATH, appShellHtml } from "../vis/html.js";
 import type { ErrorResponse, RunsResponse } from "../vis/api-types.js";
@@ -30,7 +37,19 @@ export interface ServerOptions {
   logger?: FastifyServerOptions["logger"];
   /** Longest time a request may take before the connection is dropped, ms (default 120 s). */
   requestTimeoutMs?: number;
+  /**
+   * Where prompt analyses and comparisons run (analysis-pool.ts): an AnalysisPool of worker threads (what `serve`
+   * uses), or by default an InlineExecutor on this thread. Either bounds its queue (429 beyond it). Closed with the server.
+   */
+  analysis?: AnalysisExecutor;
+  /** Host names accepted besides the loopback names (and, bound beyond loopback, this machine's names and addresses). */
+  allowedHosts?: string[];
+  /** Where 500s are logged (default: console.error), whatever the fastify logger. */
+  logError?: (line: string) => void;
 }
+
+/** Comparisons kept (LRU): each is a pure function of the two unit names over one workspace. */
+const COMPARE_CACHE_ENTRIES = 512;
 
 export const DEFAULT_MAX_PROMPT_CHARS = 2000;
 /** Largest request body: a prompt of the default limit as JSON with every character escaped fits many times over. */
@@ -50,6 +69,8 @@ function statusOf(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof UnavailableError) return 409;
   if (err instanceof TooLargeError) return 413;
+  if (err instanceof QueueFullError) return 429;
+  if (err instanceof AbandonedError) return 503;
   const code = (err as FastifyError | undefined)?.statusCode;
   if (typeof code === "number" && code >= 400 && code < 500) return code;
   return 500;
@@ -105,10 +126,50 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, status = 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
 
+/** The names a request may address this server by: loopback names, plus this machine's when bound beyond loopback. */
+function allowedHostNames(boundAddress: string, extra: readonly string[]): Set<string> {
+  const names = new Set([...LOOPBACK_NAMES, ...extra.map((h) => h.toLowerCase())]);
+  if (!LOOPBACK.has(boundAddress)) {
+    names.add(os.hostname().toLowerCase());
+    names.add(boundAddress.toLowerCase());
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) names.add(a.address.toLowerCase());
+  }
+  return names;
+}
+
+/** Rebuilds a worker's error as the class the error handler maps to a status (analysis-pool.ts' ErrorFactory). */
+export function serviceError(e: SerializedError): Error {
+  const classes: Record<string, new (message: string) => Error> = { UnitNameError, NotFoundError, UnavailableError, TooLargeError, PromptError };
+  const Class = classes[e.name];
+  if (Class) return new Class(e.message);
+  return Object.assign(new Error(e.message), { name: e.name, stack: e.stack ?? `${e.name}: ${e.message}` });
+}
+
+/** The warning `serve` prints for a bind beyond loopback (null on loopback). */
+export function bindWarning(host: string): string | null {
+  if (LOOPBACK.has(host) || host === "localhost") return null;
+  const where = host === "0.0.0.0" || host === "::" ? "every network interface" : `${host}`;
+  return `listening on ${where}: anyone who can reach this machine can read the dashboards and run prompts on it. ` +
+    `Requests must name this machine (its host name or an address) or a host given with --allow-host`;
+}
+
 /** The API and app routes over `workspace` (not listening: see `listen`, or use `inject` in tests). */
 export function createServer(workspace: Workspace, options: ServerOptions = {}): FastifyInstance {
   const service = dashboardService(workspace);
   const maxPromptChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
+  const logError = options.logError ?? ((line: string) => console.error(line));
+  const analysis = options.analysis ?? new InlineExecutor((task) => (task.kind === "prompt" ? service.prompt(task.run, task.text) : service.compare(task.a, task.b)));
+  const compareCache = new Map<string, Promise<unknown>>();
+  /** A task for the executor, abandoned (while still queued) when the client disconnects. */
+  const analyse = (task: AnalysisTask, req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const controller = new AbortController();
+    // The response closes early when its client disconnects; it may have gone already while its body was read.
+    if (req.raw.socket.destroyed) controller.abort();
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    return analysis.run(task, controller.signal);
+  };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -140,13 +201,18 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return assets;
   };
 
-  // DNS-rebinding protection: while bound to a loopback address, answer only requests addressed to this machine
-  // by a loopback name (a page on another site cannot make the browser send those).
+  app.addHook("onClose", async () => analysis.close());
+
+  // DNS-rebinding protection: answer only requests addressed to this machine by a name it has (loopback names on a
+  // loopback bind; also its host name and addresses beyond it) or one the allow-list gives (a page on another site
+  // cannot make the browser send those).
+  let allowed: { address: string; names: Set<string> } | null = null;
   app.addHook("onRequest", async (req, reply) => {
     const bound = app.server.address();
-    if (!bound || typeof bound !== "object" || !LOOPBACK.has(bound.address)) return;
+    if (!bound || typeof bound !== "object") return;
+    if (allowed?.address !== bound.address) allowed = { address: bound.address, names: allowedHostNames(bound.address, options.allowedHosts ?? []) };
     const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1").toLowerCase();
-    if (!LOOPBACK_NAMES.has(host)) {
+    if (!allowed.names.has(host)) {
       const body: ErrorResponse = { error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this local server; open http://127.0.0.1:${bound.port}/` };
       return reply.code(403).type("application/json; charset=utf-8").send(body);
     }
@@ -162,8 +228,10 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = statusOf(err);
     let message: string;
-    if (status >= 500) {
+    if (err instanceof QueueFullError) reply.header("retry-after", String(err.retryAfterSeconds));
+    if (status >= 500 && !(err instanceof AbandonedError)) {
       req.log.error({ err }, "request failed");
+      logError(`${new Date().toISOString()} ${req.method} ${req.url.length > 300 ? `${req.url.slice(0, 297)}...` : req.url} → ${status}: ${err.stack ?? err.message}`);
       message = `internal error: ${err.message}`;
     } else if (err instanceof HttpError || err instanceof UnitNameError || err instanceof NotFoundError || err instanceof UnavailableError || err instanceof TooLargeError || err instanceof PromptError) {
       message = err.message;
@@ -214,10 +282,21 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   app.get("/api/compare", async (req) => {
     const a = queryString(req, "a", true);
     const b = queryString(req, "b", true);
-    return service.compare(a, b);
+    const key = `${a}\u0000${b}`;
+    let result = compareCache.get(key);
+    if (result) {
+      compareCache.delete(key); // most recently used last
+    } else {
+      // Shared by every client asking the same while it runs, so no client's disconnect cancels it.
+      result = analysis.run({ kind: "compare", a, b });
+      result.catch(() => compareCache.delete(key));
+      if (compareCache.size >= COMPARE_CACHE_ENTRIES) compareCache.delete(compareCache.keys().next().value!);
+    }
+    compareCache.set(key, result);
+    return result;
   });
 
-  app.post("/api/prompt", async (req) => {
+  app.post("/api/prompt", async (req, reply) => {
     const body = req.body as unknown;
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       throw new HttpError(400, 'the body must be a JSON object {"run": "A/1", "text": "…"}');
@@ -228,7 +307,7 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     if (text.length > maxPromptChars) {
       throw new HttpError(413, `the prompt has ${text.length} characters; the limit is ${maxPromptChars}`);
     }
-    return service.prompt(run, text);
+    return analyse({ kind: "prompt", run, text }, req, reply);
   });
 
   const wrongMethod = (allowed: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
@@ -258,6 +337,8 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
 /** Starts listening (127.0.0.1 by default; port 0 picks a free one) and returns the URL to open. */
 export async function listen(app: FastifyInstance, options: { host?: string; port?: number } = {}): Promise<string> {
   const host = options.host ?? "127.0.0.1";
+  // An unset $HOST in a script gives --host "": Node would listen on every interface.
+  if (host.trim() === "") throw new Error('--host is empty (an unset variable?); use 127.0.0.1 for this machine only, or name the interface, e.g. --host 0.0.0.0 for all');
   await app.listen({ host, port: options.port ?? 8080 });
   const { port } = app.server.address() as AddressInfo;
   const shown = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;

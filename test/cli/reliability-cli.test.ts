@@ -102,4 +102,8 @@ describe("saekit analyze / investigate / prompt", () => {
     await fails(/matches no token of the vocabulary/, "investigate", `A/1/${LIVE}`, "--models", fx.root, "--proxy", "tokens:no such token here");
     expect(cli.text()).not.toMatch(/0 proxy tokens/);
   }, 60_000);
+
+  it("serve refuses an empty --host (an unset $HOST) instead of listening on every interface", async () => {
+    await fails(/--host is empty/, "serve", "--models", fx.root, "--host", "", "--port", "0");
+  });
 });
