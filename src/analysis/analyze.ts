@@ -18,12 +18,10 @@ import { ablateRequests, AblationRequests, checkAblationHook, outputDirections }
 import { activationPass, histogramPass, type CompareSae, type PassContext } from "./analyze-passes.js";
 import { neuronAlignment } from "./correlation.js";
 import { DEFAULT_EVALUATION_TOKENS, type EvaluationTokens } from "./eval-tokens.js";
-import { planUnit, type UnitPlan } from "./examples.js";
-import type { FeatureStats } from "./feature-stats.js";
-import { logitWeightSummaries, type LogitWeightSummary } from "./logit-weights.js";
-import { DEFAULT_LLR_ALPHA, type TokenSetProxyBins } from "./proxy-stats.js";
-import { manifestDraft, storedUnit, type ManifestInput } from "./store/assemble.js";
-import { autoProxySpec, type StoredUnit } from "./store/format.js";
+import { planUnit } from "./examples.js";
+import { logitWeightSummaries } from "./logit-weights.js";
+import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
+import { manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
 import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { InvestigationManifest, UniversalitySummary } from "./unit-record.js";
@@ -119,28 +117,6 @@ function checkInput(input: AnalyzeInput, o: Required<AnalyzeOptions>): void {
   if (ev.seqLen > 65535) throw new RangeError(`analyze: sequences of ${ev.seqLen} tokens exceed the store's 65,535-position limit`);
 }
 
-/** One unit set's records, streamed into its store. */
-function writeUnits(
-  writer: InvestigationWriter, stats: FeatureStats, plans: UnitPlan[], deltas: Float32Array, windowActs: Float32Array | null,
-  proxy: TokenSetProxyBins, sets: number[][], logits: LogitWeightSummary[], tokenizer: Tokenizer, firstCompare: string | null,
-  finish: (u: number, unit: StoredUnit) => void,
-): void {
-  const text = (id: number) => tokenizer.tokenText(id);
-  try {
-    for (let u = 0; u < plans.length; u++) {
-      const topTexts = autoProxySpec(sets[u]!, tokenizer).texts;
-      const lw = logits[u]!;
-      const unit = storedUnit({ stats, unit: u, plan: plans[u]!, deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
-      finish(u, unit);
-      const search = { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };
-      writer.add(unit, search, stats.tokens, firstCompare);
-    }
-  } catch (e) {
-    writer.abort();
-    throw e;
-  }
-}
-
 const nanToNull = (v: number) => (Number.isNaN(v) ? null : v);
 
 /** Runs the whole investigation and writes the feature store (and the neuron store). */
@@ -210,7 +186,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
 
   const share = input.shareTokensWith ? { shareTokensWith: input.shareTokensWith } : {};
   const featWriter = new InvestigationWriter({ dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V, ...share });
-  writeUnits(featWriter, p2.features, featPlans, deltas.features, null, p2.featureProxy, p2.featureSets, featLogits, tokenizer, compare[0]?.name ?? null, (f, unit) => {
+  writeUnitRecords(featWriter, p2.features, featPlans, deltas.features, null, p2.featureProxy, p2.featureSets, featLogits, tokenizer, compare[0]?.name ?? null, (f, unit) => {
     unit.neurons = {
       alignment: neuronAlignment(sae, f, 5).map((a) => [a.neuron, a.value, a.l1Share, a.cosine]),
       correlated: corrN.top(f, 3).map((m) => [m.index, m.r]),
@@ -235,7 +211,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     });
     neuronUniversality = nMatches.map((m, i) => universalitySummary(neuronSets[i]!, p2.neurons!.density, m.bestR, { b: compare[i]!.model.cfg.d_mlp }));
     const nWriter = new InvestigationWriter({ dir: input.neuronDir, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
-    writeUnits(nWriter, p2.neurons, neuronPlans, deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, nLogits, tokenizer, neuronSets[0] ?? null, (u, unit) => {
+    writeUnitRecords(nWriter, p2.neurons, neuronPlans, deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, nLogits, tokenizer, neuronSets[0] ?? null, (u, unit) => {
       nMatches.forEach((m, i) => {
         if (m.best[u]! >= 0) unit.matches[neuronSets[i]!] = [m.best[u]!, m.bestR[u]!, nanToNull(m.logitR[u]!)];
       });

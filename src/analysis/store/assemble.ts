@@ -7,9 +7,11 @@ import type { ExamplePlan, UnitPlan } from "../examples.js";
 import { meanLossEffect } from "../examples.js";
 import type { FeatureStats } from "../feature-stats.js";
 import type { LogitWeightSummary } from "../logit-weights.js";
-import type { StoredProxyBins } from "../proxy-stats.js";
+import type { StoredProxyBins, TokenSetProxyBins } from "../proxy-stats.js";
+import type { Tokenizer } from "../../data/tokenizer.js";
 import type { InvestigationManifest, UniversalitySummary, UnitKind } from "../unit-record.js";
-import { tokenDtype, type StoredExample, type StoredUnit } from "./format.js";
+import { autoProxySpec, tokenDtype, type StoredExample, type StoredUnit } from "./format.js";
+import type { InvestigationWriter } from "./writer.js";
 
 /** A manifest before the writer adds the tokens file, its hash and the checksums. */
 export type ManifestDraft = Omit<InvestigationManifest, "tokensFile" | "tokensSha256" | "checksums">;
@@ -119,4 +121,29 @@ export function manifestDraft(m: ManifestInput): ManifestDraft {
     densityHistogram: densityHistogram(m.density),
     timing: m.timing,
   };
+}
+
+/**
+ * One unit set's records, streamed into its store: each unit's StoredUnit (finished by `finish`, which adds what
+ * only the caller knows: neurons, matches) and its search entry (top tokens, top and bottom logit tokens).
+ */
+export function writeUnitRecords(
+  writer: InvestigationWriter, stats: FeatureStats, plans: UnitPlan[], deltas: Float32Array, windowActs: Float32Array | null,
+  proxy: TokenSetProxyBins, sets: number[][], logits: LogitWeightSummary[], tokenizer: Tokenizer, firstCompare: string | null,
+  finish: (u: number, unit: StoredUnit) => void,
+): void {
+  const text = (id: number) => tokenizer.tokenText(id);
+  try {
+    for (let u = 0; u < plans.length; u++) {
+      const topTexts = autoProxySpec(sets[u]!, tokenizer).texts;
+      const lw = logits[u]!;
+      const unit = storedUnit({ stats, unit: u, plan: plans[u]!, deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
+      finish(u, unit);
+      const search = { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };
+      writer.add(unit, search, stats.tokens, firstCompare);
+    }
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
 }
