@@ -3,9 +3,9 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { join, relative, resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
-import { CachedActivationStore, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
+import { CachedActivationStore, DEFAULT_BUFFER_ROWS, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
-import { trainSae, type SaeTrainEvent } from "../sae/train.js";
+import { SAE_TRAIN_DEFAULTS, trainSae, type SaeTrainEvent } from "../sae/train.js";
 import { formatThreshold, LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
 import { RESAMPLE_MODES, type ResampleMode } from "../sae/resample.js";
 import { corpusDatasetPath } from "./corpus-label.js";
@@ -84,16 +84,16 @@ export function registerSaeTrain(program: Command): void {
     .addOption(new Option("--architecture <name>", "standard (ReLU + L1, resampling) or topk (AuxK)").choices(["standard", "topk"]).default("standard"))
     .option("--d-sae <n>", "dictionary size (features)", integerFlag("--d-sae", 1))
     .option("--expansion <n>", "dictionary size as a multiple of d_in (default 8)", integerFlag("--expansion", 1))
-    .option("--k <n>", "active features per token (topk)", integerFlag("--k", 1), 32)
-    .option("--l1 <x>", "L1 coefficient λ (standard; penalty averaged over the batch)", numberFlag("--l1", 0, Infinity, true), 5)
-    .option("--lr <x>", "Adam learning rate (default 4e-4 standard, 5e-4 topk)", numberFlag("--lr", 0))
-    .option("--tokens <n>", "training tokens, e.g. 20M", integerFlag("--tokens", 1), 20_000_000)
-    .option("--batch <n>", "tokens per step", integerFlag("--batch", 1), 4096)
-    .option("--seed <n>", "seed of the initialisation and data order", integerFlag("--seed", 0), 0)
+    .option("--k <n>", "active features per token (topk)", integerFlag("--k", 1), SAE_TRAIN_DEFAULTS.k)
+    .option("--l1 <x>", "L1 coefficient λ (standard; penalty averaged over the batch)", numberFlag("--l1", 0, Infinity, true), SAE_TRAIN_DEFAULTS.l1Coefficient)
+    .option("--lr <x>", `Adam learning rate (default ${SAE_TRAIN_DEFAULTS.lr.standard} standard, ${SAE_TRAIN_DEFAULTS.lr.topk} topk)`, numberFlag("--lr", 0))
+    .option("--tokens <n>", "training tokens, e.g. 20M", integerFlag("--tokens", 1), SAE_TRAIN_DEFAULTS.tokens)
+    .option("--batch <n>", "tokens per step", integerFlag("--batch", 1), SAE_TRAIN_DEFAULTS.batchSize)
+    .option("--seed <n>", "seed of the initialisation and data order", integerFlag("--seed", 0), SAE_TRAIN_DEFAULTS.seed)
     .option("--activations <dir>", "read activations from this cache (saekit sae cache) instead of running the model")
-    .option("--buffer-rows <n>", "shuffle buffer rows", integerFlag("--buffer-rows", 1), 131_072)
-    .addOption(new Option("--resample <mode>", "standard: low-density (resample features below --resample-threshold over a window, every --resample-every tokens until the last 20 %), paper (Towards Monosemanticity as shipped: features dead for --dead-window, at 20/40/60 %), none").choices([...RESAMPLE_MODES]).default("low-density"))
-    .option("--resample-threshold <x>", "low-density: resample features firing on fewer than this fraction of the window's tokens", numberFlag("--resample-threshold", 0, 1), 1e-4)
+    .option("--buffer-rows <n>", "shuffle buffer rows", integerFlag("--buffer-rows", 1), DEFAULT_BUFFER_ROWS)
+    .addOption(new Option("--resample <mode>", "standard: low-density (resample features below --resample-threshold over a window, every --resample-every tokens until the last 20 %), paper (Towards Monosemanticity as shipped: features dead for --dead-window, at 20/40/60 %), none").choices([...RESAMPLE_MODES]).default(SAE_TRAIN_DEFAULTS.resample))
+    .option("--resample-threshold <x>", "low-density: resample features firing on fewer than this fraction of the window's tokens", numberFlag("--resample-threshold", 0, 1), SAE_TRAIN_DEFAULTS.resampleThreshold)
     .option("--resample-every <n>", "low-density: tokens between checks (default 5% of --tokens, at least 10 / threshold)", integerFlag("--resample-every", 1))
     .option("--resample-window <n>", "low-density: tokens the density is counted over before each check (default: the interval)", integerFlag("--resample-window", 1))
     .option("--resample-at <steps>", "paper: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
@@ -106,11 +106,11 @@ export function registerSaeTrain(program: Command): void {
         throw new InvalidArgumentError((e as Error).message);
       }
     }, [...LOW_DENSITY_THRESHOLDS])
-    .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), 1_000_000)
+    .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), SAE_TRAIN_DEFAULTS.deadWindowTokens)
     .option("--no-normalize", "do not scale activations to E‖x‖² = d_in")
-    .option("--checkpoint-every <n>", "checkpoint every n steps (0 = only when stopped)", integerFlag("--checkpoint-every", 0), 500)
+    .option("--checkpoint-every <n>", "checkpoint every n steps (0 = only when stopped)", integerFlag("--checkpoint-every", 0), SAE_TRAIN_DEFAULTS.checkpointEvery)
     .option("--resume", "continue the run in --out from its last checkpoint")
-    .addOption(new Option("--dtype <dtype>", "storage dtype of sae_weights.safetensors").choices(["F32", "F16", "BF16"]).default("F32"))
+    .addOption(new Option("--dtype <dtype>", "storage dtype of sae_weights.safetensors").choices(["F32", "F16", "BF16"]).default(SAE_TRAIN_DEFAULTS.dtype))
     .option("--discard-checkpoint", "remove checkpoint/ when done")
     .action(async (f: SaeTrainFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);

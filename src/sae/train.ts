@@ -494,8 +494,27 @@ function accumulateDensity(codes: { indices: Int32Array } | null, counts: Float6
 
 type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
+/**
+ * The defaults of trainSae's options that do not depend on the run's size or architecture (the CLI shows and uses
+ * these too); `tokens` is the CLI's default budget.
+ */
+export const SAE_TRAIN_DEFAULTS = {
+  tokens: 20_000_000,
+  batchSize: 4096,
+  k: 32,
+  l1Coefficient: 5,
+  lr: { standard: 4e-4, topk: 5e-4 },
+  seed: 0,
+  resample: "low-density" as ResampleMode,
+  resampleThreshold: 1e-4,
+  deadWindowTokens: 1_000_000,
+  checkpointEvery: 500,
+  dtype: "F32" as const,
+} as const;
+
 function resolveOptions(options: TrainSaeOptions) {
-  const batchSize = options.batchSize ?? 4096;
+  const D = SAE_TRAIN_DEFAULTS;
+  const batchSize = options.batchSize ?? D.batchSize;
   const positiveInt = (name: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new SaeTrainError(`sae train: ${name} must be a positive integer, got ${v}`);
     return v;
@@ -506,15 +525,15 @@ function resolveOptions(options: TrainSaeOptions) {
   const totalSteps = Math.ceil(options.tokens / batchSize);
   const architecture = options.architecture;
   if (architecture !== "standard" && architecture !== "topk") throw new SaeTrainError(`sae train: architecture must be standard or topk, got ${architecture}`);
-  const k = options.k ?? 32;
+  const k = options.k ?? D.k;
   if (architecture === "topk") positiveInt("k", k);
   if (architecture === "topk" && k > options.dSae) throw new SaeTrainError(`sae train: k = ${k} exceeds d_sae = ${options.dSae}`);
-  const lr = options.lr ?? (architecture === "topk" ? 5e-4 : 4e-4);
+  const lr = options.lr ?? D.lr[architecture];
   if (!(lr > 0) || !Number.isFinite(lr)) throw new SaeTrainError(`sae train: lr must be a positive number, got ${lr}`);
-  const l1Coefficient = options.l1Coefficient ?? 5;
+  const l1Coefficient = options.l1Coefficient ?? D.l1Coefficient;
   if (!(l1Coefficient >= 0)) throw new SaeTrainError(`sae train: l1 coefficient must be ≥ 0, got ${l1Coefficient}`);
   const resampleSteps = options.resampleSteps ?? [0.2, 0.4, 0.6].map((f) => Math.round(f * totalSteps)).filter((s) => s > 0);
-  const resample = options.resample ?? "low-density";
+  const resample = options.resample ?? D.resample;
   if (!RESAMPLE_MODES.includes(resample)) throw new SaeTrainError(`sae train: resample must be one of ${RESAMPLE_MODES.join(", ")}, got ${resample}`);
   if (options.resampleSteps && resample !== "paper") throw new SaeTrainError(`sae train: resample steps (--resample-at) belong to the paper's schedule; add --resample paper`);
   const lowDensity = lowDensitySchedule(options, totalSteps, batchSize);
@@ -524,18 +543,18 @@ function resolveOptions(options: TrainSaeOptions) {
   if (!(auxCoefficient >= 0) || !Number.isFinite(auxCoefficient)) throw new SaeTrainError(`sae train: aux coefficient must be a number ≥ 0, got ${auxCoefficient}`);
   if (options.auxK !== undefined) positiveInt("aux k", options.auxK);
   return {
-    architecture, dSae: options.dSae, k, batchSize, totalSteps, lr, seed: options.seed ?? 0,
+    architecture, dSae: options.dSae, k, batchSize, totalSteps, lr, seed: options.seed ?? D.seed,
     lrWarmupSteps: options.lrWarmupSteps ?? Math.min(1000, Math.ceil(totalSteps * 0.01)),
     lrDecayFraction: options.lrDecayFraction ?? 0.2,
     l1Coefficient, l1WarmupSteps: options.l1WarmupSteps ?? Math.ceil(totalSteps * 0.05),
     resample, resampleSteps, resampleRows: options.resampleRows ?? 65_536, lowDensity, lowDensityThresholds,
-    deadWindowTokens: options.deadWindowTokens ?? 1_000_000,
+    deadWindowTokens: options.deadWindowTokens ?? D.deadWindowTokens,
     auxK: options.auxK, auxCoefficient,
     normalize: options.normalize ?? true,
     densityWindowTokens: options.densityWindowTokens ?? 1_000_000,
-    checkpointEvery: options.checkpointEvery ?? 500,
+    checkpointEvery: options.checkpointEvery ?? D.checkpointEvery,
     logEvery: 10,
-    dtype: options.dtype ?? "F32",
+    dtype: options.dtype ?? D.dtype,
     beta1: 0.9, beta2: 0.999,
   };
 }
@@ -546,7 +565,7 @@ function resolveOptions(options: TrainSaeOptions) {
  * stop at 80 % of training, where the learning rate starts to decay (resampled features need the rest to settle).
  */
 function lowDensitySchedule(options: TrainSaeOptions, totalSteps: number, batchSize: number) {
-  const threshold = options.resampleThreshold ?? 1e-4;
+  const threshold = options.resampleThreshold ?? SAE_TRAIN_DEFAULTS.resampleThreshold;
   if (!(threshold > 0 && threshold < 1)) throw new SaeTrainError(`sae train: resample threshold must be a density in (0, 1), got ${threshold}`);
   const tokens = totalSteps * batchSize;
   const everyTokens = options.resampleEveryTokens ?? Math.max(Math.round(0.05 * tokens), Math.ceil(10 / threshold));
