@@ -21,7 +21,7 @@ if [[ $what == saes || $what == all ]]; then
   train_sae() { # model run d_sae seed tokens
     saekit sae train --model "models/$1" --out "models/$1/$2" --d-sae "$3" --l1 3 --lr 1e-3 --tokens "$5" --seed "$4" --resample paper \
       --checkpoint-every 500 --dtype BF16 --discard-checkpoint
-    saekit sae eval --sae "models/$1/$2" --json "models/$1/$2/eval.json"
+    saekit sae eval --sae "models/$1/$2" --save
   }
   train_sae A 1 4096 1 10M
   train_sae B 1 4096 2 10M

@@ -1,13 +1,14 @@
 /** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
 import { InvalidArgumentError, Option, type Command } from "commander";
 import fs from "node:fs";
-import { dirname, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import type { TokenSequences } from "../model/baselines.js";
 import type { CorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval, MIN_EVAL_TOKENS } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
+import { SAE_EVAL_FILE } from "../sae/run-folder.js";
 import { LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
 import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
@@ -20,6 +21,7 @@ interface SaeEvalFlags {
   tokens: number;
   batch: number;
   json?: string;
+  save?: boolean;
   split: "validation" | "train" | "all";
   lowDensity: number[];
   cacheDir?: string;
@@ -35,6 +37,7 @@ export function registerSaeEval(program: Command): void {
     .option("--tokens <n>", "evaluation tokens per domain", integerFlag("--tokens", 1), 131_072)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
+    .option("--save", `write the metrics to SAE/${SAE_EVAL_FILE}, where analyze reads the SAE's headline figures (same content as --json)`)
     .option("--low-density <list>", "densities below which the share of features is reported (the ultra-low-density cluster)", (v: string) => {
       try {
         return parseThresholdList(v, "--low-density");
@@ -70,13 +73,14 @@ export function registerSaeEval(program: Command): void {
       });
       bar?.finish();
       console.log(formatSaeEval(result));
-      if (f.json) {
+      for (const file of [f.json, f.save ? join(f.sae, SAE_EVAL_FILE) : undefined]) {
+        if (file === undefined) continue;
         // Folders relative to the JSON file itself, so the record stays true wherever the files are copied.
-        const from = dirname(resolve(f.json));
+        const from = dirname(resolve(file));
         const at = (dir: string) => relative(from, resolve(dir)).split(sep).join("/") || ".";
         const record = { sae: at(f.sae), model: at(modelDir), ...result, density: Array.from(result.density) };
-        writeFileAtomicSync(f.json, `${JSON.stringify(record, null, 1)}\n`);
-        console.log(`wrote ${f.json}`);
+        writeFileAtomicSync(file, `${JSON.stringify(record, null, 1)}\n`);
+        console.log(`wrote ${file}`);
       }
     });
 }
