@@ -12,8 +12,8 @@ import fs from "node:fs";
 import { join } from "node:path";
 import { Tensor, shapeToString, sameShape } from "../core/tensor.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
-import { openSafetensors, saveSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
-import { validateModelConfig, type ModelConfig } from "./config.js";
+import { openSafetensors, saveSafetensors, type SafetensorsReader, type SafetensorsTensorToSave } from "../io/safetensors.js";
+import { outputVocabSize, validateModelConfig, type ModelConfig } from "./config.js";
 import { checkWeights, weightShapes, type ModelWeights } from "./weights.js";
 
 export const MODEL_CONFIG_FILE = "config.json";
@@ -137,6 +137,48 @@ export function findWeightsFile(dir: string): string {
   );
 }
 
+/** Index of the first NaN or ±Inf, or −1 (x·0 is 0 for finite x: one pass without a branch per element). */
+function firstNonFinite(data: Float32Array): number {
+  let acc = 0;
+  for (let i = 0; i < data.length; i++) acc += data[i]! * 0;
+  if (acc === 0) return -1;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/** The tensor (and axis) that carries each config size; the layer count is the number of blocks.N in the file. */
+const SIZE_CARRIERS: ReadonlyArray<[field: "d_vocab" | "d_model" | "n_ctx" | "d_mlp" | "n_heads" | "d_head", tensor: string, axis: number]> = [
+  ["d_vocab", "embed.W_E", 0], ["d_model", "embed.W_E", 1], ["n_ctx", "pos_embed.W_pos", 0], ["d_mlp", "blocks.0.mlp.W_in", 1],
+  ["n_heads", "blocks.0.attn.W_Q", 0], ["d_head", "blocks.0.attn.W_Q", 2],
+];
+
+const weightRank = (tensor: string) => (tensor.includes(".attn.W_") ? 3 : 2);
+
+function checkConfigAgainstTensors(cfg: ModelConfig, reader: SafetensorsReader, configPath: string, weightsPath: string): void {
+  const fail = (field: string, value: number, what: string): never => {
+    throw new ModelFolderError(`${configPath}: ${field} is ${value} but ${weightsPath} ${what}`);
+  };
+  const layers = new Set<number>();
+  for (const name of reader.names()) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (m) layers.add(Number(m[1]));
+  }
+  if (cfg.n_layers !== layers.size) {
+    const sorted = [...layers].sort((a, b) => a - b);
+    fail("n_layers", cfg.n_layers, `holds ${layers.size} layer${layers.size === 1 ? "" : "s"}${sorted.length ? ` (blocks.${sorted[0]} … blocks.${sorted[sorted.length - 1]})` : ""}`);
+  }
+  for (const [field, tensor, axis] of SIZE_CARRIERS) {
+    if (!reader.has(tensor)) continue; // reported with the other missing tensors
+    const shape = reader.info(tensor).shape;
+    // Another layout (another rank) is reported with the other mis-shaped tensors.
+    if (shape.length === weightRank(tensor) && shape[axis] !== cfg[field]) fail(field, cfg[field], `has "${tensor}" with shape ${shapeToString(shape)} (axis ${axis} is ${field})`);
+  }
+  if (reader.has("unembed.W_U")) {
+    const shape = reader.info("unembed.W_U").shape;
+    if (shape.length === 2 && shape[1] !== outputVocabSize(cfg)) fail("d_vocab_out", outputVocabSize(cfg), `has "unembed.W_U" with shape ${shapeToString(shape)}`);
+  }
+}
+
 /**
  * Loads a model folder: validates config.json, reads the weights as float32 (F16/BF16/F64 are converted),
  * skips TL's weightless buffers, and reports every missing, unexpected or mis-shaped tensor at once.
@@ -146,10 +188,11 @@ export function loadModelFolder(dir: string): LoadedModelFolder {
   if (!fs.statSync(dir).isDirectory()) throw new ModelFolderError(`model folder ${dir} is not a directory`);
   const cfg = loadModelConfig(dir);
   const weightsPath = findWeightsFile(dir);
-  const expected = weightShapes(cfg);
-
   const reader = openSafetensors(weightsPath);
   try {
+    // Before weightShapes allocates per layer: a hostile config.json (n_layers: 1e9) fails here, naming the field.
+    checkConfigAgainstTensors(cfg, reader, join(dir, "config.json"), weightsPath);
+    const expected = weightShapes(cfg);
     const problems: string[] = [];
     for (const name of reader.names()) {
       if (isWeightlessTlBuffer(name)) continue;
@@ -169,7 +212,13 @@ export function loadModelFolder(dir: string): LoadedModelFolder {
 
     // Only now read the data: a wrong file fails before paying for a large read.
     const weights: ModelWeights = new Map();
-    for (const [name, shape] of expected) weights.set(name, new Tensor(reader.readFloat32(name), shape));
+    for (const [name, shape] of expected) {
+      const data = reader.readFloat32(name);
+      const bad = firstNonFinite(data);
+      // A NaN or Inf weight would make every logit NaN without an error.
+      if (bad >= 0) throw new ModelFolderError(`${weightsPath}: tensor "${name}" has a non-finite value ${data[bad]} at flat index ${bad}`);
+      weights.set(name, new Tensor(data, shape));
+    }
     checkWeights(cfg, weights, weightsPath);
     return { cfg, weights, weightsPath, metadata: reader.metadata };
   } finally {
