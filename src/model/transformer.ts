@@ -122,7 +122,7 @@ export class HookedTransformer {
 
     const wants = (name: string) => cacheAll || cacheSet.has(name) || name in hooks || options.stopAt === name;
     try {
-      const final = this.run(tape, tokens, batch, seq, { point, wants });
+      const final = this.throughBlocks(tape, tokens, batch, seq, { point, wants });
       return { final, cache };
     } catch (e) {
       if (e instanceof StopForward) return { final: null, cache };
@@ -159,7 +159,7 @@ export class HookedTransformer {
     return { loss, cache };
   }
 
-  private run(tape: Tape, tokens: Int32Array, batch: number, seq: number, hooks: HookRunner): Var {
+  private throughBlocks(tape: Tape, tokens: Int32Array, batch: number, seq: number, hooks: HookRunner): Var {
     const cfg = this.cfg;
     const point = hooks.point;
     const p = this.params;
