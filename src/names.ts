@@ -11,8 +11,15 @@
  * `neuron` is reserved for a model's neurons, so an SAE folder cannot be called that. A SET made of digits is
  * canonical without leading zeros (`A/01` and `A/1` are one set), everything else is taken literally.
  *
- * Words (docs/conventions.md): an *SAE run* is a trained SAE folder (`sae train`), a *unit set* is what `analyze`
- * investigated (an SAE run's features or a model's neurons) and what the dashboards list.
+ * Words (docs/conventions.md), one per meaning:
+ *   SAE run         a trained SAE folder (`sae train --out`), e.g. models/A/1; `analyze --sae`, `prompt --sae`
+ *   neuron set      a model's MLP neurons as analysed units (`A/neuron`)
+ *   unit set        either of the two as `analyze` investigated it and the dashboards list it (the API's
+ *                   /api/runs and RunInfo keep their wire names)
+ *   forward pass    what `model run` does with text, and HookedTransformer.forward (internally throughBlocks)
+ *   training record model training's run.json (the config, data and schedule a resume must match)
+ * and for the "investigat*" files: an *investigation store* (store/, InvestigationStore, on disk), a *unit record*
+ * (unit-record.ts, what a dashboard renders) and a *live proxy* (live-proxy.ts, one unit re-scored against a proxy).
  */
 
 /** The SET segment of a model's neurons. */
