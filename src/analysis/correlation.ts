@@ -1,5 +1,5 @@
 /**
- * Streaming correlations for the feature dashboards and for universality (CONVENTIONS.md, "Dashboard data"):
+ * Streaming correlations for the feature dashboards and for universality (docs/conventions.md, "Dashboard data"):
  * Pearson r and cosine similarity over tokens from running sums Σx, Σy, Σxy, Σx², Σy² (as sae-vis' RollingCorrCoef),
  * with the codes kept sparse: no dense [tokens × features] matrix exists anywhere.
  *
@@ -211,7 +211,7 @@ export interface NeuronAlignment {
 }
 
 /**
- * Neuron alignment (CONVENTIONS "Dashboard data"): the `top` entries of the feature's decoder row by |value|
+ * Neuron alignment (docs/conventions.md, "Dashboard data"): the `top` entries of the feature's decoder row by |value|
  * (ties: smaller neuron), with the value, its share of the row's L1 norm and the cosine with the neuron's basis
  * direction. Meaningful for an SAE on the MLP neurons (d_in = d_mlp). sae-vis ranks by the signed value (largest
  * first); ranking by |value| also shows strongly negative entries. A zero row gives shares and cosines of 0.
