@@ -74,13 +74,27 @@ function nodedirArgs() {
 
 function compile() {
   const [cmd, pre] = nodeGypCommand();
-  const result = spawnSync(cmd, [...pre, "rebuild", "--jobs=max", ...nodedirArgs()], { stdio: "inherit", cwd: root });
+  // In prepack mode stdout belongs to npm (`npm pack --json`): the compiler's chatter goes to stderr.
+  const stdio = prebuildMode ? ["ignore", 2, 2] : "inherit";
+  const result = spawnSync(cmd, [...pre, "rebuild", "--jobs=max", ...nodedirArgs()], { stdio, cwd: root });
   if (result.error) console.warn(`saekit: could not run node-gyp: ${result.error.message}`);
   return result.status === 0;
 }
 
+/** build/Release's addon when it is newer than binding.gyp and every native source (make's rule), else undefined. */
+function freshBuild() {
+  const built = join(root, "build", "Release", `${ADDON}.node`);
+  if (!existsSync(built)) return undefined;
+  const sources = [join(root, "binding.gyp"), ...readdirSync(join(root, "native", "src")).map((f) => join(root, "native", "src", f))];
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+  return statSync(built).mtimeMs > newest ? built : undefined;
+}
+
 if (prebuildMode) {
-  if (!compile()) {
+  // `npm ci` has usually just compiled the same sources with the same flags: reuse that build rather than compile twice.
+  const reuse = process.env.SAEKIT_BUILD_NATIVE === "1" ? undefined : freshBuild();
+  if (reuse) console.error(`saekit: ${relative(root, reuse)} is newer than every native source; packing it as the prebuild`);
+  else if (!compile()) {
     console.error("saekit: the prebuild needs a working node-gyp, python3, make and g++");
     process.exit(1);
   }
@@ -91,7 +105,7 @@ if (prebuildMode) {
   const tmp = `${file}.tmp-${process.pid}`;
   copyFileSync(join(root, "build", "Release", `${ADDON}.node`), tmp);
   renameSync(tmp, file);
-  console.log(`saekit: prebuilt ${relative(root, file)} (${(statSync(file).size / 1024).toFixed(0)} KiB)`);
+  console.error(`saekit: prebuilt ${relative(root, file)} (${(statSync(file).size / 1024).toFixed(0)} KiB)`);
   process.exit(0);
 }
 

@@ -56,8 +56,9 @@ export function appBundle(): AppBundle {
     legalComments: "none",
     charset: "utf8",
     logLevel: "silent",
-    // The app's one runtime import from src/ (the name grammar); the API contract is type-only and erased.
-    alias: { "saekit/names": path.join(root, "src", "names.ts") },
+    // The app's one runtime import from src/ (the name grammar); the API contract is type-only and erased. An
+    // installed package has no src/, only the compiled dist/src/.
+    alias: { "saekit/names": ["src/names.ts", "dist/src/names.js"].map((f) => path.join(root, f)).find((f) => fs.existsSync(f)) ?? "src/names.ts" },
   });
   const out = result.outputFiles[0];
   if (!out) throw new Error("saekit: esbuild produced no output for web/src/main.ts");
