@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
+import { processAlive } from "./folder-lock.js";
 
 /** One buffer, a UTF-8 string, or a sequence of byte chunks written in order. */
 export type AtomicData = string | Uint8Array | Iterable<Uint8Array>;
@@ -28,6 +29,57 @@ export function atomicTempPath(path: string): string {
 
 /** Temp files left behind by a crashed process look like this (`.NAME.tmp-PID-HEX`). */
 export const ATOMIC_TEMP_PATTERN = /^\..+\.tmp-\d+-[0-9a-f]{12}$/;
+
+/** The writer's pid in a temp file name, or null when the name is not one. */
+function tempOwner(name: string): number | null {
+  if (!ATOMIC_TEMP_PATTERN.test(name)) return null;
+  return Number(/\.tmp-(\d+)-[0-9a-f]{12}$/.exec(name)![1]);
+}
+
+/**
+ * Removes the temp files in `dir` whose writer is gone (killed mid-write: SIGKILL, power loss); `forName` limits it
+ * to the temps of one target file. A live process's temps (this one's included) are left alone. Returns the names.
+ */
+export function removeStaleAtomicTemps(dir: string, forName?: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (forName !== undefined && !name.startsWith(`.${forName}.tmp-`)) continue;
+    const pid = tempOwner(name);
+    if (pid === null || pid === process.pid || processAlive(pid)) continue;
+    try {
+      fs.rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // Another process got there first, or it is not ours to remove: harmless.
+    }
+  }
+  return removed;
+}
+
+/** A full disk (or quota) is named as such, with the path, and the previous file is said to be intact. */
+function explainWriteError(err: unknown, target: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return err;
+  const what = code === "ENOSPC" ? "no space left on the device" : "disk quota exceeded";
+  return Object.assign(new Error(`${what} writing ${target} (${(err as Error).message}); the previous ${basename(target)} is intact (if there was one)`), { code, cause: err });
+}
+
+/** A target that is a folder (a --json or --out given a directory) is refused before any temp file is made. */
+function refuseDirectory(target: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(target);
+  } catch {
+    return;
+  }
+  if (stat.isDirectory()) throw Object.assign(new Error(`${target} is a directory; give a file path`), { code: "EISDIR" });
+}
 
 function asChunks(data: AtomicData): Iterable<Uint8Array> {
   if (typeof data === "string") return [Buffer.from(data, "utf8")];
@@ -58,6 +110,8 @@ export function fsyncDirectorySync(dir: string): void {
 /** Write `data` to `path` atomically (synchronous). */
 export function writeFileAtomicSync(path: string, data: AtomicData): void {
   const target = resolve(path);
+  refuseDirectory(target);
+  removeStaleAtomicTemps(dirname(target), basename(target));
   const tmp = atomicTempPath(target);
   // "wx": fail rather than clobber if the (random) temp name somehow exists.
   let fd: number | undefined = fs.openSync(tmp, "wx");
@@ -76,7 +130,7 @@ export function writeFileAtomicSync(path: string, data: AtomicData): void {
       }
     }
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw explainWriteError(err, target);
   }
   fsyncDirectorySync(dirname(target));
 }
@@ -104,6 +158,8 @@ async function fsyncDirectory(dir: string): Promise<void> {
 /** Write `data` to `path` atomically; chunks may come from an async source (e.g. a stream). */
 export async function writeFileAtomic(path: string, data: AtomicDataAsync): Promise<void> {
   const target = resolve(path);
+  refuseDirectory(target);
+  removeStaleAtomicTemps(dirname(target), basename(target));
   const tmp = atomicTempPath(target);
   let handle: fs.promises.FileHandle | undefined = await fs.promises.open(tmp, "wx");
   try {
@@ -121,7 +177,7 @@ export async function writeFileAtomic(path: string, data: AtomicDataAsync): Prom
   } catch (err) {
     if (handle !== undefined) await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
-    throw err;
+    throw explainWriteError(err, target);
   }
   await fsyncDirectory(dirname(target));
 }

@@ -24,6 +24,12 @@ export function writeCheckpointFolder(outDir: string, writeContents: (dir: strin
     writeContents(temp);
   } catch (error) {
     fs.rmSync(temp, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      const current = join(outDir, CHECKPOINT_DIR);
+      const kept = fs.existsSync(current) ? `the previous checkpoint ${current} is intact (--resume continues from it)` : "there is no previous checkpoint";
+      throw Object.assign(new Error(`checkpoint not written: ${(error as Error).message.replace(/; the previous .* is intact \(if there was one\)$/, "")}; ${kept}`), { code, cause: error });
+    }
     throw error;
   }
   const current = join(outDir, CHECKPOINT_DIR);

@@ -18,7 +18,7 @@ import { backendInfo, kernels } from "../core/backend.js";
 import { Adam } from "../core/optim.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { Tensor } from "../core/tensor.js";
-import { writeFileAtomicSync } from "../io/atomic.js";
+import { removeStaleAtomicTemps, writeFileAtomicSync } from "../io/atomic.js";
 import { isCheckpointEntry, readLatestCheckpointFolder, removeCheckpointTemps, writeCheckpointFolder, CHECKPOINT_DIR } from "../io/checkpoint-folder.js";
 import { acquireFolderLock, LOCK_FILE } from "../io/folder-lock.js";
 import { openSafetensors, saveSafetensors } from "../io/safetensors.js";
@@ -221,6 +221,7 @@ function identityDifferences(recorded: RunIdentity | string, current: RunIdentit
 
 async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out: string): Promise<TrainSaeResult> {
   removeCheckpointTemps(out);
+  removeStaleAtomicTemps(out); // .training.json.tmp-PID-HEX and the like, from a run killed mid-write
   const identity = runIdentity(o, options);
   const checkpoint = options.resume ? readLatestCheckpointFolder(out, STATE_FILE, readSaeCheckpoint) : null;
   const contents = fs.readdirSync(out).filter((n) => !isCheckpointEntry(n) && n !== LOCK_FILE);
