@@ -9,7 +9,7 @@ import type { FeatureStats } from "../feature-stats.js";
 import type { LogitWeightSummary } from "../logit-weights.js";
 import type { StoredProxyBins, TokenSetProxyBins } from "../proxy-stats.js";
 import type { Tokenizer } from "../../data/tokenizer.js";
-import type { InvestigationManifest, UniversalitySummary, UnitKind } from "../unit-record.js";
+import type { InvestigationManifest } from "../unit-record.js";
 import { autoProxySpec, tokenDtype, type StoredExample, type StoredUnit } from "./format.js";
 import type { InvestigationWriter } from "./writer.js";
 
@@ -79,22 +79,13 @@ export function densityHistogram(density: Float32Array): InvestigationManifest["
   return { ...log10Histogram(density), dead };
 }
 
-export interface ManifestInput {
-  kind: UnitKind;
-  /** The unit set's name (names.ts), its model and, for features, its SAE folder's name. */
-  name: string;
-  model: string;
-  run: string | null;
-  hook: string;
-  tokenizer: string;
-  units: number;
+/** The manifest's own fields (name: the unit set's, names.ts; run: the SAE folder's name, null for neurons), and what
+ * the rest is derived from: the vocabulary size, the evaluation's shape and the units' densities. */
+export interface ManifestInput
+  extends Pick<InvestigationManifest, "kind" | "name" | "model" | "run" | "hook" | "tokenizer" | "units" | "options" | "sae" | "compare" | "timing"> {
   vocabSize: number;
   evaluation: { sequences: number; seqLen: number; domains: { domain: string; firstSequence: number; sequences: number }[] };
-  options: InvestigationManifest["options"];
-  sae: InvestigationManifest["sae"];
-  compare: UniversalitySummary[];
   density: Float32Array;
-  timing: Record<string, number>;
 }
 
 export function manifestDraft(m: ManifestInput): ManifestDraft {
