@@ -8,6 +8,7 @@ import { lastMlpHook, unembed } from "../model/readout.js";
 import { UnitNameError } from "../names.js";
 import { pearson } from "./correlation.js";
 import { UnavailableError } from "./errors.js";
+import { unitActivation } from "./live-proxy.js";
 import { logitWeights, type LogitWeightOptions } from "./logit-weights.js";
 import type { InvestigationStore } from "./store.js";
 import type { UnitSetEntry } from "./unit-sets.js";
@@ -72,14 +73,10 @@ function hookActivations(loader: WorkspaceLoader, set: UnitSetEntry, source: Uni
 /** One unit's activations on the comparison sample of `source`'s evaluation tokens. */
 function unitActivations(loader: WorkspaceLoader, u: ResolvedUnit, source: UnitSetEntry): Float32Array {
   const { data, rows, width } = hookActivations(loader, u.set, source);
-  if (u.set.kind === "neuron") {
-    const out = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) out[r] = data[r * width + u.index]!;
-    return out;
-  }
-  const { sae } = loader.sae(u.set);
-  if (sae.dIn !== width) throw new UnavailableError(`${u.set.name}: the SAE reads ${sae.dIn} values per token but ${u.set.manifest.hook} has ${width}`);
-  return sae.featureActivation(data, rows, u.index);
+  const hook = u.set.manifest.hook;
+  const sae = u.set.kind === "feature" ? loader.sae(u.set).sae : null;
+  if (sae && sae.dIn !== width) throw new UnavailableError(`${u.set.name}: the SAE reads ${sae.dIn} values per token but ${hook} has ${width}`);
+  return unitActivation({ model: loader.model(u.set.model, hook), sae, hook, index: u.index }, data, rows);
 }
 
 /** The unit's logit weights over the whole vocabulary (its output direction through ln_final and W_U). */
