@@ -1,10 +1,18 @@
 /**
- * SGEMM at the SAE shapes (d_in 512, d_sae 16384, batch 4096: the forward products and the transposed
+ * GEMM at the SAE shapes (d_in 512, d_sae 16384, batch 4096: the forward products and the transposed
  * products backprop needs) and the sparse TopK decoder, native next to the pure-TS backend.
  * The TS backend runs the same shapes with the batch cut to 256 rows (it would take minutes otherwise);
  * GFLOP/s is a rate, so the figures compare.
+ *
+ * Both precisions: fp32 against the measured FMA peak, bf16 (bf16 operands, float32 accumulation) against the
+ * measured bf16 dot-product peak (vdpbf16ps chains or AMX tiles) — the roofline — and both against PyTorch's
+ * matmul at the same shapes, float32 and under bf16 autocast (bench/torch_matmul.py, when torch is installed).
  */
-import { backendInfo, jsKernels, measureFmaPeakGflops, nativeKernels } from "../src/core/backend.js";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { backendInfo, jsKernels, measureBf16PeakGflops, measureFmaPeakGflops, nativeKernels } from "../src/core/backend.js";
 import type { Kernels } from "../src/core/kernels.js";
 import { Rng } from "../src/core/rng.js";
 import { bestOf, table } from "./timing.js";
@@ -27,6 +35,32 @@ const SHAPES: GemmShape[] = [
   { name: "dW_enc = Xᵀ·dPre (TN) [512×B]·[B×16384]", transA: true, transB: false, dims: (b) => [D_IN, D_SAE, b] },
   { name: "dW_dec = Fᵀ·dX̂   (TN) [16384×B]·[B×512]", transA: true, transB: false, dims: (b) => [D_SAE, D_IN, b] },
 ];
+
+/** The Python that has torch (Debian: python3-torch + libopenblas0-pthread), as bench/sae.ts uses. */
+export function pythonWithTorch(): string {
+  return process.env.SAEKIT_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+}
+
+interface TorchMatmul {
+  fp32: number;
+  bf16: number;
+}
+
+/** PyTorch's matmul GFLOP/s at our shapes (float32 and bf16 autocast), or why it could not run. */
+function torchMatmul(threads: number): TorchMatmul[] | string {
+  // From dist/bench (npm run bench) or bench/ itself (vite-node).
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = [resolve(here, "torch_matmul.py"), resolve(here, "..", "..", "bench", "torch_matmul.py")].find(existsSync);
+  if (!script) return "bench/torch_matmul.py not found";
+  const args = SHAPES.map((s, i) => {
+    const [M, N, K] = s.dims(BATCH);
+    return `s${i}:${M}:${N}:${K}:${s.transA ? 1 : 0}:${s.transB ? 1 : 0}`;
+  });
+  const run = spawnSync(pythonWithTorch(), [script, `--threads=${threads}`, ...args], { encoding: "utf8", timeout: 600_000 });
+  if (run.status !== 0) return `PyTorch not run (${(run.stderr || run.error?.message || "").trim().split("\n").pop()})`;
+  const parsed = JSON.parse(run.stdout.trim().split("\n").pop()!) as { shapes: { fp32_gflops: number; bf16_gflops: number }[] };
+  return parsed.shapes.map((x) => ({ fp32: x.fp32_gflops, bf16: x.bf16_gflops }));
+}
 
 function gemmGflops(k: Kernels, shape: GemmShape, batch: number, reps: number, rng: Rng): number {
   const [M, N, K] = shape.dims(batch);
@@ -62,17 +96,35 @@ export function benchKernels(): void {
   const rng = new Rng(42);
   const peak = measureFmaPeakGflops();
   if (peak) console.log(`machine FMA peak (register-only FMAs on ${native!.threads} threads, ${native!.isa}): ${peak.toFixed(1)} GFLOP/s`);
-  const rows: (string | number)[][] = [];
-  for (const shape of SHAPES) {
-    const nat = native ? gemmGflops(native, shape, BATCH, 3, rng) : NaN;
-    const ts = gemmGflops(jsKernels as Kernels, shape, TS_BATCH, 1, rng);
-    rows.push([
-      shape.name, nat.toFixed(1), peak ? `${((100 * nat) / peak).toFixed(0)}%` : "-", ts.toFixed(2),
-      native ? `${(nat / ts).toFixed(0)}×` : "-",
-    ]);
+  const bf16 = native?.withPrecision("bf16");
+  const peak16 = native && native.bf16Path !== "emulated" ? measureBf16PeakGflops() : undefined;
+  if (native) {
+    console.log(
+      peak16
+        ? `machine bf16 peak (register-only ${native.bf16Path === "amx" ? "tdpbf16ps tile products" : "vdpbf16ps dot products"} on ${native.threads} threads): ` +
+            `${peak16.toFixed(1)} GFLOP/s = ${peak ? (peak16 / peak).toFixed(2) : "?"}× the FMA peak`
+        : `bf16 products are emulated on this CPU (no AVX512-BF16 or AMX): bf16 runs at the fp32 rate`,
+    );
   }
-  console.log(`\nSGEMM GFLOP/s (batch B = ${BATCH} native, ${TS_BATCH} TS)`);
-  console.log(table(["shape", "native", "% of peak", "ts", "native/ts"], rows));
+  const torch = torchMatmul(native?.threads ?? 1);
+  if (typeof torch === "string") console.log(torch);
+  const rows: (string | number)[][] = [];
+  SHAPES.forEach((shape, i) => {
+    const nat = native ? gemmGflops(native, shape, BATCH, 3, rng) : NaN;
+    const nat16 = bf16 ? gemmGflops(bf16, shape, BATCH, 3, rng) : NaN;
+    const ts = gemmGflops(jsKernels as Kernels, shape, TS_BATCH, 1, rng);
+    const t = typeof torch === "string" ? undefined : torch[i];
+    rows.push([
+      shape.name, nat.toFixed(1), peak ? `${((100 * nat) / peak).toFixed(0)}%` : "-",
+      nat16.toFixed(1), peak16 ? `${((100 * nat16) / peak16).toFixed(0)}%` : "-",
+      t ? t.fp32.toFixed(1) : "-", t ? t.bf16.toFixed(1) : "-", t ? `${(nat16 / t.bf16).toFixed(2)}×` : "-",
+      ts.toFixed(2), native ? `${(nat / ts).toFixed(0)}×` : "-",
+    ]);
+  });
+  console.log(`\nGEMM GFLOP/s (batch B = ${BATCH} native and PyTorch, ${TS_BATCH} TS); target: saekit bf16 ≥ 1.0× PyTorch bf16`);
+  console.log(table(
+    ["shape", "fp32", "% FMA peak", "bf16", "% bf16 peak", "torch fp32", "torch bf16", "bf16/torch bf16", "ts", "fp32/ts"], rows,
+  ));
 
   const nat = native ? sparseDecodeMs(native, BATCH, 32, rng) : undefined;
   const ts = sparseDecodeMs(jsKernels as Kernels, BATCH, 32, rng);

@@ -8,13 +8,17 @@
  *    sparse yet), so the standard SAE runs the dense path; TopK codes are sparse by construction.
  *  - "trained sparsity": the same, with b_enc set so that ~32 features fire per token (L0 of a trained SAE),
  *    which is the regime a training run spends nearly all its steps in.
+ *
+ * Each step runs at both precisions (fp32, and bf16: bf16 operands with float32 accumulation, SAEKIT_PRECISION),
+ * and PyTorch runs both ways too (float32, and `--autocast bf16`: oneDNN on AMX or AVX512-BF16), all in this run.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { param } from "../src/core/autograd.js";
-import { backendInfo, kernels } from "../src/core/backend.js";
+import { backendInfo, kernels, setPrecision } from "../src/core/backend.js";
+import type { Precision } from "../src/core/kernels.js";
 import { Adam } from "../src/core/optim.js";
 import { Rng } from "../src/core/rng.js";
 import { Tensor } from "../src/core/tensor.js";
@@ -31,11 +35,13 @@ const PYTORCH_README: Record<string, number> = { "standard/4096": 2100, "topk/40
  * The same steps in PyTorch, measured now on this machine by ../shared/bench/torch_sae_baseline.py when a Python
  * with torch is installed (Debian: python3-torch + libopenblas0-pthread); null when it cannot run.
  */
-function measurePytorch(arch: SaeArchitecture, dSae: number): number | null {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const script = resolve(root, "..", "shared", "bench", "torch_sae_baseline.py");
-  if (!existsSync(script)) return null;
-  const args = [script, "--arch", arch === "topk" ? "topk" : "relu", "--d-sae", String(dSae), "--steps", dSae > 4096 ? "6" : "20"];
+function measurePytorch(arch: SaeArchitecture, dSae: number, autocast: "none" | "bf16"): number | null {
+  // ../shared/bench beside the repository, from dist/bench (npm run bench) or bench/ (vite-node).
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = [resolve(here, "..", "..", "shared", "bench", "torch_sae_baseline.py"), resolve(here, "..", "..", "..", "shared", "bench", "torch_sae_baseline.py")]
+    .find(existsSync);
+  if (!script) return null;
+  const args = [script, "--arch", arch === "topk" ? "topk" : "relu", "--d-sae", String(dSae), "--steps", dSae > 4096 ? "6" : "20", "--autocast", autocast];
   const python = process.env.SAEKIT_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
   const run = spawnSync(python, args, { encoding: "utf8", timeout: 300_000 });
   if (run.status !== 0) return null;
@@ -45,7 +51,8 @@ function measurePytorch(arch: SaeArchitecture, dSae: number): number | null {
     return null;
   }
 }
-const TARGET: Record<SaeArchitecture, number> = { standard: 3, topk: 10 };
+/** Issue 11's target: saekit ≥ this × PyTorch-bf16 (5× where the CPU has AMX, 3× with AVX512-BF16 only). */
+const bf16Target = (bf16Path: string) => (bf16Path === "amx" ? 5 : 3);
 
 function setup(architecture: SaeArchitecture, dSae: number, sparseBias: number | null) {
   const rng = new Rng(5);
@@ -84,35 +91,58 @@ function setup(architecture: SaeArchitecture, dSae: number, sparseBias: number |
   return { trainStep, stats: () => ({ l0, dense }) };
 }
 
+/** tokens/s of the training step at one precision, and the step's L0 / path. */
+function measureStep(arch: SaeArchitecture, dSae: number, sparseBias: number | null, precision: Precision) {
+  setPrecision(precision);
+  try {
+    const { trainStep, stats } = setup(arch, dSae, sparseBias);
+    const ms = bestOf(dSae > 4096 ? 2 : 4, trainStep);
+    return { ms, tokS: BATCH / (ms / 1000), ...stats() };
+  } finally {
+    setPrecision("auto");
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
 export function benchSae(): void {
   const info = backendInfo();
-  console.log(`\n# SAE training step — batch ${BATCH}, d_in ${D_IN}, backend ${info.name} (${info.isa}, ${info.threads} threads)`);
+  console.log(
+    `\n# SAE training step — batch ${BATCH}, d_in ${D_IN}, backend ${info.name} (${info.isa}, ${info.threads} threads), ` +
+      `bf16 path ${info.bf16Path}`,
+  );
   const rows: string[][] = [];
   const cases: Array<[SaeArchitecture, number]> = [["standard", 4096], ["topk", 4096], ["standard", 16384], ["topk", 16384]];
-  const measured = new Map<string, number | null>();
+  const measured = new Map<string, { fp32: number | null; bf16: number | null }>();
+  const target = bf16Target(info.bf16Path);
   for (const [arch, dSae] of cases) {
     for (const regime of ["PyTorch's setup", "trained sparsity"] as const) {
       if (arch === "topk" && regime === "trained sparsity") continue; // TopK codes are always k per token
-      const { trainStep, stats } = setup(arch, dSae, regime === "trained sparsity" ? -2.44 : null);
-      const ms = bestOf(dSae > 4096 ? 2 : 4, trainStep);
-      const tokS = BATCH / (ms / 1000);
+      const bias = regime === "trained sparsity" ? -2.44 : null;
+      const f32 = measureStep(arch, dSae, bias, "fp32");
+      const b16 = measureStep(arch, dSae, bias, "bf16");
       const key = `${arch}/${dSae}`;
-      if (!measured.has(key)) measured.set(key, measurePytorch(arch, dSae));
-      const now = measured.get(key)!;
+      if (!measured.has(key)) measured.set(key, { fp32: measurePytorch(arch, dSae, "none"), bf16: measurePytorch(arch, dSae, "bf16") });
+      const torch = measured.get(key)!;
       const readme = PYTORCH_README[key];
-      const s = stats();
       rows.push([
-        `${arch}${arch === "topk" ? "(32)" : ""} 512→${dSae}, ${regime}`, ms.toFixed(1), Math.round(tokS).toLocaleString("en-US"),
-        s.l0.toFixed(1), s.dense ? "dense" : "sparse",
-        now ? `${Math.round(now).toLocaleString("en-US")} → ${(tokS / now).toFixed(1)}×` : "not run",
-        readme ? `${(tokS / readme).toFixed(1)}×` : "—",
-        `${TARGET[arch]}×`,
+        `${arch}${arch === "topk" ? "(32)" : ""} 512→${dSae}, ${regime}`, b16.l0.toFixed(1), b16.dense ? "dense" : "sparse",
+        fmt(f32.tokS), fmt(b16.tokS), `${(b16.tokS / f32.tokS).toFixed(2)}×`,
+        torch.fp32 ? fmt(torch.fp32) : "not run", torch.bf16 ? fmt(torch.bf16) : "not run",
+        torch.fp32 ? `${(f32.tokS / torch.fp32).toFixed(1)}×` : "—",
+        torch.bf16 ? `${(b16.tokS / torch.bf16).toFixed(1)}×` : "—",
+        readme ? `${(f32.tokS / readme).toFixed(1)}×` : "—",
+        `${target}×`,
       ]);
     }
   }
-  console.log(table(["step", "ms", "tokens/s", "L0", "path", "PyTorch now (tok/s → ratio)", "vs README PyTorch", "target"], rows));
+  console.log(table([
+    "step", "L0", "path", "saekit fp32", "saekit bf16", "bf16/fp32", "PyTorch fp32", "PyTorch bf16",
+    "fp32 vs PyTorch fp32", "bf16 vs PyTorch bf16", "fp32 vs README PyTorch", "target (bf16)",
+  ], rows));
   console.log(
-    "PyTorch now: ../shared/bench/torch_sae_baseline.py run in this process's run (dense ReLU codes on its random data, so\n" +
-      "its speed is the same in both regimes). README PyTorch: 2,100 / 2,950 / 480 tok/s as ../shared/bench/README.md reports.",
+    "tokens/s. PyTorch: ../shared/bench/torch_sae_baseline.py run now, without and with --autocast bf16 (dense ReLU codes on its\n" +
+      "random data, so its speed is the same in both regimes). README PyTorch: 2,100 / 2,950 / 480 tok/s (fp32) as\n" +
+      `../shared/bench/README.md reports. Target: saekit bf16 ≥ ${target}× PyTorch bf16 (5× with AMX, 3× with AVX512-BF16 only).`,
   );
 }
