@@ -5,7 +5,7 @@ import path from "node:path";
 import { backendInfo, jsKernels, kernels } from "../core/backend.js";
 import { jsKernelsBf16 } from "../core/kernels-js.js";
 import { Rng } from "../core/rng.js";
-import { packageInfo } from "./package-info.js";
+import { packageInfo } from "../package-info.js";
 
 export interface DoctorReport {
   saekit: string;

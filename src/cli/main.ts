@@ -9,7 +9,7 @@ import { registerInvestigate } from "./investigate.js";
 import { registerPrompt } from "./prompt.js";
 import { registerModelRun } from "./model-run.js";
 import { registerModelTrain } from "./model-train.js";
-import { packageInfo } from "./package-info.js";
+import { packageInfo } from "../package-info.js";
 import { registerSaeCache } from "./sae-cache.js";
 import { registerSaeEval } from "./sae-eval.js";
 import { registerSaeTrain } from "./sae-train.js";
