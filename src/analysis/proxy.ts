@@ -379,3 +379,25 @@ export function uniqueIds(ids: Iterable<number>, vocabSize: number, what: string
   }
   return Int32Array.from(set).sort();
 }
+
+/** How unit ids become text (the model's tokenizer). */
+export interface TokenTexts {
+  tokenText(id: number): string;
+}
+
+/** The distinct token ids of a unit's top examples, most frequent first (ties to the smaller id). */
+export function rankTopTokens(topIds: Iterable<number>): number[] {
+  const counts = new Map<number, number>();
+  for (const id of topIds) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+}
+
+/**
+ * The automatic proxy of a unit: the distinct texts of its ranked top-activating tokens (rankTopTokens), as a
+ * `tokens:` spec and a description. The analysis and the store's reader both build it here.
+ */
+export function autoProxySpec(rankedIds: readonly number[], texts: TokenTexts): { spec: string; description: string; texts: string[] } {
+  const list = [...new Set(rankedIds.map((id) => texts.tokenText(id)))];
+  const shown = list.length === 0 ? "(no tokens)" : list.slice(0, 6).map((t) => JSON.stringify(t)).join(" ") + (list.length > 6 ? ` … (${list.length})` : "");
+  return { spec: `tokens:${JSON.stringify(list)}`, description: `top-activating tokens: ${shown}`, texts: list };
+}

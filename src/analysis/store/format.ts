@@ -65,22 +65,8 @@ export interface StoredProxy extends StoredProxyBins {
   description?: string;
 }
 
-/** The distinct token ids of a unit's top examples, most frequent first (ties to the smaller id). */
-export function rankTopTokens(topIds: Iterable<number>): number[] {
-  const counts = new Map<number, number>();
-  for (const id of topIds) counts.set(id, (counts.get(id) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
-}
-
-/**
- * The automatic proxy of a unit: the distinct texts of its ranked top-activating tokens (rankTopTokens), as a
- * `tokens:` spec and a description. The analysis and the store's reader both build it here.
- */
-export function autoProxySpec(rankedIds: readonly number[], texts: TokenTexts): { spec: string; description: string; texts: string[] } {
-  const list = [...new Set(rankedIds.map((id) => texts.tokenText(id)))];
-  const shown = list.length === 0 ? "(no tokens)" : list.slice(0, 6).map((t) => JSON.stringify(t)).join(" ") + (list.length > 6 ? ` … (${list.length})` : "");
-  return { spec: `tokens:${JSON.stringify(list)}`, description: `top-activating tokens: ${shown}`, texts: list };
-}
+/** The automatic proxy's naming lives with the proxies (proxy.ts); re-exported for the store's reader. */
+export { autoProxySpec, rankTopTokens } from "../proxy.js";
 
 /** What units.bin holds per unit: the record without names, texts or window tokens (rebuilt on read). */
 export interface StoredUnit {
@@ -221,7 +207,4 @@ export function tokenDtype(vocabSize: number): "U16" | "I32" {
   return vocabSize <= 65536 ? "U16" : "I32";
 }
 
-/** How unit ids become text (the model's tokenizer). */
-export interface TokenTexts {
-  tokenText(id: number): string;
-}
+export type { TokenTexts } from "../proxy.js";
