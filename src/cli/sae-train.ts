@@ -60,7 +60,7 @@ function reporter() {
         bar?.update(e.tokens, [
           `step ${e.step}/${e.totalSteps}`, `MSE ${e.mse.toPrecision(3)}`, `FVU ${e.fvu.toFixed(3)}`, `L0 ${e.l0.toFixed(1)}`,
           `dead ${(100 * e.deadFraction).toFixed(1)}%`,
-          ...e.lowDensity.map((b) => `<${formatThreshold(b.threshold)} ${(100 * b.share).toFixed(1)}%`),
+          ...e.lowDensity.map((b) => `<${formatThreshold(b.threshold)} ${Number.isFinite(b.share) ? `${(100 * b.share).toFixed(1)}%` : "—"}`),
         ]);
         break;
       case "resample":

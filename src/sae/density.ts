@@ -39,12 +39,14 @@ export function densitySummary(density: ArrayLike<number>, thresholds: readonly 
   let dead = 0;
   for (let i = 0; i < n; i++) if (!(sorted[i]! > 0)) dead++;
   const below = thresholds.map((threshold) => {
-    // sorted is ascending: count = first index with value ≥ threshold.
+    // Densities are mostly float32 (count / tokens): a feature at exactly the threshold is not below it.
+    const t = Math.fround(threshold);
+    // sorted is ascending: count = first index with value ≥ t.
     let lo = 0;
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (sorted[mid]! < threshold) lo = mid + 1;
+      if (sorted[mid]! < t) lo = mid + 1;
       else hi = mid;
     }
     return { threshold, count: lo, share: n > 0 ? lo / n : 0 };

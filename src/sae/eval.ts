@@ -178,7 +178,8 @@ export function log10Histogram(density: Float32Array, lo = -7, hi = 0, binWidth 
   const counts = new Array<number>(bins).fill(0);
   for (const d of density) {
     if (!(d > 0)) continue;
-    const b = Math.min(bins - 1, Math.max(0, Math.floor((Math.log10(d) - lo) / binWidth)));
+    // + 1e-6: a float32 density at exactly 10^edge (e.g. 1e-4) belongs to the bin that starts there.
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((Math.log10(d) - lo) / binWidth + 1e-6)));
     counts[b]! += 1;
   }
   return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * binWidth), counts };

@@ -106,8 +106,9 @@ export class FeatureDensityTracker {
     return correction > 0 ? this.ema[j]! / correction : 0;
   }
 
-  /** mask[j] = 1 where the moving-average density is below threshold; returns how many. */
+  /** mask[j] = 1 where the moving-average density is below threshold; returns how many (0 before any sparse step). */
   belowMask(threshold: number, mask: Uint8Array): number {
+    if (this.emaSteps === 0) return 0;
     const correction = 1 - (1 - this.beta) ** this.emaSteps;
     let n = 0;
     for (let j = 0; j < this.dSae; j++) {

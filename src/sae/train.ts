@@ -392,7 +392,8 @@ async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out:
     }
     if (logging) {
       const deadFraction = deadCount() / o.dSae;
-      const bands = densitySummary(tracker.densities(), o.lowDensityThresholds).below;
+      // No estimate before the first sparse step (the dense path counts only "fired in the batch").
+      const bands = densitySummary(tracker.densities(), o.lowDensityThresholds).below.map((b) => ({ ...b, share: tracker.emaSteps > 0 ? b.share : NaN }));
       const lowDensity = bands.map((b) => ({ threshold: b.threshold, share: b.share }));
       state.history.push({ step: state.step, tokens: state.step * o.batchSize, mse: stats.mse, fvu, l0: stats.l0, dead: deadFraction, loss: stats.loss, lowDensity: bands.map((b) => b.share) });
       emit({
