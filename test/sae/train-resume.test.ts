@@ -131,4 +131,17 @@ describe("SAE training: resume", () => {
     // Released when done: a resume now runs.
     expect(fs.readdirSync(out).some((n) => n.includes("lock"))).toBe(false);
   }, 60_000);
+
+  it("saved SAEs, the shipped ones included, say normalize_activations none: the scale is folded into the weights", async () => {
+    const out = join(tmp, "folded");
+    await trainSae(options(out, { tokens: 64 * 4 }));
+    const cfg = JSON.parse(fs.readFileSync(join(out, "cfg.json"), "utf8"));
+    expect(cfg.normalize_activations).toBe("none");
+    expect(cfg.saekit.training.normScale).not.toBe(1);
+    const models = join(import.meta.dirname, "..", "..", "models");
+    for (const run of ["A/0", "A/1", "B/1"]) {
+      expect(JSON.parse(fs.readFileSync(join(models, run, "cfg.json"), "utf8")).normalize_activations, run).toBe("none");
+    }
+  });
 });
+
