@@ -135,8 +135,8 @@ std::string amx_unavailable_reason() {
 }
 
 Bf16Path detect_bf16_path() {
-  // The AMX kernels also use AVX-512 for packing and merging the tiles.
-  if (detect_isa() == Isa::kAvx512 && amx_unavailable_reason().empty()) return Bf16Path::kAmx;
+  // The AMX kernels pack with AVX512-BF16 conversions (every AMX CPU so far has them).
+  if (has_avx512_bf16() && amx_unavailable_reason().empty()) return Bf16Path::kAmx;
   if (has_avx512_bf16()) return Bf16Path::kAvx512Bf16;
   return Bf16Path::kEmulated;
 }
