@@ -3,8 +3,9 @@
  *   1. activationPass: codes (kept sparse in a CodeStore), feature and neuron activation statistics (density, max,
  *      top-K), feature × neuron correlations, feature × feature correlations with each compared SAE run (its
  *      model and SAE on the same tokens), neuron × neuron correlations with each compared model.
- *   2. histogramPass: histograms and interval samples (they need each unit's max), and the proxy bins of each
- *      unit's automatic proxy, the set of its top-activating tokens.
+ *   2. histogramPass: histograms and interval samples (they need each unit's max), the proxy bins of each
+ *      unit's automatic proxy (the set of its top-activating tokens), and the interpretability score's proxy search
+ *      over candidates drawn from the same top examples (interpretability.ts).
  */
 import { kernels } from "../core/backend.js";
 import { Tape } from "../core/autograd.js";
@@ -15,6 +16,7 @@ import { DenseColumnCorrelation } from "./correlation.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "./feature-correlation.js";
 import { FeatureStatsAccumulator, type FeatureStats, type FeatureStatsOptions, type TokenActivation } from "./feature-stats.js";
+import { candidatesFromTop, ProxySearch } from "./interpretability.js";
 import { TokenSetLlr, TokenSetProxyBins } from "./proxy-stats.js";
 import { rankTopTokens } from "./store/format.js";
 
@@ -102,6 +104,9 @@ export interface HistogramPassResult {
   neuronSets: number[][];
   featureProxy: TokenSetProxyBins;
   neuronProxy: TokenSetProxyBins | null;
+  /** The interpretability score's candidate statistics (best proxy per unit: .results()). */
+  featureSearch: ProxySearch;
+  neuronSearch: ProxySearch | null;
 }
 
 /** Distinct token ids of a unit's top examples, most frequent first. */
@@ -128,6 +133,12 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
   const featureProxy = new TokenSetProxyBins(new TokenSetLlr(unigram, featureSets, llrAlpha), bins, pass1F.maxActivation);
   const neuronSets = pass1N ? Array.from({ length: dMlp }, (_, n) => topTokenIds(pass1N.top(n), ev.tokens, L)) : [];
   const neuronProxy = pass1N ? new TokenSetProxyBins(new TokenSetLlr(unigram, neuronSets, llrAlpha), bins, pass1N.maxActivation) : null;
+  // The score's candidates come from the same top examples as the automatic proxy (its ranking, and their bigrams).
+  const domainNames = ev.domains.map((d) => d.domain);
+  const domainOf = new Int32Array(ev.sequences);
+  ev.domains.forEach((d, i) => domainOf.fill(i, d.firstSequence, d.firstSequence + d.sequences));
+  const featureSearch = new ProxySearch(featureSets.map((set, f) => candidatesFromTop(set, pass1F.top(f), ev.tokens, L)), V, domainNames);
+  const neuronSearch = pass1N ? new ProxySearch(neuronSets.map((set, n) => candidatesFromTop(set, pass1N.top(n), ev.tokens, L)), V, domainNames) : null;
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
@@ -136,9 +147,11 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
     featStats.addPass2(c, s, L);
     for (let r = 0; r < rows; r++) {
       const tok = ev.tokens[first + r]!;
-      for (let e = codes.rowStart[first + r]!, end = codes.rowStart[first + r + 1]!; e < end; e++) {
-        featureProxy.add(codes.indices[e]!, tok, codes.values[e]!);
-      }
+      const start = codes.rowStart[first + r]!;
+      const end = codes.rowStart[first + r + 1]!;
+      for (let e = start; e < end; e++) featureProxy.add(codes.indices[e]!, tok, codes.values[e]!);
+      const prev = r % L === 0 ? -1 : ev.tokens[first + r - 1]!;
+      featureSearch.addSparse(tok, prev, domainOf[s + Math.floor(r / L)]!, codes.indices, codes.values, start, end);
     }
     if (neuronStats && neuronProxy) {
       const x = forwardTo(model, ev.tokens.subarray(first, first + rows), n, L, hook);
@@ -149,10 +162,12 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
           const v = x[r * dMlp + u]!;
           if (v > 0) neuronProxy.add(u, tok, v);
         }
+        const prev = r % L === 0 ? -1 : ev.tokens[first + r - 1]!;
+        neuronSearch!.addDense(tok, prev, domainOf[s + Math.floor(r / L)]!, x, r * dMlp);
       }
     }
     ctx.progress("pass 2/3: histograms, intervals, proxies", first + rows);
     await new Promise((r) => setImmediate(r));
   }
-  return { features: featStats.result(), neurons: neuronStats?.result() ?? null, featureSets, neuronSets, featureProxy, neuronProxy };
+  return { features: featStats.result(), neurons: neuronStats?.result() ?? null, featureSets, neuronSets, featureProxy, neuronProxy, featureSearch, neuronSearch };
 }

@@ -10,6 +10,7 @@
  * store/assemble.ts + store/writer.ts write the records and manifests.
  */
 import type { Tokenizer } from "../data/tokenizer.js";
+import { densitySummary, LOW_DENSITY_THRESHOLDS, type DensitySummary } from "../sae/density.js";
 import { unembed } from "../model/readout.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import { modelOf, neuronSetName, parseUnitSetName } from "../names.js";
@@ -19,6 +20,7 @@ import { activationPass, histogramPass, type CompareSae, type PassContext } from
 import { neuronAlignment } from "./correlation.js";
 import { DEFAULT_EVALUATION_TOKENS, type EvaluationTokens } from "./eval-tokens.js";
 import { planUnit } from "./examples.js";
+import { interpretabilityFigures, type InterpretabilitySummary } from "./interpretability.js";
 import { logitWeightSummaries } from "./logit-weights.js";
 import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
 import { manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
@@ -46,6 +48,8 @@ export interface AnalyzeOptions {
   seed?: number;
   /** Smoothing of the proxy log-likelihood ratio (proxy-stats.ts). */
   llrAlpha?: number;
+  /** Densities below which the share of units is reported (the ultra-low-density cluster; sae/density.ts). */
+  lowDensityThresholds?: readonly number[];
 }
 
 /** The defaults of every analyze option (the CLI's too), plus the evaluation budget in tokens. */
@@ -60,6 +64,7 @@ export const ANALYZE_DEFAULTS = {
   batchSequences: 32,
   seed: 0,
   llrAlpha: DEFAULT_LLR_ALPHA,
+  lowDensityThresholds: LOW_DENSITY_THRESHOLDS,
   evaluationTokens: DEFAULT_EVALUATION_TOKENS,
 } as const;
 
@@ -96,6 +101,11 @@ export interface AnalyzeResult {
   universality: UniversalitySummary[];
   /** The same for the model's neurons against each compared model's neurons (when neurons are analysed). */
   neuronUniversality: UniversalitySummary[];
+  /** Dead and ultra-low-density features over the evaluation tokens (and neurons, when analysed). */
+  lowDensity: DensitySummary;
+  neuronLowDensity: DensitySummary | null;
+  /** Interpretability scores of the features (and neurons, when analysed) over their live units. */
+  interpretability: { features: InterpretabilitySummary; neurons?: InterpretabilitySummary };
   tokens: number;
 }
 
@@ -143,6 +153,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   lap("pass1");
   const p2 = await histogramPass(ctx, p1, o.llrAlpha);
   lap("pass2");
+  const interp = { features: interpretabilityFigures(p2.featureSearch, p2.features.density), ...(p2.neuronSearch && p2.neurons ? { neurons: interpretabilityFigures(p2.neuronSearch, p2.neurons.density) } : {}) };
 
   // Examples and their ablations.
   const reqF = new AblationRequests();
@@ -171,7 +182,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     const thresholds = r.universality.map((u) => ({ threshold: u.threshold, matched: u.matched, fraction: u.fraction }));
     return universalitySummary(c.name, p2.features.density, r.bestR, { a: r.liveA, b: r.liveB }, thresholds);
   });
-  const manifest = (m: Pick<ManifestInput, "kind" | "name" | "run" | "units" | "sae" | "compare" | "density">) => {
+  const manifest = (m: Pick<ManifestInput, "kind" | "name" | "run" | "units" | "sae" | "compare" | "density" | "lowDensityThresholds" | "interpretability">) => {
     timing.write = (performance.now() - t0) / 1000;
     timing.total = timing.pass1! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
     timing.tokensPerSecond = T / timing.total;
@@ -195,9 +206,9 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       const best = ffResults[i]!.best[f]!;
       if (best >= 0) unit.matches[c.name] = [best, ffResults[i]!.bestR[f]!, nanToNull(logitR[i]![f]!)];
     });
-  });
+  }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
-  featWriter.finish(manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density }));
+  featWriter.finish(manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }));
 
   let neuronUniversality: UniversalitySummary[] = [];
   if (input.neuronDir !== null && p2.neurons && p2.neuronProxy) {
@@ -215,8 +226,10 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       nMatches.forEach((m, i) => {
         if (m.best[u]! >= 0) unit.matches[neuronSets[i]!] = [m.best[u]!, m.bestR[u]!, nanToNull(m.logitR[u]!)];
       });
-    });
-    nWriter.finish(manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density }));
+    }, p2.neuronSearch ?? undefined);
+    nWriter.finish(manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }));
   }
-  return { timing, universality, neuronUniversality, tokens: T };
+  const lowDensity = densitySummary(p2.features.density, o.lowDensityThresholds, T);
+  const neuronLowDensity = input.neuronDir !== null && p2.neurons ? densitySummary(p2.neurons.density, o.lowDensityThresholds, T) : null;
+  return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T };
 }

@@ -347,3 +347,13 @@ export function summarizeInterpretability(results: readonly Pick<UnitInterpretab
     histogram,
   };
 }
+
+/** The store's form of a unit's result: [score, spec, sens, proxy spec], or null for a unit that never fired. */
+export function storedInterpretability(r: UnitInterpretability, fired: boolean, texts: { tokenText(id: number): string }): [number, number, number, string] | null {
+  return fired ? [r.score, r.spec, r.sens, interpretabilityProxySpec(r, texts)] : null;
+}
+
+/** The summary of a searched unit set over its live units (density > 0). */
+export function interpretabilityFigures(search: ProxySearch, density: ArrayLike<number>): InterpretabilitySummary {
+  return summarizeInterpretability(search.results(), (u) => density[u]! > 0);
+}

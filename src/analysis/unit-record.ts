@@ -106,6 +106,31 @@ export interface ProxyReport {
   bins: ProxyBin[];
 }
 
+/**
+ * The unit's interpretability score (interpretability.ts): its best automatic proxy among the top-1…5 token sets,
+ * the same inside one domain, and bigram sets, by F1 of mass specificity and sensitivity.
+ */
+export interface InterpretabilityView {
+  /** F1 of spec and sens, in [0, 1]. */
+  score: number;
+  /** Share of the unit's activation mass where the proxy holds. */
+  spec: number;
+  /** Share of the proxy's occurrences where the unit fires. */
+  sens: number;
+  /** The proxy: `tokens:[…]`, `tokens:[…] in:prose|code` or `bigram:[["prev","cur"],…]`. */
+  proxy: string;
+}
+
+/** Summary of a unit set's scores over its live units (summary.json, the home cards). */
+export interface InterpretabilityFigures {
+  live: number;
+  median: number;
+  mean: number;
+  share_spec_sens_ge_0_8: number;
+  /** Live units per score bin: equal bins of [0, 1]. */
+  histogram: number[];
+}
+
 export interface NeuronAlignmentEntry {
   neuron: number;
   name: string;
@@ -152,6 +177,8 @@ export interface UnitRecord {
   neurons: { alignment: NeuronAlignmentEntry[]; correlated: CorrelatedUnit[] } | null;
   /** The best-matching unit in each compared run (`--compare`), keyed by that run's name (e.g. "B/1"). */
   matches: Record<string, UniversalityMatch>;
+  /** The interpretability score and its proxy; null for a unit that never fires, absent in older stores. */
+  interpretability?: InterpretabilityView | null;
 }
 
 /** Per-unit scalars for tables, sorting and search without loading every record. */
@@ -168,6 +195,10 @@ export interface UnitColumns {
   match: Int32Array;
   matchR: Float32Array;
   matchLogitR: Float32Array;
+  /** The interpretability score and its spec and sens (NaN for dead units and in stores written before it). */
+  interpScore: Float32Array;
+  interpSpec: Float32Array;
+  interpSens: Float32Array;
 }
 
 export interface UnitSearchEntry {
@@ -230,6 +261,13 @@ export interface InvestigationManifest {
   compare: UniversalitySummary[];
   /** log10 of each unit's density (dead units counted apart). */
   densityHistogram: Histogram & { dead: number };
+  /** Units with density < threshold (dead included), per threshold: the ultra-low-density cluster (absent in older stores). */
+  lowDensity?: Array<{ threshold: number; count: number; share: number }>;
+  /**
+   * Interpretability scores over the live units of this set and, in a feature store, of its model's neurons analysed
+   * with it (absent in older stores); also written alone as the store's summary.json.
+   */
+  interpretability?: { features?: InterpretabilityFigures; neurons?: InterpretabilityFigures };
   /** Seconds per stage and tokens/s of the analysis that wrote it. */
   timing: Record<string, number>;
   /** SHA-256 (hex) of the store's own files by name (store/format.ts); absent in stores written before them. */
@@ -250,6 +288,13 @@ export interface RunInfo {
   /** Dead units (never fired on the evaluation tokens) and dense ones (density > 10%). */
   dead: number;
   dense: number;
+  /**
+   * The ultra-low-density cluster (sae/density.ts): units with density < threshold over the evaluation tokens, dead
+   * ones included, per threshold (1e-4 and 1e-5).
+   */
+  lowDensity?: Array<{ threshold: number; count: number; share: number }>;
+  /** The interpretability summary of this set's units (and of the model's neurons, for an SAE run); absent in older stores. */
+  interpretability?: { features?: InterpretabilityFigures; neurons?: InterpretabilityFigures };
   /** True when the model (and SAE) weights are there, so prompts can be analysed live on this set. */
   promptable: boolean;
 }

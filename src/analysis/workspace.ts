@@ -12,6 +12,7 @@
 import type { Tokenizer } from "../data/tokenizer.js";
 import { parseUnitName, UnitNameError } from "../names.js";
 import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
+import { densitySummary } from "../sae/density.js";
 import { NotFoundError, TooLargeError, UnavailableError } from "./errors.js";
 import type { LiveUnit } from "./live-proxy.js";
 import { analyzePrompt, type PromptOptions } from "./prompt.js";
@@ -94,7 +95,8 @@ export class Workspace {
     }
     const info: RunInfo = {
       name: m.name, model: set.model.name, kind: m.kind, units: m.units, tokens: m.tokens, hook: m.hook, sae: m.sae, compare: m.compare,
-      densityHistogram: m.densityHistogram, dead, dense,
+      densityHistogram: m.densityHistogram, dead, dense, lowDensity: densitySummary(inv.columns.density).below,
+      ...(m.interpretability ? { interpretability: m.interpretability } : {}),
       promptable: set.kind === "feature" && set.model.hasWeights && this.loader.hasSaeWeights(set),
     };
     this.infos.set(set.name, info);

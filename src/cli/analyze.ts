@@ -1,10 +1,11 @@
 /** `saekit analyze`: the detailed investigation of every feature of an SAE run (and its model's neurons). */
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { ANALYZE_DEFAULTS, analyzeRun } from "../analysis/analyze.js";
 import { EvaluationTokensError, evaluationTokens } from "../analysis/eval-tokens.js";
 import { loadGpt2Tokenizer } from "../data/tokenizer.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { featureStoreDir, loadSaeRun, neuronStoreDir } from "../sae/run-folder.js";
+import { formatDensityBands, LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
 import { collect, corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { ProgressLine, formatDuration } from "./progress.js";
@@ -17,6 +18,7 @@ interface AnalyzeFlags {
   batch: number;
   topK: number;
   neurons: boolean;
+  lowDensity: number[];
   cacheDir?: string;
   text: string[];
   jsonl: string[];
@@ -32,6 +34,13 @@ export function registerAnalyze(program: Command): void {
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), ANALYZE_DEFAULTS.batchSequences)
     .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), ANALYZE_DEFAULTS.topK)
     .option("--no-neurons", "skip the model's neuron store (MODEL/investigation)")
+    .option("--low-density <list>", "densities below which the share of units is reported and stored (the ultra-low-density cluster)", (v: string) => {
+      try {
+        return parseThresholdList(v, "--low-density");
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    }, [...LOW_DENSITY_THRESHOLDS])
     .action(async (f: AnalyzeFlags) => {
       const run = loadSaeRun(f.sae, f.model ? { model: f.model } : {});
       const compare = f.compare.map((dir) => {
@@ -59,7 +68,7 @@ export function registerAnalyze(program: Command): void {
       const result = await analyzeRun({
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
         evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary,
-        ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK },
+        ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK, lowDensityThresholds: f.lowDensity },
         onProgress: (p) => {
           if (p.stage !== stage) {
             bar?.finish();
@@ -76,6 +85,14 @@ export function registerAnalyze(program: Command): void {
         `done in ${formatDuration(t.total!)} (${Math.round(t.tokensPerSecond!).toLocaleString("en-US")} tokens/s): ` +
           `pass 1 ${t.pass1!.toFixed(1)} s, pass 2 ${t.pass2!.toFixed(1)} s, ablations ${t.pass3!.toFixed(1)} s, weights ${t.weights!.toFixed(1)} s, write ${t.write!.toFixed(1)} s`,
       );
+      console.log(`features: dead (never fired) ${result.lowDensity.dead}; ultra-low density (dead included): ${formatDensityBands(result.lowDensity)}; median density ${result.lowDensity.median.toPrecision(2)}`);
+      if (result.neuronLowDensity) {
+        console.log(`neurons: dead ${result.neuronLowDensity.dead}; density ${formatDensityBands(result.neuronLowDensity)}`);
+      }
+      const ip = result.interpretability;
+      const figures = (s: typeof ip.features) => `median ${s.median.toFixed(3)}, mean ${s.mean.toFixed(3)}, ${(100 * s.share_spec_sens_ge_0_8).toFixed(1)}% with spec and sens ≥ 0.8 (${s.live} live)`;
+      console.log(`interpretability (best automatic proxy, F1 of spec and sens): features ${figures(ip.features)}` +
+        (ip.neurons ? `; neurons ${figures(ip.neurons)}; feature/neuron median ${(ip.features.median / ip.neurons.median).toFixed(2)}×` : ""));
       for (const u of [...result.universality, ...result.neuronUniversality]) {
         const what = u.name.endsWith("/neuron") ? "neurons" : "features";
         console.log(`universality vs ${u.name}: ${u.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% of live ${what} have a match with r > ${th.threshold}`).join("; ")}`);

@@ -24,6 +24,8 @@ export interface SearchResponse {
     index: number;
     label: string;
     density: number;
+    /** Interpretability score (null: dead unit or a store without it). */
+    score: number | null;
     /** "name" | "label" | "top token" | "top logit" | "bottom logit" */
     field: string;
     text: string;

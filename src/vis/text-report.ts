@@ -59,6 +59,10 @@ export function formatUnitReport(u: UnitRecord, proxy: ProxyReport | null = u.pr
     `density ${num(u.density, 5)} (${u.firing} of ${u.tokens} tokens)   max ${num(u.maxActivation)}   mean ${num(u.meanActivation)}`,
   );
   lines.push(`activations  0 ${sparkline(u.histogram.counts)} ${num(u.maxActivation, 2)}`);
+  if (u.interpretability) {
+    const i = u.interpretability;
+    lines.push(`interpretability ${num(i.score, 3)} (F1 of spec ${pct(i.spec)} and sens ${pct(i.sens)}) — best proxy ${i.proxy.length > 100 ? `${i.proxy.slice(0, 97)}...` : i.proxy}`);
+  }
   if (proxy) lines.push("", ...formatProxy(proxy));
   lines.push("", `logit weights  mean ${num(u.logits.mean, 4)}  std ${num(u.logits.std, 4)}   ${sparkline(u.logits.histogram.counts)}`);
   lines.push(`  promotes  ${u.logits.top.map((t) => `${visibleToken(t.text)} ${num(t.weight, 3)}`).join("  ")}`);

@@ -259,6 +259,57 @@ describe("analyzeRun", () => {
     expect(centre.logprobDelta!).toBeCloseTo(clean[e.position]! - ablated[e.position]!, 2);
   });
 
+  it("stores each unit's interpretability: its best proxy's spec and sens recomputed densely, and the summaries", () => {
+    // Token texts → ids over the evaluation tokens (the proxy spec names tokens by text).
+    const idOf = new Map<string, number>();
+    for (const id of ev.tokens) idOf.set(tokenizer.tokenText(id), id);
+    const domainOf = (t: number) => (Math.floor(t / L) < 6 ? "prose" : "code");
+    const holds = (spec: string): ((t: number) => boolean) => {
+      const bigram = /^bigram:(.*)$/.exec(spec);
+      if (bigram) {
+        const pairs = (JSON.parse(bigram[1]!) as [string, string][]).map(([p, c]) => `${idOf.get(p)},${idOf.get(c)}`);
+        return (t) => t % L > 0 && pairs.includes(`${ev.tokens[t - 1]},${ev.tokens[t]}`);
+      }
+      const m = /^tokens:(\[.*\])(?: in:(prose|code))?$/.exec(spec)!;
+      const ids = new Set((JSON.parse(m[1]!) as string[]).map((x) => idOf.get(x)));
+      return (t) => ids.has(ev.tokens[t]!) && (m[2] === undefined || domainOf(t) === m[2]);
+    };
+    const check = (store: InvestigationStore, activation: (t: number, u: number) => number, units: number) => {
+      const scores: number[] = [];
+      for (let u = 0; u < units; u++) {
+        const r = store.unit(u).interpretability!;
+        if (store.columns.density[u] === 0) {
+          expect(r).toBeNull();
+          continue;
+        }
+        const inP = holds(r.proxy);
+        let mass = 0, pMass = 0, pFired = 0, pTokens = 0;
+        for (let t = 0; t < T(); t++) {
+          const a = Math.max(0, activation(t, u));
+          mass += a;
+          if (inP(t)) (pTokens++, (pMass += a), a > 0 && pFired++);
+        }
+        expect(r.spec).toBeCloseTo(pMass / mass, 3);
+        expect(r.sens).toBeCloseTo(pFired / pTokens, 3);
+        expect(r.score).toBeCloseTo((2 * r.spec * r.sens) / (r.spec + r.sens), 3);
+        expect(store.columns.interpScore[u]).toBeCloseTo(r.score, 3);
+        scores.push(r.score);
+      }
+      return scores.sort((a, b) => a - b);
+    };
+    const fScores = check(feats, act, D_SAE);
+    const nScores = check(neurons, (t, n) => post[t * 32 + n]!, 32);
+    const median = (s: number[]) => (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2);
+    const summary = JSON.parse(fs.readFileSync(path.join(root, "T", "1", "investigation", "summary.json"), "utf8"));
+    expect(summary.interpretability.features.median).toBeCloseTo(median(fScores), 3);
+    expect(summary.interpretability.features.live).toBe(fScores.length);
+    expect(fScores.length).toBe([...feats.columns.density].filter((d) => d > 0).length);
+    expect(summary.interpretability.neurons.median).toBeCloseTo(median(nScores), 3);
+    expect(feats.manifest.interpretability).toEqual(summary.interpretability);
+    const live = [...feats.columns.density].findIndex((d) => d > 0);
+    expect(feats.search(`T/1/${live}`)[0]!.score).toBeCloseTo(feats.unit(live).interpretability!.score, 3);
+  });
+
   it("searches by name, label and top token", () => {
     expect(feats.search("T/1/3")[0]).toMatchObject({ index: 3, field: "name" });
     const e = feats.unit(0).top[0]!;

@@ -56,7 +56,7 @@ function stubServer(): http.Server {
       const q = url.searchParams.get("q") ?? "";
       const hits: SearchResponse["hits"] = [...units.values()]
         .filter((u) => u.label.includes(q) || u.name.includes(q))
-        .map((u) => ({ run: u.name.slice(0, u.name.lastIndexOf("/")), name: u.name, index: u.index, label: u.label, density: u.density, field: "label", text: u.label }));
+        .map((u) => ({ run: u.name.slice(0, u.name.lastIndexOf("/")), name: u.name, index: u.index, label: u.label, density: u.density, score: u.interpretability?.score ?? null, field: "label", text: u.label }));
       return json(200, { query: q, hits } satisfies SearchResponse);
     }
     if (p === "/api/compare") {

@@ -45,7 +45,7 @@ export class StaticSource implements DataSource {
       for (const [field, texts] of fields) {
         const text = texts.find((t) => t.toLowerCase().includes(q));
         if (text !== undefined) {
-          hits.push({ run: unitRun, name: u.name, index: u.index, label: u.label, density: u.density, field, text });
+          hits.push({ run: unitRun, name: u.name, index: u.index, label: u.label, density: u.density, score: u.interpretability?.score ?? null, field, text });
           break;
         }
       }

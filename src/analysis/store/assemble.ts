@@ -3,9 +3,11 @@
  * results, histogram, logit weights, proxy report) and the manifest of a unit set.
  */
 import { log10Histogram } from "../../sae/eval.js";
+import { densitySummary, LOW_DENSITY_THRESHOLDS } from "../../sae/density.js";
 import type { ExamplePlan, UnitPlan } from "../examples.js";
 import { meanLossEffect } from "../examples.js";
 import type { FeatureStats } from "../feature-stats.js";
+import { storedInterpretability, type ProxySearch } from "../interpretability.js";
 import type { LogitWeightSummary } from "../logit-weights.js";
 import type { StoredProxyBins, TokenSetProxyBins } from "../proxy-stats.js";
 import type { Tokenizer } from "../../data/tokenizer.js";
@@ -86,6 +88,10 @@ export interface ManifestInput
   vocabSize: number;
   evaluation: { sequences: number; seqLen: number; domains: { domain: string; firstSequence: number; sequences: number }[] };
   density: Float32Array;
+  /** Thresholds of the ultra-low-density report (default 1e-4, 1e-5). */
+  lowDensityThresholds?: readonly number[];
+  /** The interpretability summaries the manifest (and summary.json) carry. */
+  interpretability?: InvestigationManifest["interpretability"];
 }
 
 export function manifestDraft(m: ManifestInput): ManifestDraft {
@@ -110,7 +116,9 @@ export function manifestDraft(m: ManifestInput): ManifestDraft {
     sae: m.sae,
     compare: m.compare,
     densityHistogram: densityHistogram(m.density),
+    lowDensity: densitySummary(m.density, m.lowDensityThresholds ?? LOW_DENSITY_THRESHOLDS).below,
     timing: m.timing,
+    ...(m.interpretability ? { interpretability: m.interpretability } : {}),
   };
 }
 
@@ -121,7 +129,7 @@ export function manifestDraft(m: ManifestInput): ManifestDraft {
 export function writeUnitRecords(
   writer: InvestigationWriter, stats: FeatureStats, plans: UnitPlan[], deltas: Float32Array, windowActs: Float32Array | null,
   proxy: TokenSetProxyBins, sets: number[][], logits: LogitWeightSummary[], tokenizer: Tokenizer, firstCompare: string | null,
-  finish: (u: number, unit: StoredUnit) => void,
+  finish: (u: number, unit: StoredUnit) => void, proxySearch?: ProxySearch,
 ): void {
   const text = (id: number) => tokenizer.tokenText(id);
   try {
@@ -129,6 +137,7 @@ export function writeUnitRecords(
       const topTexts = autoProxySpec(sets[u]!, tokenizer).texts;
       const lw = logits[u]!;
       const unit = storedUnit({ stats, unit: u, plan: plans[u]!, deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
+      if (proxySearch) unit.interp = storedInterpretability(proxySearch.best(u), stats.density[u]! > 0, tokenizer);
       finish(u, unit);
       const search = { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };
       writer.add(unit, search, stats.tokens, firstCompare);

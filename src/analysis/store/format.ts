@@ -84,6 +84,8 @@ export interface StoredUnit {
   neurons: { alignment: [neuron: number, value: number, fractionOfL1: number, cosine: number][]; correlated: [neuron: number, r: number][] } | null;
   /** Compared run name → [index, r, logitR]. */
   matches: Record<string, [number, number, number | null]>;
+  /** Interpretability (interpretability.ts): [score, spec, sens, proxy spec]; null for a dead unit, absent in older stores. */
+  interp?: [score: number, spec: number, sens: number, proxy: string] | null;
 }
 
 /** Rounds to `digits` significant digits: enough for every figure shown, and it halves the compressed size. */
@@ -184,6 +186,7 @@ export function compactUnit(u: StoredUnit): StoredUnit {
       std: r4(u.logits.std),
     },
     ablation: { meanLossEffect: r4n(u.ablation.meanLossEffect), sampled: u.ablation.sampled },
+    ...(u.interp !== undefined ? { interp: u.interp && [r4(u.interp[0]), r4(u.interp[1]), r4(u.interp[2]), u.interp[3]] } : {}),
     proxy: u.proxy && {
       ...u.proxy,
       specificity: r4(u.proxy.specificity),

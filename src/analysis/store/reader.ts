@@ -69,21 +69,26 @@ export class InvestigationStore {
     };
     const f32 = (name: string) => col(name, Float32Array, units);
     const i32 = (name: string) => col(name, Int32Array, units);
+    // Columns added after the format's first stores: NaN where an older store has none.
+    const laterF32 = (name: string) => (index.has(name) ? f32(name) : new Float32Array(units).fill(Number.NaN));
     try {
-    this.offsets = col("offsets", BigInt64Array, units + 1);
-    this.columns = {
-      density: f32("density"),
-      maxActivation: f32("maxActivation"),
-      meanActivation: f32("meanActivation"),
-      specificity: f32("specificity"),
-      sensitivity: f32("sensitivity"),
-      meanLossEffect: f32("meanLossEffect"),
-      bestNeuron: i32("bestNeuron"),
-      bestNeuronR: f32("bestNeuronR"),
-      match: i32("match"),
-      matchR: f32("matchR"),
-      matchLogitR: f32("matchLogitR"),
-    };
+      this.offsets = col("offsets", BigInt64Array, units + 1);
+      this.columns = {
+        density: f32("density"),
+        maxActivation: f32("maxActivation"),
+        meanActivation: f32("meanActivation"),
+        specificity: f32("specificity"),
+        sensitivity: f32("sensitivity"),
+        meanLossEffect: f32("meanLossEffect"),
+        bestNeuron: i32("bestNeuron"),
+        bestNeuronR: f32("bestNeuronR"),
+        match: i32("match"),
+        matchR: f32("matchR"),
+        matchLogitR: f32("matchLogitR"),
+        interpScore: laterF32("interpScore"),
+        interpSpec: laterF32("interpSpec"),
+        interpSens: laterF32("interpSens"),
+      };
     } finally {
       index.close();
     }
@@ -233,6 +238,7 @@ export class InvestigationStore {
       matches: Object.fromEntries(
         Object.entries(u.matches).map(([run, [index2, r, logitR]]) => [run, { name: unitName(run, index2), index: index2, r, logitR }]),
       ),
+      ...(u.interp !== undefined ? { interpretability: u.interp && { score: u.interp[0], spec: u.interp[1], sens: u.interp[2], proxy: u.interp[3] } } : {}),
     };
   }
 

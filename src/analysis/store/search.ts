@@ -11,6 +11,8 @@ export interface SearchHit {
   name: string;
   label: string;
   density: number;
+  /** The unit's interpretability score (interpretability.ts); null for dead units and stores written before it. */
+  score: number | null;
   /** What matched: "name", "label", "top token", "top logit" or "bottom logit". */
   field: string;
   text: string;
@@ -24,7 +26,7 @@ export interface SearchOptions {
 /** What the search reads of a store. */
 export interface SearchableStore {
   readonly manifest: Pick<InvestigationManifest, "name" | "units">;
-  readonly columns: Pick<UnitColumns, "density">;
+  readonly columns: Pick<UnitColumns, "density"> & Partial<Pick<UnitColumns, "interpScore">>;
   readonly searchTable: readonly UnitSearchEntry[];
 }
 
@@ -43,7 +45,9 @@ export function searchUnits(store: SearchableStore, query: string, options: Sear
   for (let i = 0; i < store.manifest.units; i++) {
     const e = store.searchTable[i]!;
     const density = store.columns.density[i]!;
-    const hit = (field: string, text: string, rank: number) => hits.push({ index: i, name: unitName(store.manifest.name, i), label: e.label, density, field, text, rank });
+    const s = store.columns.interpScore?.[i];
+    const score = s === undefined || Number.isNaN(s) ? null : s;
+    const hit = (field: string, text: string, rank: number) => hits.push({ index: i, name: unitName(store.manifest.name, i), label: e.label, density, score, field, text, rank });
     if (fields.has("name") && /^\d+$/.test(asIndex) && Number(asIndex) === i) {
       hit("name", unitName(store.manifest.name, i), 0);
       continue;

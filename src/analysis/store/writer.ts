@@ -64,6 +64,9 @@ export class InvestigationWriter {
       match: new Int32Array(o.units).fill(-1),
       matchR: f32(),
       matchLogitR: f32(),
+      interpScore: f32(),
+      interpSpec: f32(),
+      interpSens: f32(),
     };
   }
 
@@ -82,6 +85,7 @@ export class InvestigationWriter {
       c.sensitivity[i] = unit.proxy.sensitivity;
     }
     if (unit.ablation.meanLossEffect !== null) c.meanLossEffect[i] = unit.ablation.meanLossEffect;
+    if (unit.interp) [c.interpScore[i], c.interpSpec[i], c.interpSens[i]] = unit.interp;
     const best = unit.neurons?.correlated[0];
     if (best) {
       c.bestNeuron[i] = best[0];
@@ -133,6 +137,8 @@ export class InvestigationWriter {
       write("tokens.gz", zlib.gzipSync(bytes, { level: 9 }));
     }
     write("search.json.gz", zlib.gzipSync(JSON.stringify(this.search), { level: 9 }));
+    // The headline figures on their own, for scripts and notes that want them without the store's reader.
+    if (manifest.interpretability) fs.writeFileSync(path.join(this.tmp, "summary.json"), `${JSON.stringify({ interpretability: manifest.interpretability }, null, 1)}\n`);
     const full: InvestigationManifest = { ...manifest, tokensFile, tokensSha256: tokensHash, checksums };
     fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(full, null, 1)}\n`);
     fsyncDirectorySync(this.tmp);

@@ -17,6 +17,7 @@ export async function searchPage(app: App, q: string, run: string | null): Promi
       h("span", { class: "hit-label" }, hit.label),
       h("span", { class: "hit-field" }, `${hit.field}: `, h("span", { class: "chip" }, hit.field.includes("token") || hit.field.includes("logit") ? tokenLabel(hit.text) : hit.text)),
       h("span", { class: "hit-density", title: "density" }, density(hit.density)),
+      hit.score === null ? null : h("span", { class: "hit-score", title: "interpretability score: F1 of the best automatic proxy's specificity and sensitivity" }, `score ${hit.score.toFixed(2)}`),
     ];
     return app.source.canOpen(name)
       ? h("a", { class: "hit", href: app.href(unitPath(name)), "data-testid": "search-result" }, content)
