@@ -20,6 +20,7 @@ import { DEFAULT_MODEL_CONFIG, ModelConfigError, validateModelConfig, type Model
 import { initWeights, ModelWeightsError } from "../../src/model/weights.js";
 import { loadSaeFolder, SaeFormatError, saveSaeFolder } from "../../src/sae/format.js";
 import { Sae } from "../../src/sae/sae.js";
+import { InvestigationStoreError, openInvestigation } from "../../src/analysis/store.js";
 import { createServer } from "../../src/web/server.js";
 import { buildFixture, LIVE, type Fixture } from "../web/fixture.js";
 
@@ -217,3 +218,57 @@ describe("fuzz: the API's unit names, queries and bodies", () => {
     }), { ...params(1306), numRuns: Math.min(RUNS, 100) });
   }, 180_000);
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("fuzz: the investigation store reader", () => {
+  let fx: Fixture;
+  let pristine: string;
+  beforeAll(async () => {
+    fx = await buildFixture();
+    pristine = join(fx.root, "A", "1", "investigation");
+  }, 60_000);
+  afterAll(() => fx?.cleanup());
+
+  const FILES = ["manifest.json", "index.safetensors", "units.bin", "search.json.gz", "tokens.gz", "dictionary.bin"];
+  /** Byte flips and a truncation in one file; with `dropChecksum` its manifest checksum goes too (the structure checks alone). */
+  const damage = fc.record({
+    file: fc.constantFrom(...FILES),
+    flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+    cut: fc.option(fc.nat(), { nil: undefined }),
+    dropChecksum: fc.boolean(),
+    manifestEdits: fc.array(fc.tuple(fc.constantFrom("units", "tokens", "sequences", "seqLen", "tokenDtype", "kind", "checksums", "name"), fieldValue), { maxLength: 2 }),
+  });
+
+  it("damaged files open and read consistently, or fail naming the store file", () => {
+    const dir = join(root, "store");
+    fc.assert(fc.property(damage, (d) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.cpSync(pristine, dir, { recursive: true });
+      const target = join(dir, d.file);
+      const bytes = fs.readFileSync(target);
+      for (const [at, v] of d.flips) if (bytes.length > 0) bytes[at % bytes.length] = v;
+      fs.writeFileSync(target, d.cut === undefined ? bytes : bytes.subarray(0, d.cut % (bytes.length + 1)));
+      if (d.file !== "manifest.json") {
+        try {
+          const m = JSON.parse(fs.readFileSync(join(dir, "manifest.json"), "utf8")) as Record<string, unknown>;
+          if (d.dropChecksum && m.checksums && typeof m.checksums === "object") delete (m.checksums as Record<string, unknown>)[d.file];
+          for (const [key, value] of d.manifestEdits) m[key] = value;
+          fs.writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+        } catch {
+          // the manifest itself is intact here; nothing else to edit
+        }
+      }
+      readsSafely(() => {
+        const store = openInvestigation(dir, fx.tokenizer);
+        try {
+          for (const i of [0, LIVE, store.units - 1]) store.unit(i);
+          store.search("the");
+        } finally {
+          store.close();
+        }
+      }, [InvestigationStoreError], dir, 5000);
+    }), { ...params(1307), numRuns: Math.min(RUNS, 120) });
+  }, 180_000);
+});
+
