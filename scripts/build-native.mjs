@@ -99,11 +99,20 @@ if (prebuildMode) {
     process.exit(1);
   }
   const { dir, file } = prebuildTarget();
+  // A copy first, beside the build (outside prebuilds/, where node-gyp-build would see it), loaded once here: a
+  // binary that does not load (truncated by a concurrent build, wrong ABI) must not be packed.
+  const tmp = join(root, "build", `prebuild-${process.pid}.node`);
+  copyFileSync(join(root, "build", "Release", `${ADDON}.node`), tmp);
+  try {
+    require(tmp);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    console.error(`saekit: the built addon does not load: ${e.message}`);
+    process.exit(1);
+  }
   // One file per platform folder: a stale binary under another name would compete with the new one.
   if (existsSync(dir)) for (const name of readdirSync(dir)) rmSync(join(dir, name), { force: true });
   mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  copyFileSync(join(root, "build", "Release", `${ADDON}.node`), tmp);
   renameSync(tmp, file);
   console.error(`saekit: prebuilt ${relative(root, file)} (${(statSync(file).size / 1024).toFixed(0)} KiB)`);
   process.exit(0);
