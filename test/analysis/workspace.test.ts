@@ -35,6 +35,12 @@ describe("workspace", () => {
     expect(a1.dense).toBe(DENSE.length);
     expect(a1.compare[0]!.name).toBe("B/1");
     expect(a1.densityHistogram.dead).toBe(DEAD.length);
+    // The ultra-low-density shares come from the store's density column, dead units included.
+    const density = Array.from(ws.store("A/1").columns.density);
+    expect(a1.lowDensity!.map((b) => b.threshold)).toEqual([1e-4, 1e-5]);
+    expect(a1.lowDensity![0]!.count).toBe(density.filter((d) => d < Math.fround(1e-4)).length);
+    expect(a1.lowDensity![1]!.count).toBeGreaterThanOrEqual(DEAD.length);
+    expect(a1.lowDensity![0]!.share).toBeCloseTo(a1.lowDensity![0]!.count / D_SAE, 12);
     const neurons = runs[1]!;
     expect(neurons).toMatchObject({ kind: "neuron", units: 32, promptable: false, sae: null });
   });

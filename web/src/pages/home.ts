@@ -2,7 +2,7 @@
 import type { RunInfo } from "../types.js";
 import type { App } from "../app.js";
 import { barConfig, binLabels, chartBox } from "../charts.js";
-import { ACCENT } from "../colors.js";
+import { ACCENT, GREY } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
 import { promptPath, unitPath } from "../router.js";
@@ -57,26 +57,46 @@ function universality(run: RunInfo): HTMLElement | null {
   );
 }
 
+/** "1e-4" for 0.0001. */
+function thresholdLabel(t: number): string {
+  return t.toExponential(0).replace("e+", "e");
+}
+
+/**
+ * The density histogram, the ultra-low-density cluster marked: bins whose upper edge is at or below the largest
+ * low-density threshold (1e-4) are drawn grey as their own series ("cluster"), the rest in the accent colour.
+ */
 function densityChart(run: RunInfo): HTMLElement {
   const hist = run.densityHistogram;
   const e = hist.edges;
+  const cut = run.lowDensity && run.lowDensity.length > 0 ? Math.log10(Math.max(...run.lowDensity.map((b) => b.threshold))) : null;
+  const inCluster = (i: number) => cut !== null && e[i + 1]! <= cut + 1e-9;
+  const series = cut === null
+    ? [{ label: "units", data: hist.counts, color: ACCENT }]
+    : [
+        { label: `ultra-low density (< ${thresholdLabel(10 ** cut)})`, data: hist.counts.map((c, i) => (inCluster(i) ? c : 0)), color: GREY },
+        { label: "units", data: hist.counts.map((c, i) => (inCluster(i) ? 0 : c)), color: ACCENT },
+      ];
   return h(
     "div",
     null,
     h(
       "div",
       { class: "caption" },
-      `${run.kind === "feature" ? "Feature" : "Neuron"} density: log10 of the share of tokens a unit fires on${hist.dead > 0 ? ` (${int(hist.dead)} dead units not shown)` : ""}`,
+      `${run.kind === "feature" ? "Feature" : "Neuron"} density: log10 of the share of tokens a unit fires on${hist.dead > 0 ? ` (${int(hist.dead)} dead units not shown)` : ""}` +
+        (cut !== null ? `; grey: the ultra-low-density cluster (< ${thresholdLabel(10 ** cut)})` : ""),
     ),
     chartBox(
       () =>
         barConfig({
           labels: binLabels(e),
-          series: [{ label: "units", data: hist.counts, color: ACCENT }],
+          series,
+          stacked: cut !== null,
+          legend: cut !== null,
           xTitle: "log10 density",
           yTitle: "units",
           title: (i) => `log10 density ${fmt(e[i])} – ${fmt(e[i + 1])}`,
-          line: (_s, _i, v) => `${int(v)} units`,
+          line: (s, i, v) => (cut !== null && (s === 0) !== inCluster(i) ? "" : `${int(v)} units${inCluster(i) ? " (ultra-low density)" : ""}`),
         }),
       { height: 170, testid: "density-histogram", label: `density histogram of ${run.name}` },
     ),
@@ -134,6 +154,9 @@ function runCard(app: App, run: RunInfo): HTMLElement {
       row("CE loss recovered", pctLoose(run.sae?.ceLossRecovered ?? null), "run-loss-recovered"),
       row("dead", `${int(run.dead)}${deadShare}`, "run-dead"),
       row("dense (> 10 %)", `${int(run.dense)}${denseShare}`, "run-dense"),
+      ...(run.lowDensity ?? []).flatMap((b) =>
+        row(`density < ${thresholdLabel(b.threshold)}`, `${int(b.count)} (${pct(b.share)})`, `run-low-density-${thresholdLabel(b.threshold)}`),
+      ),
     ),
     densityChart(run),
     universality(run),
