@@ -103,6 +103,44 @@ function densityChart(run: RunInfo): HTMLElement {
   );
 }
 
+/**
+ * Histogram of interpretability scores (share of live units per score bin): an SAE run's features next to its model's
+ * neurons (the paper's "features are more interpretable than neurons"), or a neuron set alone.
+ */
+function interpretabilityChart(run: RunInfo): HTMLElement | null {
+  const ip = run.interpretability;
+  type Figures = NonNullable<NonNullable<RunInfo["interpretability"]>["features"]>;
+  const sets: { label: string; s: Figures; color: string }[] = [];
+  if (ip?.features && ip.features.live > 0) sets.push({ label: "features", s: ip.features, color: ACCENT });
+  if (ip?.neurons && ip.neurons.live > 0) sets.push({ label: "neurons", s: ip.neurons, color: GREY });
+  if (sets.length === 0) return null;
+  const bins = sets[0]!.s.histogram.length;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => i / bins);
+  return h(
+    "div",
+    { "data-testid": "run-interpretability" },
+    h(
+      "div",
+      { class: "caption" },
+      `Interpretability score (F1 of the best automatic proxy's specificity and sensitivity): median ${sets.map((x) => `${x.label} ${fmt(x.s.median, 2)}`).join(", ")}` +
+        (ip?.features ? `; ${pct(ip.features.share_spec_sens_ge_0_8)} of live features with spec and sens ≥ 0.8` : ""),
+    ),
+    chartBox(
+      () =>
+        barConfig({
+          labels: binLabels(edges),
+          series: sets.map((x) => ({ label: x.label, data: x.s.histogram.map((c) => c / x.s.live), color: x.color })),
+          legend: sets.length > 1,
+          xTitle: "score",
+          yTitle: "share of live units",
+          title: (i) => `score ${fmt(edges[i], 2)} – ${fmt(edges[i + 1], 2)}`,
+          line: (s, i, v) => `${sets[s]!.label}: ${pct(v)} (${int(sets[s]!.s.histogram[i] ?? 0)} units)`,
+        }),
+      { height: 170, testid: "interpretability-histogram", label: `interpretability scores of ${run.name}` },
+    ),
+  );
+}
+
 /** "open unit [N]": jump to a unit of the run by index. */
 function openUnitForm(app: App, run: RunInfo): HTMLElement {
   const input = h("input", {
@@ -159,6 +197,7 @@ function runCard(app: App, run: RunInfo): HTMLElement {
       ),
     ),
     densityChart(run),
+    interpretabilityChart(run),
     universality(run),
     h(
       "div",

@@ -5,6 +5,7 @@ import { h } from "../dom.js";
 import { density, fmt, int } from "../format.js";
 import { promptPath, unitPath } from "../router.js";
 import { activationsPanel, proxyPanel } from "./unit-activity.js";
+import { interpretabilityPanel } from "./unit-interpretability.js";
 import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js";
 import { logitsPanel } from "./unit-logits.js";
 import { comparePanel, matchPanel, neuronsPanel } from "./unit-relations.js";
@@ -47,7 +48,7 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
     ),
   );
   const left = h("div", { class: "col" }, activationsPanel(u), logitsPanel(u));
-  const right = h("div", { class: "col" }, proxyPanel(u), neuronsPanel(app, u), matchPanel(app, u));
+  const right = h("div", { class: "col" }, interpretabilityPanel(u), proxyPanel(u), neuronsPanel(app, u), matchPanel(app, u));
   return h(
     "div",
     { class: "unit-page", "data-unit": u.name },
