@@ -123,7 +123,7 @@ async function closedLoop(clients: number, deadline: number, stats: Stats, next:
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min), ${os.availableParallelism()} cores; workers ${o.workers ?? "default (one per core)"}`);
+  console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min), ${os.availableParallelism()} cores; workers ${o.workers ?? "default (one per core but one)"}`);
   const { child, url } = await startServer(o);
   try {
     const runs = JSON.parse(await fetchText(url, "/api/runs")) as { runs: Array<{ name: string; units: number }> };
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const prompt = (i: number) => request(url, "POST", "/api/prompt", JSON.stringify({ run: o.run, text: `${i} ${PROMPT}` }));
     const ms = o.seconds * 1000;
     // Warm-up: models and stores load on first use in every worker.
-    await Promise.all(Array.from({ length: o.workers ?? os.availableParallelism() }, (_, i) => prompt(i)));
+    await Promise.all(Array.from({ length: Math.max(1, o.workers ?? os.availableParallelism()) }, (_, i) => prompt(i)));
 
     let t0 = performance.now();
     const unit = new Stats();

@@ -2,8 +2,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { openWorkspace, shippedModelsRoot, type Workspace } from "../analysis/workspace.js";
-import os from "node:os";
-import { AnalysisPool, DEFAULT_MAX_QUEUE } from "../web/analysis-pool.js";
+import { AnalysisPool, DEFAULT_MAX_QUEUE, defaultWorkers } from "../web/analysis-pool.js";
 import { bindWarning, createServer, listen, serviceError } from "../web/server.js";
 import { collect, integerFlag } from "./flags.js";
 
@@ -26,7 +25,7 @@ export function serverOptions(command: Command): Command {
     .option("--host <address>", "address to listen on: 127.0.0.1 (this machine only); another address, or 0.0.0.0 for every interface, only when you mean it", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", portFlag, 8080)
     .option("--allow-host <name>", "also answer requests addressed to this host name (repeatable; e.g. the name a proxy forwards)", collect, [])
-    .option("--workers <n>", "worker threads for live prompts and comparisons (default: one per core; 0: on the main thread)", integerFlag("--workers", 0), os.availableParallelism())
+    .option("--workers <n>", "worker threads for live prompts and comparisons (default: one per core but one, at least 1; 0: on the main thread)", integerFlag("--workers", 0), defaultWorkers())
     .option("--max-queue <n>", "prompts and comparisons that may wait for a worker; more get 429 with Retry-After", integerFlag("--max-queue", 0), DEFAULT_MAX_QUEUE);
 }
 
@@ -53,7 +52,7 @@ export async function serveUntilStopped(
     workspace.close();
     throw new Error('--host is empty (an unset variable?); use 127.0.0.1 for this machine only, or name the interface, e.g. --host 0.0.0.0 for all');
   }
-  const workers = options.workers ?? os.availableParallelism();
+  const workers = options.workers ?? defaultWorkers();
   const analysis = workers > 0 ? new AnalysisPool({ root: workspace.root, size: workers, maxQueue: options.maxQueue, errorFactory: serviceError }) : undefined;
   const app = createServer(workspace, { analysis, allowedHosts: options.allowHost ?? [] });
   let url: string;
