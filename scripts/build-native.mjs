@@ -54,6 +54,13 @@ function nodeGypCommand() {
   if (fromNpm && existsSync(fromNpm)) return [process.execPath, [fromNpm]];
   const besideNode = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
   if (existsSync(besideNode)) return [process.execPath, [besideNode]];
+  for (const spec of ["node-gyp/bin/node-gyp.js", "npm/node_modules/node-gyp/bin/node-gyp.js"]) {
+    try {
+      return [process.execPath, [require.resolve(spec)]];
+    } catch {
+      // not installed beside saekit
+    }
+  }
   try {
     const npmCli = require.resolve("npm/package.json");
     const candidate = join(dirname(npmCli), "node_modules", "node-gyp", "bin", "node-gyp.js");
