@@ -1,7 +1,7 @@
 /**
  * A TransformerLens-style hooked transformer on saekit's autograd tape.
  *
- * Weights use TransformerLens names and shapes (CONVENTIONS.md) and are trained in place. Every hook point can be
+ * Weights use TransformerLens names and shapes (docs/conventions.md) and are trained in place. Every hook point can be
  * read (`cache`) and written (`hooks`: a function that returns a replacement activation, e.g. an SAE
  * reconstruction spliced into `blocks.0.mlp.hook_post` or an ablated neuron). `stopAt` ends the forward pass at
  * a hook point, so SAE training pays only for the layers it reads.

@@ -1,5 +1,5 @@
 /**
- * Model weights as a TransformerLens state dict: TL key → float32 tensor with TL's shape (CONVENTIONS.md).
+ * Model weights as a TransformerLens state dict: TL key → float32 tensor with TL's shape (docs/conventions.md).
  * Keeping TL's names and shapes end to end means a checkpoint round-trips to Python without a conversion table.
  */
 import type { Rng } from "../core/rng.js";

@@ -8,7 +8,7 @@
  *   density        fraction of tokens on which each feature fires (over both domains): dead (never fired),
  *                  dense (> 10 %), the ultra-low-density shares (density < 1e-4 and < 1e-5 by default, dead
  *                  included; density.ts) and a histogram of log10 density that marks the bins below them
- * Definitions follow ../shared/CONVENTIONS.md.
+ * Definitions: docs/conventions.md, "Metric definitions".
  */
 import { constant, Tape } from "../core/autograd.js";
 import { Tensor } from "../core/tensor.js";

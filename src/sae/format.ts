@@ -1,5 +1,5 @@
 /**
- * SAE folders on disk, in SAELens format (see CONVENTIONS.md, "SAE folders (SAELens)").
+ * SAE folders on disk, in SAELens format (see docs/conventions.md, "SAE folders (SAELens)").
  *
  * Writing produces one layout, SAELens v6:
  *

@@ -29,7 +29,7 @@ describe("package corpus sources", () => {
     expect(docs.at(-1)!.id).toBe("moby/epilogue");
     expect(docs[2]!.text.startsWith("CHAPTER 1. Loomings.\n\nCall me Ishmael.")).toBe(true);
     const characters = summarizeCorpus(docs).prose.characters;
-    expect(characters).toBeGreaterThan(1.15e6); // DATA.md: 1.2 M characters; the duplicate data.txt would double it
+    expect(characters).toBeGreaterThan(1.15e6); // docs/data.md: 1.2 M characters; the duplicate data.txt would double it
     expect(characters).toBeLessThan(1.3e6);
   });
 
