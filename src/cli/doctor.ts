@@ -105,7 +105,8 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`native addon:  ${addonLine(b.addon)}`);
   const env = Object.entries(r.env).filter(([, v]) => v !== undefined);
   lines.push(`environment:   ${env.length ? env.map(([k, v]) => `${k}=${v}`).join(" ") : "(no SAEKIT_* variables set)"}`);
-  lines.push(`precision:     ${b.precision} products (${b.precisionSource}; SAEKIT_PRECISION=fp32|bf16)`);
+  const why = b.precisionSource === "SAEKIT_PRECISION" ? "set by SAEKIT_PRECISION" : `${b.precisionSource}; SAEKIT_PRECISION=fp32|bf16 overrides`;
+  lines.push(`precision:     ${b.precision} products (${why})`);
   lines.push(`bf16 path:     ${bf16PathLine(b)}`);
   const sc = r.selfCheck;
   lines.push(

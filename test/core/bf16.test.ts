@@ -215,7 +215,7 @@ describe("precision switch", () => {
     expect(report.selfCheck.maxAbsDiffBf16VsTs).toBeLessThanOrEqual((258 * 256) / 2 ** 24);
     expect(report.selfCheck.maxAbsDiffVsTs).toBeLessThan(1e-3);
     const text = formatDoctor(report);
-    expect(text).toContain("precision:     bf16 products (SAEKIT_PRECISION");
+    expect(text).toContain("precision:     bf16 products (set by SAEKIT_PRECISION)");
     const path = report.backend.bf16Path;
     expect(text).toMatch(path === "avx512bf16" ? /bf16 path: +AVX512-BF16 dot products \(vdpbf16ps\)/ : path === "amx" ? /AMX-BF16 tiles/ : /emulated/);
     if (report.backend.amxUnavailable) expect(text).toContain(`AMX not used: ${report.backend.amxUnavailable}`);
