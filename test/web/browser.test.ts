@@ -79,7 +79,15 @@ describe("dashboards in chromium", () => {
     const card = page.locator('[data-testid="run-card"][data-run="A/1"]');
     await expect.poll(() => card.textContent()).toMatch(/A\/1/);
     expect(await byTestId("run-dead", card).textContent()).toMatch(/^2\b/);
+    // Ultra-low density next to dead: dead units count as below every threshold.
+    const low = (await byTestId("run-low-density-1e-4", card).textContent()) ?? "";
+    expect(low).toMatch(/^\d+ \(\d+\.\d %\)$/);
+    expect(Number(low.split(" ")[0])).toBeGreaterThanOrEqual(2);
     await expectDrawn(byTestId("density-histogram", card));
+    // Interpretability: features next to the model's neurons, the medians the store's summary holds.
+    const ip = ws.runs().find((r) => r.name === "A/1")!.interpretability!;
+    expect(await byTestId("run-interpretability", card).textContent()).toContain(`features ${ip.features!.median.toFixed(2)}, neurons ${ip.neurons!.median.toFixed(2)}`);
+    await expectDrawn(byTestId("interpretability-histogram", card));
     await shot("home");
   });
 
@@ -103,6 +111,8 @@ describe("dashboards in chromium", () => {
       await byTestId(id).waitFor();
     }
     expect(await byTestId("unit-name").textContent()).toContain(unit.label);
+    expect(await byTestId("interp-score").textContent()).toContain(unit.interpretability!.score.toFixed(2));
+    expect(await byTestId("interp-proxy").textContent()).toContain(unit.interpretability!.proxy.slice(0, 40));
     // Figures: firing count, and the activations of the top example's tokens.
     expect(await byTestId("stat-firing").textContent()).toContain(unit.firing.toLocaleString("en-US"));
     const tokens = byTestId("token", byTestId("panel-examples"));

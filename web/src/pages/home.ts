@@ -122,14 +122,14 @@ function interpretabilityChart(run: RunInfo): HTMLElement | null {
     h(
       "div",
       { class: "caption" },
-      `Interpretability score (F1 of the best automatic proxy's specificity and sensitivity): median ${sets.map((x) => `${x.label} ${fmt(x.s.median, 2)}`).join(", ")}` +
+      `Interpretability score (F1 of the best automatic proxy's specificity and sensitivity): median ${sets.map((x) => `${x.label} ${x.s.median.toFixed(2)}`).join(", ")}` +
         (ip?.features ? `; ${pct(ip.features.share_spec_sens_ge_0_8)} of live features with spec and sens ≥ 0.8` : ""),
     ),
     chartBox(
       () =>
         barConfig({
           labels: binLabels(edges),
-          series: sets.map((x) => ({ label: x.label, data: x.s.histogram.map((c) => c / x.s.live), color: x.color })),
+          series: sets.map((x) => ({ label: x.label, data: x.s.histogram.map((c) => c / x.s.live), color: x.color, stack: x.label })),
           legend: sets.length > 1,
           xTitle: "score",
           yTitle: "share of live units",

@@ -1,7 +1,7 @@
 /** The unit's interpretability score: its best automatic proxy and that proxy's specificity and sensitivity. */
 import type { UnitRecord } from "../types.js";
 import { h, note, panel, stats } from "../dom.js";
-import { fmt, pct } from "../format.js";
+import { pct } from "../format.js";
 
 export function interpretabilityPanel(u: UnitRecord): HTMLElement | null {
   // Stores written before the score have no field at all: no panel rather than an empty one.
@@ -12,7 +12,7 @@ export function interpretabilityPanel(u: UnitRecord): HTMLElement | null {
     "panel-interpretability",
     "Interpretability",
     stats([
-      { label: "score (F1)", value: fmt(r.score, 2), testid: "interp-score", title: "F1 of the best automatic proxy's specificity and sensitivity" },
+      { label: "score (F1)", value: r.score.toFixed(2), testid: "interp-score", title: "F1 of the best automatic proxy's specificity and sensitivity" },
       { label: "specificity (activation mass)", value: pct(r.spec), testid: "interp-spec", title: "share of the unit's activation mass where the proxy holds" },
       { label: "sensitivity", value: pct(r.sens), testid: "interp-sens", title: "share of the proxy's occurrences where the unit fires" },
     ]),
