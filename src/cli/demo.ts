@@ -7,7 +7,7 @@ import { serveUntilStopped, serverOptions, type ServerFlags } from "./serve.js";
 type DemoFlags = ServerFlags;
 
 /** The command that computes the shipped investigations (features of A/1 matched against B/1, and A's neurons). */
-export const SHIPPED_ANALYZE_COMMAND = "saekit analyze --sae models/A/1 --compare models/B/1";
+export const SHIPPED_ANALYZE_COMMAND = "saekit analyze --sae A/1 --compare B/1";
 
 /** A feature worth opening first: fires now and then (0.1–5 % of tokens) and matters most for the loss. */
 export function exampleFeature(workspace: Workspace, run: string): string | null {
@@ -32,8 +32,9 @@ export function registerDemo(program: Command): void {
       const root = shippedModelsRoot();
       const missing = () =>
         new Error(
-          `the shipped investigations are missing (${path.join(root, "A", "1", "investigation")}); compute them from the package folder ` +
-            `${path.dirname(root)} with:\n  ${SHIPPED_ANALYZE_COMMAND}`,
+          // from inside the models root, so the command holds for the saekit-models package and for a checkout alike
+          `the shipped investigations are missing (${path.join(root, "A", "1", "investigation")}); compute them with:\n` +
+            `  cd ${root} && ${SHIPPED_ANALYZE_COMMAND}`,
         );
       let workspace: Workspace;
       try {

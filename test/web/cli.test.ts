@@ -153,6 +153,6 @@ describe("saekit serve and demo", () => {
     shipped.root = out;
     await run("demo", "--port", "0");
     expect(process.exitCode).toBe(1);
-    expect(cli.text()).toMatch(/shipped investigations are missing.*\n.*saekit analyze --sae models\/A\/1/);
+    expect(cli.text()).toMatch(/shipped investigations are missing.*\n.*cd \S+ && saekit analyze --sae A\/1 --compare B\/1/);
   });
 });
