@@ -2,7 +2,7 @@
  * Load test of the dashboard server (bounded, loopback only): starts `saekit serve` as a child process on
  * 127.0.0.1 with a free port, drives it from this process, prints req/s and p50/p99 per phase, and stops it.
  *
- *   npm run build && node dist/bench/server-load.js [--models DIR] [--workers N] [--seconds S] [--run A/1]
+ *   npm run build && node dist/bench/server-load.js [--models DIR] [--workers N] [--seconds S] [--run A/1] [--phases unit,prompt,mixed,give-up]
  *
  * Phases (each at most --seconds, default 10, and at most 100,000 requests):
  *   unit     16 clients: GET /api/unit/RUN/i (random i) and every 8th request GET /api/runs
@@ -31,10 +31,11 @@ interface Options {
   workers?: number;
   seconds: number;
   run: string;
+  phases: Set<string>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 10, run: "A/1" };
+  const o: Options = { seconds: 10, run: "A/1", phases: new Set(["unit", "prompt", "mixed", "give-up"]) };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -43,7 +44,8 @@ function parseArgs(argv: string[]): Options {
     else if (flag === "--workers") o.workers = Number(value);
     else if (flag === "--seconds") o.seconds = Math.min(60, Number(value));
     else if (flag === "--run") o.run = value;
-    else throw new Error(`unknown flag ${flag} (--models DIR, --workers N, --seconds S, --run A/1)`);
+    else if (flag === "--phases") o.phases = new Set(value.split(","));
+    else throw new Error(`unknown flag ${flag} (--models DIR, --workers N, --seconds S, --run A/1, --phases unit,prompt,mixed,give-up)`);
   }
   if (!(o.seconds > 0)) throw new Error("--seconds must be > 0 (at most 60)");
   return o;
@@ -137,15 +139,19 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: Math.max(1, o.workers ?? os.availableParallelism()) }, (_, i) => prompt(i)));
 
     let t0 = performance.now();
-    const unit = new Stats();
-    await closedLoop(16, t0 + ms, unit, get);
-    console.log(unit.line("unit JSON (16 clients)", (performance.now() - t0) / 1000));
-
-    t0 = performance.now();
-    const prompts = new Stats();
     let i = 0;
-    await closedLoop(8, t0 + ms, prompts, () => prompt(i++));
-    console.log(prompts.line("prompts (8 clients)", (performance.now() - t0) / 1000));
+    if (o.phases.has("unit")) {
+      const unit = new Stats();
+      await closedLoop(16, t0 + ms, unit, get);
+      console.log(unit.line("unit JSON (16 clients)", (performance.now() - t0) / 1000));
+    }
+    if (o.phases.has("prompt")) {
+      t0 = performance.now();
+      const prompts = new Stats();
+      await closedLoop(8, t0 + ms, prompts, () => prompt(i++));
+      console.log(prompts.line("prompts (8 clients)", (performance.now() - t0) / 1000));
+    }
+    if (!o.phases.has("mixed") && !o.phases.has("give-up")) return;
 
     t0 = performance.now();
     const mixedPrompts = new Stats();
