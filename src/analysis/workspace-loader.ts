@@ -48,6 +48,11 @@ export class WorkspaceLoader {
     return s;
   }
 
+  /** The unit sets whose stores are open, in the order they were opened. */
+  openedStores(): string[] {
+    return [...this.stores.keys()];
+  }
+
   tokenizer(model: ModelEntry, where: string): Tokenizer {
     let t = this.tokenizers.get(model.name);
     if (t) return t;
