@@ -17,7 +17,7 @@ export interface EvaluationTokens {
 
 export const DEFAULT_EVALUATION_TOKENS = 1_048_576;
 /** An investigation over fewer tokens than this says nothing (and must not replace one that does). */
-export const MIN_EVALUATION_TOKENS = 512;
+export const MIN_EVALUATION_TOKENS = 256;
 
 /** The corpus holds too few tokens to investigate; `tokens` is how many it held. */
 export class EvaluationTokensError extends Error {

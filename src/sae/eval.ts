@@ -67,7 +67,7 @@ export interface SaeEvalResult {
 
 export const DENSE_FEATURE_THRESHOLD = 0.1;
 /** Fewer evaluation tokens than this give no meaningful metric (an empty corpus gives NaN or a false 100 %). */
-export const MIN_EVAL_TOKENS = 512;
+export const MIN_EVAL_TOKENS = 256;
 
 /** Too little data to evaluate on; `tokens` is what the data held. */
 export class SaeEvalDataError extends Error {
