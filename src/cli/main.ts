@@ -7,6 +7,7 @@ import { registerDemo } from "./demo.js";
 import { registerDoctor } from "./doctor.js";
 import { registerInvestigate } from "./investigate.js";
 import { registerPrompt } from "./prompt.js";
+import { terminalSafe } from "./terminal.js";
 import { registerModelRun } from "./model-run.js";
 import { registerModelTrain } from "./model-train.js";
 import { packageInfo } from "../package-info.js";
@@ -48,7 +49,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.exitCode = e.exitCode;
       return;
     }
-    console.error(`saekit: ${(e as Error).message}`);
+    // Messages quote user input (unit names, proxy specs, file names): no raw control characters to the terminal.
+    console.error(`saekit: ${terminalSafe((e as Error).message)}`);
     process.exitCode = 1;
   }
 }

@@ -95,6 +95,8 @@ describe("saekit analyze / investigate / prompt", () => {
     expect(out).not.toMatch(/[\x07\x1b\x9b]/);
     expect(out).toContain("\\x1b");
     expect(out).toContain("\\x07");
+    await fails(/nowhere\\x1b\[31m/, "prompt", "--sae", join(root, "nowhere\x1b[31m"), "--text", "x");
+    expect(cli.text()).not.toMatch(/\x1b/);
   }, 60_000);
 
   it("refuses an empty --proxy and a proxy that matches no vocabulary token before scoring anything", async () => {
