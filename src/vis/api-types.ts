@@ -10,6 +10,9 @@ import type {
 
 export type { Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenWeight, UnitRecord };
 
+/** GET /api/features/A/1?sort=…&desc=1&densityMin=…&densityMax=…&bin=…&limit=…&offset=… (analysis/feature-table.ts) */
+export type { FeatureTable as FeaturesResponse, FeatureTableColumn, FeatureTableRow } from "../analysis/feature-table.js";
+
 /** GET /api/runs */
 export interface RunsResponse {
   runs: RunInfo[];

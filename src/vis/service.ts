@@ -9,9 +9,10 @@
  */
 import { NotFoundError, TooLargeError, UnavailableError } from "../analysis/errors.js";
 import { PromptError } from "../analysis/prompt.js";
+import { featureTable, type FeatureTable, type FeatureTableQuery } from "../analysis/feature-table.js";
 import { round4 } from "../analysis/store.js";
 import type { Workspace } from "../analysis/workspace.js";
-import { unitSetOf, UnitNameError } from "../names.js";
+import { neuronSetName, unitSetOf, UnitNameError } from "../names.js";
 import type { CompareResponse, PromptAnalysis, RunInfo, SearchResponse, StaticPageData, UnitRecord } from "./api-types.js";
 
 export { NotFoundError, PromptError, TooLargeError, UnavailableError, UnitNameError };
@@ -57,6 +58,21 @@ export class DashboardService {
 
   prompt(run: string, text: string): PromptAnalysis {
     return this.workspace.prompt(run, text);
+  }
+
+  /** One page of a unit set's feature table (analysis/feature-table.ts): stored columns only, no record read. */
+  featureTable(run: string, query: FeatureTableQuery = {}): FeatureTable {
+    const info = this.workspace.runInfoOf(run);
+    const store = this.workspace.store(info.name);
+    return featureTable(
+      {
+        name: info.name, kind: info.kind, columns: store.columns, searchTable: store.searchTable,
+        neurons: info.kind === "feature" ? neuronSetName(info.model) : null,
+        compare: info.compare[0]?.name ?? null,
+        histogramEdges: info.densityHistogram.edges,
+      },
+      query,
+    );
   }
 
   /** Units matching `q` (name, label, top tokens, logit tokens) in one unit set or in all of them. */

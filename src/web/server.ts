@@ -5,9 +5,10 @@
  *   GET  /api/runs                         RunsResponse
  *   GET  /api/unit/A/1/3450                UnitRecord (also /api/unit/A/neuron/489)
  *   GET  /api/search?q=…[&run=A/1][&limit=50]
+ *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&limit=100&offset=0]   FeaturesResponse
  *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
  *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
- *   GET  /, /feature/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
+ *   GET  /, /feature/*, /features/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
  *
  * Every failure is JSON `{error}` with a status that says whose fault it is: 400 malformed name or request (bad
  * JSON, missing or mistyped fields), 404 unknown run, unit or route, 405 wrong method, 409 valid but not servable
@@ -23,6 +24,7 @@ import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { FEATURE_TABLE_COLUMNS, FeatureTableError, type FeatureTableColumn } from "../analysis/feature-table.js";
 import type { Workspace } from "../analysis/workspace.js";
 import { AbandonedError, InlineExecutor, QueueFullError, type AnalysisExecutor, type AnalysisTask, type SerializedError } from "./analysis-pool.js";
 import { appBundle } from "../vis/bundle.js";
@@ -279,6 +281,35 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return service.search(q, run === "" ? undefined : run, limit);
   });
 
+  app.get("/api/features/*", async (req) => {
+    const run = (req.params as { "*": string })["*"].replace(/\/+$/, "");
+    const numberParam = (name: string, integer: boolean): number | undefined => {
+      const text = queryString(req, name, false);
+      if (text === undefined || text === "") return undefined;
+      const v = Number(text);
+      if (!Number.isFinite(v) || (integer && !/^\d+$/.test(text))) throw new HttpError(400, `${name} must be ${integer ? "a non-negative integer" : "a number"}, got ${JSON.stringify(text)}`);
+      return v;
+    };
+    const sort = queryString(req, "sort", false);
+    if (sort !== undefined && sort !== "" && !(FEATURE_TABLE_COLUMNS as readonly string[]).includes(sort)) {
+      throw new HttpError(400, `sort must be one of ${FEATURE_TABLE_COLUMNS.join(", ")}, got ${JSON.stringify(sort)}`);
+    }
+    const desc = queryString(req, "desc", false);
+    const domain = queryString(req, "domain", false);
+    try {
+      return service.featureTable(run, {
+        ...(sort ? { sort: sort as FeatureTableColumn } : {}),
+        ...(desc !== undefined && desc !== "" ? { desc: desc === "1" || desc === "true" } : {}),
+        densityMin: numberParam("densityMin", false), densityMax: numberParam("densityMax", false), bin: numberParam("bin", true),
+        limit: numberParam("limit", true), offset: numberParam("offset", true),
+        ...(domain !== undefined && domain !== "" ? { domain } : {}),
+      });
+    } catch (e) {
+      if (e instanceof FeatureTableError) throw new HttpError(400, e.message);
+      throw e;
+    }
+  });
+
   app.get("/api/compare", async (req) => {
     const a = queryString(req, "a", true);
     const b = queryString(req, "b", true);
@@ -316,14 +347,14 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return reply.code(405).send(body);
   };
   app.get("/api/prompt", wrongMethod("POST"));
-  for (const route of ["/api/runs", "/api/unit/*", "/api/search", "/api/compare"]) {
+  for (const route of ["/api/runs", "/api/unit/*", "/api/features/*", "/api/search", "/api/compare"]) {
     app.route({ method: ["POST", "PUT", "DELETE", "PATCH"], url: route, handler: wrongMethod("GET") });
   }
 
   // --- the app -----------------------------------------------------------------------------------------------
 
   const shell = async (req: FastifyRequest, reply: FastifyReply) => sendAsset(req, reply, appAssets().shell);
-  for (const route of ["/", "/feature/*", "/neuron/*", "/prompt", "/search"]) app.get(route, shell);
+  for (const route of ["/", "/feature/*", "/features/*", "/neuron/*", "/prompt", "/search"]) app.get(route, shell);
   const bundleFile = (which: "js" | "css") => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = appAssets();
     return sendAsset(req, reply, a[which], 200, (req.query as { v?: unknown }).v === a.version);

@@ -1,6 +1,7 @@
 /** The live data source: the saekit server's JSON routes (src/vis/api-types.ts). */
 import type {
   CompareResponse,
+  FeaturesResponse,
   PromptAnalysis,
   RunInfo,
   RunsResponse,
@@ -79,6 +80,11 @@ export class LiveSource implements DataSource {
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ run, text }),
     });
+  }
+
+  features(run: string, query: URLSearchParams): Promise<FeaturesResponse> {
+    const qs = query.toString();
+    return request<FeaturesResponse>(`/api/features/${encodeName(run)}${qs ? `?${qs}` : ""}`);
   }
 
   canOpen(): boolean {

@@ -8,6 +8,7 @@ import { type App, pathOfLocation } from "./app.js";
 import { destroyCharts, mountCharts } from "./charts.js";
 import { errorBox, h } from "./dom.js";
 import { header } from "./layout.js";
+import { featuresPage } from "./pages/features.js";
 import { homePage } from "./pages/home.js";
 import { promptPage } from "./pages/prompt.js";
 import { searchPage } from "./pages/search.js";
@@ -44,6 +45,8 @@ async function buildPage(app: App, route: Route): Promise<HTMLElement> {
       return promptPage(app, route);
     case "search":
       return searchPage(app, route.q, route.run);
+    case "features":
+      return featuresPage(app, route.run, route.query);
     case "notfound":
       document.title = "Not found · saekit";
       return h("div", null, h("h1", null, "Page not found"), h("p", null, `No page at ${route.path}. `, h("a", { href: app.href("/") }, "Go home")));

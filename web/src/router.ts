@@ -8,9 +8,39 @@ export type Route =
   | { page: "unit"; kind: "feature" | "neuron"; name: string }
   | { page: "prompt"; run: string | null; text: string | null; feature: string | null }
   | { page: "search"; q: string; run: string | null }
+  | { page: "features"; run: string; query: FeaturesQuery }
   | { page: "notfound"; path: string };
 
 import { unitFromPath, unitPath } from "saekit/names";
+
+/** The feature table's state in its URL (`/features/A/1?sort=density&desc=1&bin=20&offset=100`). */
+export interface FeaturesQuery {
+  sort: string | null;
+  desc: boolean | null;
+  densityMin: number | null;
+  densityMax: number | null;
+  bin: number | null;
+  offset: number;
+}
+
+export function featuresPath(run: string, q: Partial<FeaturesQuery> = {}): string {
+  const params = new URLSearchParams();
+  if (q.sort) params.set("sort", q.sort);
+  if (q.desc !== null && q.desc !== undefined) params.set("desc", q.desc ? "1" : "0");
+  if (q.densityMin !== null && q.densityMin !== undefined) params.set("densityMin", String(q.densityMin));
+  if (q.densityMax !== null && q.densityMax !== undefined) params.set("densityMax", String(q.densityMax));
+  if (q.bin !== null && q.bin !== undefined) params.set("bin", String(q.bin));
+  if (q.offset) params.set("offset", String(q.offset));
+  const qs = params.toString();
+  return `/features/${run.split("/").map(encodeURIComponent).join("/")}${qs ? `?${qs}` : ""}`;
+}
+
+function numberParam(params: URLSearchParams, name: string): number | null {
+  const v = params.get(name);
+  if (v === null || v === "") return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
 
 /** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489" (names.ts). */
 export { unitPath };
@@ -48,6 +78,17 @@ export function parseRoute(pathname: string, search: string): Route {
   if (unit) return { page: "unit", ...unit };
   if (head === "prompt" && rest.length === 0) {
     return { page: "prompt", run: params.get("run"), text: params.get("text"), feature: params.get("feature") };
+  }
+  if (head === "features" && rest.length === 2) {
+    const desc = params.get("desc");
+    return {
+      page: "features",
+      run: rest.join("/"),
+      query: {
+        sort: params.get("sort"), desc: desc === null ? null : desc === "1", densityMin: numberParam(params, "densityMin"),
+        densityMax: numberParam(params, "densityMax"), bin: numberParam(params, "bin"), offset: numberParam(params, "offset") ?? 0,
+      },
+    };
   }
   if (head === "search" && rest.length === 0) return { page: "search", q: params.get("q") ?? "", run: params.get("run") };
   return { page: "notfound", path: pathname };

@@ -1,6 +1,7 @@
 /** Where the pages get their data: the saekit server (live) or the JSON inlined in a self-contained page (static). */
 import type {
   CompareResponse,
+  FeaturesResponse,
   PromptAnalysis,
   RunInfo,
   SearchResponse,
@@ -15,6 +16,8 @@ export interface DataSource {
   /** Scatter data for two units; null when a static page does not carry it. */
   compare(a: string, b: string): Promise<CompareResponse | null>;
   prompt(run: string, text: string): Promise<PromptAnalysis>;
+  /** One page of a run's feature table (live only). `query` is the API's query string. */
+  features(run: string, query: URLSearchParams): Promise<FeaturesResponse>;
   /** Whether a link to this unit can be followed (always live; static only when the unit is inlined). */
   canOpen(name: string): boolean;
 }

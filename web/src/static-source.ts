@@ -1,6 +1,7 @@
 /** The data source of a self-contained HTML page: everything comes from the inlined StaticPageData. */
 import type {
   CompareResponse,
+  FeaturesResponse,
   PromptAnalysis,
   RunInfo,
   SearchResponse,
@@ -51,6 +52,10 @@ export class StaticSource implements DataSource {
       }
     }
     return Promise.resolve({ query, hits });
+  }
+
+  features(run: string): Promise<FeaturesResponse> {
+    return Promise.reject(new AppError(`the feature table of ${run} is not part of this page; open it with \`saekit serve\``, 404));
   }
 
   compare(a: string, b: string): Promise<CompareResponse | null> {

@@ -4,6 +4,8 @@ export type {
   ErrorResponse,
   Example,
   ExampleToken,
+  FeaturesResponse,
+  FeatureTableRow,
   PromptAnalysis,
   PromptFeatureScore,
   ProxyBin,

@@ -5,7 +5,7 @@ import { barConfig, binLabels, chartBox } from "../charts.js";
 import { ACCENT, GREY } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
-import { promptPath, unitPath } from "../router.js";
+import { featuresPath, promptPath, unitPath } from "../router.js";
 
 function row(label: string, value: string, testid?: string): HTMLElement[] {
   return [h("dt", null, label), h("dd", { "data-testid": testid }, value)];
@@ -203,6 +203,7 @@ function runCard(app: App, run: RunInfo): HTMLElement {
       "div",
       { class: "card-actions" },
       openUnitForm(app, run),
+      app.source.mode === "live" ? h("a", { href: app.href(featuresPath(run.name)), "data-testid": "run-features-link" }, `all ${int(run.units)} ${run.kind === "feature" ? "features" : "neurons"} →`) : null,
       run.promptable && run.kind === "feature" ? h("a", { href: app.href(promptPath(run.name, null)) }, "analyse a prompt →") : null,
     ),
   );
