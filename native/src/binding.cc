@@ -171,6 +171,48 @@ SAEKIT_FN(GemmBf16) {
   });
 }
 
+// packBf16(transB, K, N, b, ldb) → an external holding op(B) packed for the bf16 kernels (and a reference to b,
+// which the emulated and dot-shaped cases still read).
+struct PackedHolder {
+  std::unique_ptr<PackedB> packed;
+  napi_ref source = nullptr;
+};
+
+SAEKIT_FN(PackBf16) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    auto* h = new PackedHolder{pack_b_bf16(a.boolean(0), a.integer(1), a.integer(2), a.f32(3), a.integer(4)), nullptr};
+    napi_create_reference(env, a.raw(3), 1, &h->source);
+    napi_value ext;
+    napi_create_external(
+        env, h,
+        [](napi_env env, void* data, void*) {
+          auto* h = static_cast<PackedHolder*>(data);
+          napi_delete_reference(env, h->source);
+          delete h;
+        },
+        nullptr, &ext);
+    return ext;
+  });
+}
+
+// gemmBf16Packed(transA, M, alpha, a, lda, packed, beta, c, ldc): C = alpha·op(A)·op(B) + beta·C with B pre-packed.
+SAEKIT_FN(GemmBf16Packed) {
+  return guarded(env, [&] {
+    Args a(env, info, 9);
+    void* data = nullptr;
+    napi_valuetype t;
+    napi_typeof(env, a.raw(5), &t);
+    if (t != napi_external || napi_get_value_external(env, a.raw(5), &data) != napi_ok || !data)
+      throw ArgError{"argument 5 must be a packed B (from packBf16)"};
+    const PackedB& p = *static_cast<PackedHolder*>(data)->packed;
+    GemmArgs g{a.boolean(0), p.trans_b, a.integer(1), p.n, p.k, static_cast<float>(a.number(2)), a.f32(3), a.integer(4),
+               p.b, p.ldb, static_cast<float>(a.number(6)), a.f32(7), a.integer(8)};
+    gemm_bf16_packed(g, p);
+    return undefined(env);
+  });
+}
+
 // setBf16Path("amx" | "avx512bf16" | "emulated"): lowers the bf16 path (tests); never raises it above what the
 // CPU and the active ISA support. Returns the path now in use.
 SAEKIT_FN(SetBf16Path) {
@@ -467,6 +509,8 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"gemmBf16", nullptr, GemmBf16, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmBf16Async", nullptr, GemmBf16Async, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setBf16Path", nullptr, SetBf16Path, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"packBf16", nullptr, PackBf16, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmBf16Packed", nullptr, GemmBf16Packed, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bf16PeakGflops", nullptr, Bf16PeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"axpy", nullptr, Axpy, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "bf16.h"
 #include "cpu.h"
@@ -275,14 +276,14 @@ SAEKIT_TARGET_AMX void kernel_amx_32x32(long kcp, const uint16_t* a, const uint1
 }
 
 // C[m0:m1, n0:n1] for the whole K on a hardware bf16 path.
-void gemm_bf16_range(const GemmArgs& g, Bf16Path path, long m0, long m1, long n0, long n1) {
+void gemm_bf16_range(const GemmArgs& g, Bf16Path path, const PackedB* pre, long m0, long m1, long n0, long n1) {
   const Bf16Blocking bl = blocking_for(path);
   const bool amx = path == Bf16Path::kAmx;
   const long kcp_max = ((std::min(bl.kc, g.k) + bl.kalign - 1) / bl.kalign) * bl.kalign;
   const long mc_max = std::min(bl.mc, ((m1 - m0 + bl.mr - 1) / bl.mr) * bl.mr);
   const long nc_max = std::min(bl.nc, ((n1 - n0 + kNr - 1) / kNr) * kNr);
   uint16_t* pa = t_pack_a.get(static_cast<size_t>(mc_max * kcp_max));
-  uint16_t* pb = t_pack_b.get(static_cast<size_t>(nc_max * kcp_max));
+  uint16_t* pb = pre ? nullptr : t_pack_b.get(static_cast<size_t>(nc_max * kcp_max));
   alignas(64) float tmp[32 * 32];
   if (amx) amx_begin();
   for (long jc = n0; jc < n1; jc += bl.nc) {
@@ -290,7 +291,9 @@ void gemm_bf16_range(const GemmArgs& g, Bf16Path path, long m0, long m1, long n0
     for (long pc = 0; pc < g.k; pc += bl.kc) {
       const long kc = std::min(bl.kc, g.k - pc);
       const long kcp = ((kc + bl.kalign - 1) / bl.kalign) * bl.kalign;
-      pack_b(g, jc, nc, pc, kc, kcp, pb);
+      // A pre-packed B holds every K block's panels for all N columns: this block's start, then column jc's panel.
+      if (pre) pb = const_cast<uint16_t*>(pre->data.get()) + pre->block_offset[pc / bl.kc] + jc * kcp;
+      else pack_b(g, jc, nc, pc, kc, kcp, pb);
       const int mode = pc > 0 ? kAccumulate : (g.beta == 0.f ? kStore : (g.beta == 1.f ? kAccumulate : kScaleAccumulate));
       for (long ic = m0; ic < m1; ic += bl.mc) {
         const long mc = std::min(bl.mc, m1 - ic);
@@ -323,10 +326,14 @@ void gemm_bf16_range(const GemmArgs& g, Bf16Path path, long m0, long m1, long n0
 
 }  // namespace
 
-void gemm_bf16(const GemmArgs& g) {
-  Bf16Path path = active_bf16_path();
+namespace {
+Bf16Path current_path() {
   // The hardware kernels pack and merge with AVX-512; a lowered ISA (testing) lowers bf16 to the emulation too.
-  if (active_isa() != Isa::kAvx512) path = Bf16Path::kEmulated;
+  return active_isa() == Isa::kAvx512 ? active_bf16_path() : Bf16Path::kEmulated;
+}
+
+void gemm_bf16_impl(const GemmArgs& g, const PackedB* pre) {
+  const Bf16Path path = current_path();
   if (path == Bf16Path::kEmulated || g.m * g.n <= 4 || g.k <= 0 || g.alpha == 0.f || g.m <= 0 || g.n <= 0) {
     GemmArgs e = g;
     e.round_bf16 = true;
@@ -342,19 +349,78 @@ void gemm_bf16(const GemmArgs& g) {
   const bool split_cols = col_panels >= row_panels;
   parts = static_cast<int>(std::min<long>(parts, split_cols ? col_panels : row_panels));
   if (parts <= 1) {
-    gemm_bf16_range(g, path, 0, g.m, 0, g.n);
+    gemm_bf16_range(g, path, pre, 0, g.m, 0, g.n);
     return;
   }
   p->parallel_for(parts, [&](int t, int) {
     if (split_cols) {
       const long begin = col_panels * t / parts * kNr, end = std::min(g.n, col_panels * (t + 1) / parts * kNr);
-      if (begin < end) gemm_bf16_range(g, path, 0, g.m, begin, end);
+      if (begin < end) gemm_bf16_range(g, path, pre, 0, g.m, begin, end);
     } else {
       const long begin = row_panels * t / parts * bl.mr, end = std::min(g.m, row_panels * (t + 1) / parts * bl.mr);
-      if (begin < end) gemm_bf16_range(g, path, begin, end, 0, g.n);
+      if (begin < end) gemm_bf16_range(g, path, pre, begin, end, 0, g.n);
     }
   });
 #endif
+}
+}  // namespace
+
+void gemm_bf16(const GemmArgs& g) { gemm_bf16_impl(g, nullptr); }
+
+std::unique_ptr<PackedB> pack_b_bf16(bool trans_b, long k, long n, const float* b, long ldb) {
+  auto packed = std::make_unique<PackedB>();
+  packed->path = current_path();
+  packed->trans_b = trans_b;
+  packed->k = k;
+  packed->n = n;
+  packed->b = b;
+  packed->ldb = ldb;
+#if SAEKIT_X86
+  if (packed->path == Bf16Path::kEmulated || k <= 0 || n <= 0) return packed;  // used through the fp32 kernels
+  const Bf16Blocking bl = blocking_for(packed->path);
+  const long n_pad = ((n + kNr - 1) / kNr) * kNr;
+  size_t total = 0;
+  for (long pc = 0; pc < k; pc += bl.kc) {
+    packed->block_offset.push_back(total);
+    const long kc = std::min(bl.kc, k - pc);
+    total += static_cast<size_t>(n_pad * (((kc + bl.kalign - 1) / bl.kalign) * bl.kalign));
+  }
+  void* mem = std::aligned_alloc(64, ((total * sizeof(uint16_t) + 63) / 64) * 64);
+  if (!mem) throw std::bad_alloc();
+  packed->data.reset(static_cast<uint16_t*>(mem));
+  GemmArgs g{false, trans_b, 0, n, k, 1.f, nullptr, 1, b, ldb, 0.f, nullptr, 1};
+  // Blocks × column halves over the pool (the panels of one block are independent).
+  const long blocks = static_cast<long>(packed->block_offset.size());
+  const long panels = n_pad / kNr;
+  std::shared_ptr<ThreadPool> p = pool();
+  const int parts = static_cast<int>(std::min<long>(p->threads(), panels));
+  p->parallel_for(parts, [&](int t, int) {
+    const long j0 = panels * t / parts * kNr, j1 = std::min(n, panels * (t + 1) / parts * kNr);
+    if (j0 >= j1) return;
+    for (long blk = 0; blk < blocks; ++blk) {
+      const long pc = blk * bl.kc, kc = std::min(bl.kc, k - pc);
+      const long kcp = ((kc + bl.kalign - 1) / bl.kalign) * bl.kalign;
+      pack_b(g, j0, j1 - j0, pc, kc, kcp, packed->data.get() + packed->block_offset[blk] + j0 * kcp);
+    }
+  });
+#endif
+  return packed;
+}
+
+void gemm_bf16_packed(const GemmArgs& g, const PackedB& packed) {
+  if (g.trans_b != packed.trans_b || g.k != packed.k || g.n != packed.n) throw std::invalid_argument("packed B does not match the product's K, N or transB");
+  if (!packed.data) {
+    GemmArgs e = g;
+    e.b = packed.b;
+    e.ldb = packed.ldb;
+    gemm_bf16_impl(e, nullptr);
+    return;
+  }
+  if (packed.path != current_path()) throw std::invalid_argument("packed B was made for another bf16 path; pack it again");
+  GemmArgs e = g;
+  e.b = packed.b;
+  e.ldb = packed.ldb;
+  gemm_bf16_impl(e, &packed);
 }
 
 }  // namespace saekit

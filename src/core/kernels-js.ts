@@ -718,6 +718,14 @@ function jsKernelsAt(precision: Precision): Kernels<FloatArray> {
     bf16Path: "emulated",
     withPrecision: (p: Precision) => (p === "bf16" ? jsKernelsBf16 : jsKernels),
     gemm: product,
+    packB(transB, K, N, b, ldb) {
+      if (transB) checkMatrix("packB", "B (transposed, N×K)", b, N, K, ldb);
+      else checkMatrix("packB", "B (K×N)", b, K, N, ldb);
+      return { transB, K, N, b, ldb };
+    },
+    gemmPackedB(transA, M, alpha, a, lda, p, beta, c, ldc) {
+      product(transA, p.transB, M, p.N, p.K, alpha, a, lda, p.b, p.ldb, beta, c, ldc);
+    },
     gemmAsync(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc): Promise<void> {
       try {
         product(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -23,6 +23,21 @@ export type GeluApprox = "tanh" | "erf";
  */
 export type Precision = "fp32" | "bf16";
 
+/**
+ * op(B) prepared once (kernels.packB) for several products that share it, e.g. the unembedding over row chunks: at
+ * bf16 the operand is converted and packed once instead of once per product. It refers to `b`, which must not
+ * change while the pack is in use. Any kernels accept any pack (one made at another precision just saves nothing).
+ */
+export interface PackedB {
+  readonly transB: boolean;
+  readonly K: number;
+  readonly N: number;
+  readonly b: FloatArray;
+  readonly ldb: number;
+  /** The native bf16 panels (opaque), when the native bf16 kernels made the pack. */
+  readonly handle?: unknown;
+}
+
 export interface Kernels<A extends FloatArray = Float32Array> {
   /** "native" or "js". */
   readonly name: "native" | "js";
@@ -55,6 +70,11 @@ export interface Kernels<A extends FloatArray = Float32Array> {
     alpha: number, a: A, lda: number, b: A, ldb: number,
     beta: number, c: A, ldc: number,
   ): void;
+
+  /** op(B) (K×N; stored as for gemm) prepared for gemmPackedB — converted to bf16 panels once at bf16. */
+  packB(transB: boolean, K: number, N: number, b: A, ldb: number): PackedB;
+  /** gemm with a packed op(B): C = alpha · op(A) · op(B) + beta · C, op(A) M×K, C M×N; same result as gemm. */
+  gemmPackedB(transA: boolean, M: number, alpha: number, a: A, lda: number, packed: PackedB, beta: number, c: A, ldc: number): void;
 
   /** Same as gemm but off the main thread (native: a libuv worker + the pool); resolves when C is written. */
   gemmAsync(

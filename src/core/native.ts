@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { locateAddon, type AddonOrigin } from "./native-loader.js";
-import type { GeluApprox, Kernels, Precision } from "./kernels.js";
+import type { GeluApprox, Kernels, PackedB, Precision } from "./kernels.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
@@ -36,6 +36,10 @@ interface NativeAddon {
   /** Lowers the bf16 path ("amx" | "avx512bf16" | "emulated") for tests; returns the path now in use. */
   setBf16Path?(path: string): string;
   bf16PeakGflops?(): number;
+  /** op(B) packed for the bf16 kernels (an external), and the product that uses it. */
+  packBf16?(transB: boolean, K: number, N: number, b: Float32Array, ldb: number): unknown;
+  gemmBf16Packed?(tA: boolean, M: number, alpha: number, a: Float32Array, lda: number, packed: unknown, beta: number,
+    c: Float32Array, ldc: number): void;
   addBias(x: Float32Array, rows: number, cols: number, bias: Float32Array): void;
   axpy(alpha: number, x: Float32Array, y: Float32Array): void;
   scale(x: Float32Array, alpha: number): void;
@@ -157,6 +161,21 @@ function wrapAt(
     async gemmAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
       checkGemm(tA, tB, M, N, K, a, lda, b, ldb, c, ldc);
       await productAsync(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    },
+    packB(transB, K, N, b, ldb): PackedB {
+      checkGemm(false, transB, 0, N, K, b, K, b, ldb, b, Math.max(N, 1));
+      // Only the bf16 kernels repack B per product; fp32 products read B as it is.
+      const handle = precision === "bf16" && addon.packBf16 ? addon.packBf16(transB, K, N, b, ldb) : undefined;
+      return handle === undefined ? { transB, K, N, b, ldb } : { transB, K, N, b, ldb, handle };
+    },
+    gemmPackedB(tA, M, alpha, a, lda, p, beta, c, ldc) {
+      if (!(p.b instanceof Float32Array)) throw new TypeError("gemmPackedB: the native kernels need a pack of a Float32Array");
+      checkGemm(tA, p.transB, M, p.N, p.K, a, lda, p.b, p.ldb, c, ldc);
+      if (precision === "bf16" && p.handle !== undefined && addon.gemmBf16Packed) {
+        addon.gemmBf16Packed(tA, M, alpha, a, lda, p.handle, beta, c, ldc);
+      } else {
+        product(tA, p.transB, M, p.N, p.K, alpha, a, lda, p.b, p.ldb, beta, c, ldc);
+      }
     },
     addBias(x, rows, cols, bias) {
       checkDim("addBias", "rows", rows);

@@ -149,6 +149,38 @@ describe.skipIf(!probe.kernels)("native bf16 products", () => {
     });
   }
 
+  it("a packed B (packB + gemmPackedB) gives bit-for-bit gemm's result at both precisions and on every path", () => {
+    const rng = new Rng(9);
+    const loaded = loadNativeKernels(2);
+    const paths = ["avx512bf16", "emulated", ...(probe.amxUnavailable ? [] : ["amx"])].filter((p) => p !== "avx512bf16" || features.includes("avx512_bf16"));
+    for (const path of paths) {
+      loaded.setBf16Path!(path);
+      for (const k of [loaded.kernels!, loaded.kernels!.withPrecision("bf16"), jsKernels as Kernels, jsKernelsBf16 as Kernels]) {
+        // K across the 512-deep block (two blocks, the second odd), transposed B, alpha/beta, partial panels.
+        for (const [tA, tB, M, N, K] of [[false, false, 70, 100, 1027], [true, true, 33, 65, 129], [false, true, 256, 40, 600], [false, false, 2, 2, 9]] as const) {
+          const ldb = (tB ? K : N) + 1;
+          const a = randomFloat32(M * K, rng), b = randomFloat32((tB ? N : K) * ldb, rng), c0 = randomFloat32(M * N, rng);
+          const want = c0.slice(), got = c0.slice();
+          k.gemm(tA, tB, M, N, K, 0.5, a, tA ? M : K, b, ldb, 0.25, want, N);
+          const packed = k.packB(tB, K, N, b, ldb);
+          expect(packed.handle !== undefined).toBe(k.name === "native" && k.precision === "bf16");
+          k.gemmPackedB(tA, M, 0.5, a, tA ? M : K, packed, 0.25, got, N);
+          expect(got, `${k.name} ${k.precision} ${path} ${tA}${tB} ${M}×${N}×${K}`).toEqual(want);
+        }
+      }
+    }
+    // A pack is tied to the bf16 path it was made for.
+    loaded.setBf16Path!("avx512bf16");
+    const k16 = loaded.kernels!.withPrecision("bf16");
+    if (k16.bf16Path !== "emulated" && features.includes("avx512_bf16")) {
+      const b = randomFloat32(64 * 64, rng);
+      const packed = k16.packB(false, 64, 64, b, 64);
+      loaded.setBf16Path!("emulated");
+      expect(() => k16.gemmPackedB(false, 64, 1, b, 64, packed, 0, new Float32Array(64 * 64), 64)).toThrow(/another bf16 path/);
+    }
+    expect(() => loaded.kernels!.packB(false, 10, 10, new Float32Array(50), 10)).toThrow(/B \(K×N\) has 50 elements/);
+  });
+
   it("gemmAsync at bf16 gives the same C as gemm, and dot-shaped products stay fp32", async () => {
     const k32 = loadNativeKernels(2).kernels!;
     const k = k32.withPrecision("bf16");
