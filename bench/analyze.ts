@@ -14,10 +14,14 @@ import { openInvestigation } from "../src/analysis/store.js";
 import { loadGpt2Tokenizer } from "../src/data/tokenizer.js";
 import { loadCorpusSplits } from "../src/model/corpus-splits.js";
 import { loadSaeRun } from "../src/sae/run-folder.js";
+import { kernels } from "../src/core/backend.js";
 import { table } from "./timing.js";
 
 export async function benchAnalyze(): Promise<void> {
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+  // The repository root, from dist/bench (npm run bench) or bench/ (vite-node).
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const root = [path.resolve(here, ".."), path.resolve(here, "..", "..")].find((r) => fs.existsSync(path.join(r, "models", "A", "1")))
+    ?? path.resolve(here, "..", "..");
   const a = loadSaeRun(path.join(root, "models", "A", "1"));
   const b = loadSaeRun(path.join(root, "models", "B", "1"));
   const tokens = Number(process.env.SAEKIT_BENCH_ANALYZE_TOKENS ?? DEFAULT_EVALUATION_TOKENS);
@@ -32,7 +36,11 @@ export async function benchAnalyze(): Promise<void> {
     });
     const t = result.timing;
     const T = result.tokens;
-    console.log(`\n## analysis: A/1 (4,096 features) + A's 512 neurons over ${T.toLocaleString("en-US")} tokens, matched against B/1\n`);
+    const b16 = kernels();
+    console.log(
+      `\n## analysis: A/1 (4,096 features) + A's 512 neurons over ${T.toLocaleString("en-US")} tokens, matched against B/1; ` +
+        `${b16.precision} products${b16.precision === "bf16" ? ` (${b16.bf16Path})` : ""} (SAEKIT_PRECISION)\n`,
+    );
     console.log(table(
       ["stage", "seconds", "tokens/s"],
       [
