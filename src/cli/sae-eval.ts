@@ -24,6 +24,7 @@ interface SaeEvalFlags {
   save?: boolean;
   split: "validation" | "train" | "all";
   lowDensity: number[];
+  densityTokens?: number;
   cacheDir?: string;
   text: string[];
   jsonl: string[];
@@ -45,6 +46,7 @@ export function registerSaeEval(program: Command): void {
         throw new InvalidArgumentError((e as Error).message);
       }
     }, [...LOW_DENSITY_THRESHOLDS])
+    .option("--density-tokens <n>", "count feature densities over this many tokens per domain (model run only to the hook; default: --tokens)", integerFlag("--density-tokens", 1))
     .addOption(new Option("--split <name>", "documents to score: validation (text the model and SAE never trained on; ~5 % of a --text folder's documents), train, or all").choices(["validation", "train", "all"]).default("validation"))
     .action((f: SaeEvalFlags) => {
       const { sae, meta } = loadSaeFolder(f.sae);
@@ -65,7 +67,7 @@ export function registerSaeEval(program: Command): void {
       }
       let bar: ProgressLine | undefined;
       const result = evaluateSae({
-        model, sae, hookName: meta.hookName, data, tokensPerDomain: f.tokens, batch: f.batch, lowDensityThresholds: f.lowDensity,
+        model, sae, hookName: meta.hookName, data, tokensPerDomain: f.tokens, batch: f.batch, lowDensityThresholds: f.lowDensity, densityTokensPerDomain: f.densityTokens,
         onProgress: (done, total) => {
           bar ??= new ProgressLine({ total, unit: "seq" });
           bar.update(done, []);

@@ -31,6 +31,12 @@ export interface SaeEvalOptions {
   batch?: number;
   /** Densities below which the share of features is reported (default 1e-4, 1e-5). */
   lowDensityThresholds?: readonly number[];
+  /**
+   * Tokens per domain over which feature densities (dead, dense, the low-density shares, the histogram) are counted,
+   * when more than tokensPerDomain: a second pass that runs the model only up to the hook, so densities near 1e-5
+   * can be resolved (≥ 10⁶ tokens) without paying for the CE passes on all of them. Default: the CE tokens.
+   */
+  densityTokensPerDomain?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -146,13 +152,18 @@ export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
   const weighted = (f: (m: DomainMetrics) => number) => list.reduce((s, m) => s + f(m) * m.tokens, 0) / Math.max(1, tokensAll);
   const overall = metrics(tokensAll, weighted((m) => m.l0), weighted((m) => m.mse), weighted((m) => m.fvu),
     weighted((m) => m.ceClean), weighted((m) => m.ceSae), weighted((m) => m.ceZeroAblation));
-  const density = Float32Array.from(fired, (c) => c / Math.max(1, tokensAll));
+  let densityTokens = tokensAll;
+  if ((options.densityTokensPerDomain ?? 0) > perDomain) {
+    fired.fill(0);
+    densityTokens = countFirings(model, sae, hookName, options.data, options.densityTokensPerDomain!, batch, fired);
+  }
+  const density = Float32Array.from(fired, (c) => c / Math.max(1, densityTokens));
   const deadFeatures = density.filter((d) => d === 0).length;
   const denseFeatures = density.filter((d) => d > DENSE_FEATURE_THRESHOLD).length;
   return {
     hookName, dSae: sae.dSae, domains, overall, deadFeatures, denseFeatures,
     deadFraction: deadFeatures / sae.dSae, denseFraction: denseFeatures / sae.dSae,
-    lowDensity: densitySummary(density, options.lowDensityThresholds ?? LOW_DENSITY_THRESHOLDS, tokensAll),
+    lowDensity: densitySummary(density, options.lowDensityThresholds ?? LOW_DENSITY_THRESHOLDS, densityTokens),
     densityHistogram: log10Histogram(density), density,
   };
 }
@@ -162,6 +173,25 @@ function metrics(tokens: number, l0: number, mse: number, fvu: number, ceClean: 
     tokens, l0, mse, fvu, explainedVariance: 1 - fvu, ceClean, ceSae, ceZeroAblation,
     lossRecovered: (ceZeroAblation - ceSae) / (ceZeroAblation - ceClean),
   };
+}
+
+/** Firings per feature over evenly spaced sequences (tokensPerDomain per domain), the model run only to the hook. */
+function countFirings(model: HookedTransformer, sae: Sae, hookName: string, data: Partial<Record<Domain, TokenSequences>>, tokensPerDomain: number, batch: number, fired: Float64Array): number {
+  let tokens = 0;
+  for (const seqs of Object.values(data)) {
+    const n = Math.min(sequenceCount(seqs!), Math.max(1, Math.ceil(tokensPerDomain / seqs!.nCtx)));
+    const indices = evenlySpacedIndices(sequenceCount(seqs!), n);
+    const pool = new SequencePool([seqs!]);
+    for (let start = 0; start < indices.length; start += batch) {
+      const chunk = gatherBatch(pool, indices.subarray(start, start + batch));
+      const { cache } = model.forward(Tape.noGrad(), chunk.inputs, chunk.batch, chunk.nCtx, { cache: [hookName], stopAt: hookName });
+      const rows = chunk.batch * chunk.nCtx;
+      const codes = sae.encode(cache.get(hookName)!.data as Float32Array, rows);
+      for (const idx of codes.indices) if (idx >= 0) fired[idx]! += 1;
+      tokens += rows;
+    }
+  }
+  return tokens;
 }
 
 /** The clean loss and the hook's activation, in one forward pass. */
@@ -204,7 +234,7 @@ export function formatSaeEval(r: SaeEvalResult): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((x) => x[j]!.length)));
   const lines = rows.map((x) => x.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  "));
   lines.push(
-    `features: ${r.dSae}; dead (never fired) ${r.deadFeatures} (${(100 * r.deadFraction).toFixed(1)}%); ` +
+    `features: ${r.dSae}; densities over ${(r.lowDensity.tokens ?? 0).toLocaleString("en-US")} tokens; dead (never fired) ${r.deadFeatures} (${(100 * r.deadFraction).toFixed(1)}%); ` +
       `dense (> ${100 * DENSE_FEATURE_THRESHOLD}% of tokens) ${r.denseFeatures} (${(100 * r.denseFraction).toFixed(1)}%)`,
   );
   lines.push(`ultra-low density (dead included): ${formatDensityBands(r.lowDensity)}; median density ${r.lowDensity.median.toPrecision(2)}`);

@@ -72,19 +72,21 @@ export class FeatureDensityTracker {
   }
 
   /**
-   * Counts one batch's firings. codes = null (the dense path, early in training) says only which features fired in
-   * the batch: the window count gets that lower bound and is marked (no check judges such a window), and the moving
-   * average skips the step rather than read it as a density of 1/batch.
+   * Counts one batch's firings: from the codes, or on the dense path (codes = null) from `denseCounts`. Without
+   * either, only which features fired in the batch is known: the window count gets that lower bound and is marked
+   * (no check judges such a window), and the moving average skips the step rather than read it as 1/batch.
    */
-  observe(codes: SparseCodes | null, active: Uint8Array): void {
-    if (codes === null) {
+  observe(codes: SparseCodes | null, active: Uint8Array, denseCounts?: Float32Array): void {
+    if (codes === null && !denseCounts) {
       for (let j = 0; j < this.dSae; j++) this.windowCounts[j]! += active[j]!;
       this.windowDenseSteps++;
       return;
     }
     const c = this.batchCounts;
-    c.fill(0);
-    for (const idx of codes.indices) if (idx >= 0) c[idx]! += 1;
+    if (codes) {
+      c.fill(0);
+      for (const idx of codes.indices) if (idx >= 0) c[idx]! += 1;
+    } else c.set(denseCounts!);
     const b = this.beta;
     const inv = 1 / this.batchSize;
     for (let j = 0; j < this.dSae; j++) {

@@ -88,7 +88,11 @@ export class SaeBatchStep {
 
   constructor(readonly sae: Sae, readonly grads: SaeGradients = allocateGradients(sae)) {}
 
-  run(x: Float32Array, rows: number, options: SaeBatchOptions): { stats: SaeBatchStats; codes: SparseCodes | null; activeFeatures: Uint8Array } {
+  /**
+   * firedCounts: on the dense path (codes = null), how many rows each feature fired on (the sparse path's codes say
+   * it already); density tracking needs counts, not just "fired in this batch".
+   */
+  run(x: Float32Array, rows: number, options: SaeBatchOptions): { stats: SaeBatchStats; codes: SparseCodes | null; activeFeatures: Uint8Array; firedCounts?: Float32Array } {
     const sae = this.sae;
     const k = kernels();
     const { dIn, dSae } = sae.spec;
@@ -137,6 +141,11 @@ export class SaeBatchStep {
       const counts = this.scratchInt("counts", rows);
       k.positiveRowsToSparse(f, rows, dSae, 1, this.scratch.get("oneValue", rows), this.scratchInt("oneIndex", rows), counts);
       for (let r = 0; r < rows; r++) l0 += counts[r]!;
+      // Rows each feature fired on: Σ over rows of [F > 0] (native passes: an indicator via reluBackward, then a sum).
+      const indicator = this.scratch.get("firedIndicator", rows * dSae).fill(1);
+      k.reluBackward(f, indicator, indicator);
+      const firedCounts = new Float32Array(dSae);
+      k.sumOverRows(indicator, rows, dSae, firedCounts, false);
       const mse = squaredErrorGrad(x, xh, dxh, rows, dIn, 2 * invRows);
       // dF = dx̂ W_decᵀ + λ/B, masked by F > 0 → dPre (written into a separate buffer; F is still needed).
       const dPre = this.scratch.get("dPre", rows * dSae).fill(lambda * invRows);
@@ -147,7 +156,7 @@ export class SaeBatchStep {
       k.sumOverRows(dPre, rows, dSae, g.bEnc, false);
       this.finishBDec(dxh, rows);
       const stats = this.stats(mse, l1 * invRows, 0, l0 * invRows, lambda * l1 * invRows, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), true);
-      return { stats, codes: null, activeFeatures };
+      return { stats, codes: null, activeFeatures, firedCounts };
     }
 
     // ---- sparse path

@@ -344,7 +344,7 @@ async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out:
     if (lowDensityChecks.has(state.step + o.lowDensity.windowSteps)) tracker.resetWindow();
     const auxMask = o.architecture === "topk" ? (dead > 0 ? deadMask : null) : standardAux && tracker.belowMask(o.lowDensity.threshold, lowMask) > 0 ? lowMask : null;
     const logging = (state.step + 1) % o.logEvery === 0 || state.step + 1 === o.totalSteps;
-    const { stats, codes, activeFeatures } = step.run(batch, o.batchSize, {
+    const { stats, codes, activeFeatures, firedCounts } = step.run(batch, o.batchSize, {
       withVariance: logging,
       l1Coefficient: lambda, deadMask: auxMask, auxK: o.auxK ?? Math.floor(dIn / 2), auxCoefficient: o.auxCoefficient,
     });
@@ -357,9 +357,9 @@ async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out:
     adam.step(lr);
     k.normalizeRows(sae.dec, o.dSae, dIn, null);
     for (let j = 0; j < o.dSae; j++) if (activeFeatures[j]) lastFired[j] = state.step;
-    tracker.observe(codes, activeFeatures);
+    tracker.observe(codes, activeFeatures, firedCounts);
     if (state.step >= densityStartStep) {
-      accumulateDensity(codes, densityCounts, activeFeatures);
+      accumulateDensity(codes, densityCounts, activeFeatures, firedCounts);
       state.densityTokens += o.batchSize;
     }
     state.step += 1;
@@ -485,7 +485,11 @@ export function foldNormScale(sae: Sae, s: number): void {
   k.scale(sae.bDec, 1 / s);
 }
 
-function accumulateDensity(codes: { indices: Int32Array } | null, counts: Float64Array, active: Uint8Array): void {
+function accumulateDensity(codes: { indices: Int32Array } | null, counts: Float64Array, active: Uint8Array, denseCounts?: Float32Array): void {
+  if (codes === null && denseCounts) {
+    for (let j = 0; j < active.length; j++) counts[j]! += denseCounts[j]!;
+    return;
+  }
   if (codes === null) {
     // Dense path: only which features fired is known per batch, not how often (rare: early training only).
     for (let j = 0; j < active.length; j++) counts[j]! += active[j]!;

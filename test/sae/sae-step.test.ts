@@ -33,7 +33,7 @@ function f64(a: Float32Array, shape: number[], name: string): Var {
  * The same loss on a float64 tape with dense ops: selected codes enter through a constant additive mask
  * (0 where kept, −1e9 elsewhere), so the gradient flows only where the SAE kept a code — exactly top-k's.
  */
-function referenceGradients(sae: Sae, x: Float32Array, lambda: number, keep: Uint8Array | null, auxKeep: Uint8Array | null, alpha: number) {
+function referenceGradients(sae: Sae, x: Float32Array, lambda: number, keep: Uint8Array | null, auxKeep: Uint8Array | null, alpha: number, auxShift: Float64Array | null = null) {
   const encT = f64(sae.encT, [D_SAE, D_IN], "encT");
   const bEnc = f64(sae.bEnc, [D_SAE], "bEnc");
   const dec = f64(sae.dec, [D_SAE, D_IN], "dec");
@@ -47,7 +47,11 @@ function referenceGradients(sae: Sae, x: Float32Array, lambda: number, keep: Uin
   const xh = tape.addBias(tape.matmul(f, dec), bDec);
   let loss = tape.add(tape.mse(xh, xs), tape.scale(tape.sum(f), lambda / ROWS));
   if (auxKeep) {
-    const fAux = tape.relu(tape.add(pre, mask(auxKeep)));
+    // auxShift (standard AuxK): a constant per row subtracted from the kept pre-activations.
+    const auxMask = auxShift
+      ? constant(new Tensor(Float64Array.from(auxKeep, (v, i) => (v ? 0 : -1e9) - auxShift[Math.floor(i / D_SAE)]!), [ROWS, D_SAE]))
+      : mask(auxKeep);
+    const fAux = tape.relu(tape.add(pre, auxMask));
     const residual = new Tensor(Float64Array.from(x, (v, i) => v - xh.data[i]!), [ROWS, D_IN]);
     loss = tape.add(loss, tape.scale(tape.mse(tape.matmul(fAux, dec), constant(residual)), alpha));
   }
@@ -76,7 +80,7 @@ describe("SAE batch step: loss and gradients against a float64 autograd referenc
       const sae = tinySae("standard", null, 1);
       const x = randomInput(2);
       const step = new SaeBatchStep(sae);
-      const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0.3, denseThreshold });
+      const { stats, codes, firedCounts } = step.run(x, ROWS, { l1Coefficient: 0.3, denseThreshold });
       expect(stats.dense).toBe(denseThreshold === 0);
       expect(codes === null).toBe(denseThreshold === 0);
       const ref = referenceGradients(sae, x, 0.3, null, null, 0);
@@ -90,6 +94,12 @@ describe("SAE batch step: loss and gradients against a float64 autograd referenc
       expect(stats.l0).toBeCloseTo(f.filter((v) => v > 0).length / ROWS, 10);
       expect(stats.l1).toBeCloseTo(f.reduce((s, v) => s + v, 0) / ROWS, 5);
       expect(stats.l0).toBeGreaterThan(1); // the test exercises real codes
+      // The dense path also says how many rows each feature fired on (density tracking needs counts).
+      if (denseThreshold === 0) {
+        const expected = Array.from({ length: D_SAE }, (_, j) => Array.from({ length: ROWS }, (_, r) => f[r * D_SAE + j]!).filter((v) => v > 0).length);
+        expect(Array.from(firedCounts!)).toEqual(expected);
+        expect(expected.some((c) => c > 1)).toBe(true);
+      } else expect(firedCounts).toBeUndefined();
     });
   }
 
@@ -119,5 +129,35 @@ describe("SAE batch step: loss and gradients against a float64 autograd referenc
     expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
     expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
     expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
+  });
+
+  it("standard ReLU + L1 with AuxK: dead latents' codes are their pre-activations above the row's (k_aux+1)-th", () => {
+    const sae = tinySae("standard", null, 5);
+    // Dead latents with negative pre-activations everywhere: ReLU aux codes would carry no gradient at all.
+    for (const j of [2, 5, 6, 9]) sae.bEnc[j] = -4;
+    const x = randomInput(6);
+    const dead = new Uint8Array(D_SAE);
+    dead[2] = dead[5] = dead[6] = dead[9] = 1;
+    const step = new SaeBatchStep(sae);
+    const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0.3, deadMask: dead, auxK: 2, auxCoefficient: 0.5, denseThreshold: 1 });
+    expect(codes).not.toBeNull();
+    const pre = sae.preActivations(sae.centred(x, ROWS), ROWS);
+    const auxKeep = new Uint8Array(ROWS * D_SAE);
+    const shift = new Float64Array(ROWS);
+    for (let r = 0; r < ROWS; r++) {
+      const ranked = [2, 5, 6, 9].sort((a, b) => pre[r * D_SAE + b]! - pre[r * D_SAE + a]!);
+      expect(pre[r * D_SAE + ranked[0]!]!).toBeLessThan(0);
+      shift[r] = pre[r * D_SAE + ranked[2]!]!;
+      for (const j of ranked.slice(0, 2)) auxKeep[r * D_SAE + j] = 1;
+    }
+    const ref = referenceGradients(sae, x, 0.3, null, auxKeep, 0.5, shift);
+    expect(stats.auxLoss).toBeGreaterThan(0);
+    expect(stats.loss).toBeCloseTo(ref.loss, 4);
+    expectClose(step.grads.encT, ref.encT, 1e-5, 1e-4);
+    expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
+    expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
+    expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
+    // The dead latents do get a gradient.
+    for (const j of [2, 5, 6, 9]) expect(Math.abs(step.grads.bEnc[j]!)).toBeGreaterThan(0);
   });
 });
