@@ -38,6 +38,8 @@ export interface SaeEvalOptions {
    */
   densityTokensPerDomain?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Refuse data with fewer tokens (default 1: an empty corpus would give NaN and a false 100 %; the CLI asks MIN_EVAL_TOKENS). */
+  minTokens?: number;
 }
 
 export interface DomainMetrics {
@@ -72,7 +74,7 @@ export interface SaeEvalResult {
 }
 
 export const DENSE_FEATURE_THRESHOLD = 0.1;
-/** Fewer evaluation tokens than this give no meaningful metric (an empty corpus gives NaN or a false 100 %). */
+/** What `sae eval` requires: fewer evaluation tokens give no meaningful metric (none at all: NaN or a false 100 %). */
 export const MIN_EVAL_TOKENS = 256;
 
 /** Too little data to evaluate on; `tokens` is what the data held. */
@@ -97,8 +99,9 @@ export function evaluateSae(options: SaeEvalOptions): SaeEvalResult {
   });
   const total = plan.reduce((s, p) => s + p.indices.length, 0);
   const planned = plan.reduce((s, p) => s + p.indices.length * p.data.nCtx, 0);
-  if (planned < MIN_EVAL_TOKENS) {
-    throw new SaeEvalDataError(planned, `sae eval: the evaluation data holds ${planned} tokens; at least ${MIN_EVAL_TOKENS} are needed for meaningful metrics`);
+  const minTokens = options.minTokens ?? 1;
+  if (planned < minTokens) {
+    throw new SaeEvalDataError(planned, `sae eval: the evaluation data holds ${planned} tokens; at least ${minTokens} are needed for meaningful metrics`);
   }
   let done = 0;
   for (const { domain, data, indices } of plan) {

@@ -184,10 +184,10 @@ describe("trainModel", () => {
   it("skips non-finite steps and stops after several in a row, keeping the last good checkpoint", async () => {
     const out = newOut();
     await runUntil(out, 10);
-    // Poison the checkpointed weights: every logit becomes NaN.
+    // Poison the checkpointed weights (finite: the loader refuses NaN/Inf weights): logits of ±3e38 make the loss overflow.
     const ckpt = readLatestCheckpoint(out)!;
     const poisoned = new Map(ckpt.weights);
-    poisoned.get("unembed.b_U")!.data.fill(NaN);
+    poisoned.get("unembed.b_U")!.data.forEach((_, i, a) => (a[i] = i % 2 === 0 ? 3e38 : -3e38));
     saveModelFolder(ckpt.dir, ckpt.cfg, poisoned);
     const skips: number[] = [];
     await expect(trainModel(resumable(out, {
