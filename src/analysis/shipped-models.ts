@@ -18,15 +18,18 @@ export class ShippedModelsMissingError extends Error {
   override name = "ShippedModelsMissingError";
 }
 
-/** The root folder of the shipped models (holds A/ and B/). */
-export function shippedModelsRoot(): string {
+/**
+ * The root folder of the shipped models (holds A/ and B/). `from` (a module URL or path the package is resolved
+ * from) and `root` (saekit's package folder) default to this installation; tests give a scratch layout.
+ */
+export function shippedModelsRoot(where: { from?: string; root?: string } = {}): string {
   try {
     // Resolved from saekit's own location, so it finds the package beside saekit whatever the working directory.
-    return path.dirname(createRequire(import.meta.url).resolve(`${MODELS_PACKAGE}/package.json`));
+    return path.dirname(createRequire(where.from ?? import.meta.url).resolve(`${MODELS_PACKAGE}/package.json`));
   } catch {
     // not installed: try the source checkout below
   }
-  const root = packageInfo().root;
+  const root = where.root ?? packageInfo().root;
   const checkout = path.join(root, "models");
   if (fs.existsSync(path.join(checkout, "package.json"))) return checkout;
   // node_modules/saekit → the project folder it was installed into
