@@ -15,6 +15,7 @@ import { packageInfo } from "../package-info.js";
 import { registerSaeCache } from "./sae-cache.js";
 import { registerSaeEval } from "./sae-eval.js";
 import { registerSaeTrain } from "./sae-train.js";
+import { registerSearch } from "./search.js";
 import { registerServe } from "./serve.js";
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerAnalyze(program);
   registerInvestigate(program);
   registerFeatures(program);
+  registerSearch(program);
   registerPrompt(program);
   registerServe(program);
   registerDemo(program);

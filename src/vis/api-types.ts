@@ -19,8 +19,14 @@ export interface RunsResponse {
 }
 
 /** GET /api/search?q=…[&run=A/1][&limit=50] */
+/** GET /api/search?q=…[&run=A/1][&ignoreCase=1][&exact=1][&limit=50][&offset=0] */
 export interface SearchResponse {
   query: string;
+  /** Every match (the list is one page of them); absent from a static page's local search (all of them are sent). */
+  total?: number;
+  offset?: number;
+  ignoreCase?: boolean;
+  exact?: boolean;
   hits: {
     run: string;
     name: string;
@@ -32,6 +38,8 @@ export interface SearchResponse {
     /** "name" | "label" | "top token" | "top logit" | "bottom logit" */
     field: string;
     text: string;
+    /** "name" | "exact" | "trimmed" (equal but for surrounding whitespace) | "partial" (store/search.ts). */
+    match?: string;
   }[];
 }
 

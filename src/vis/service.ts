@@ -11,6 +11,7 @@ import { NotFoundError, TooLargeError, UnavailableError } from "../analysis/erro
 import { PromptError } from "../analysis/prompt.js";
 import { featureTable, type FeatureTable, type FeatureTableQuery } from "../analysis/feature-table.js";
 import { round4 } from "../analysis/store.js";
+import { compareHits } from "../analysis/store/search.js";
 import type { Workspace } from "../analysis/workspace.js";
 import { neuronSetName, unitSetOf, UnitNameError } from "../names.js";
 import type { CompareResponse, PromptAnalysis, RunInfo, SearchResponse, StaticPageData, UnitRecord } from "./api-types.js";
@@ -75,19 +76,22 @@ export class DashboardService {
     );
   }
 
-  /** Units matching `q` (name, label, top tokens, logit tokens) in one unit set or in all of them. */
-  search(q: string, run?: string, limit = 50): SearchResponse {
+  /**
+   * Units matching `q` (store/search.ts: exact tokens, leading space kept, case-sensitive unless `ignoreCase`) in
+   * one unit set or all of them, as one ranked list (the ranks compare across sets); `total` counts every match,
+   * `offset`/`limit` page through them.
+   */
+  search(q: string, run?: string, limit = 50, options: { offset?: number; ignoreCase?: boolean; exact?: boolean } = {}): SearchResponse {
     const ws = this.workspace;
     const runs = run === undefined || run === "" ? ws.runs().map((r) => r.name) : [ws.runInfoOf(run).name];
-    const perRun = runs.map((r) => ws.store(r).search(q, { limit }).map((h) => ({ run: r, ...h })));
-    // Exact name hits first, then the sets' own rankings interleaved (each set ranks its hits; ranks do not compare).
-    const hits: SearchResponse["hits"] = [];
-    for (const list of perRun) for (const h of list) if (h.field === "name") hits.push(h);
-    const rest = perRun.map((list) => list.filter((h) => h.field !== "name"));
-    for (let i = 0; hits.length < limit && rest.some((l) => i < l.length); i++) {
-      for (const list of rest) if (i < list.length && hits.length < limit) hits.push(list[i]!);
-    }
-    return { query: q, hits: hits.slice(0, limit) };
+    const order = new Map(runs.map((r, i) => [r, i]));
+    const all = runs.flatMap((r) => ws.store(r).search(q, { ignoreCase: options.ignoreCase, exact: options.exact }).map((h) => ({ run: r, ...h })));
+    all.sort((a, b) => compareHits(a, b) || order.get(a.run)! - order.get(b.run)!);
+    const offset = options.offset ?? 0;
+    return {
+      query: q, ignoreCase: options.ignoreCase ?? false, exact: options.exact ?? false, total: all.length, offset,
+      hits: all.slice(offset, offset + limit).map(({ rank: _r, place: _p, ...h }) => h),
+    };
   }
 
   /**

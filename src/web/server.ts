@@ -4,7 +4,7 @@
  *
  *   GET  /api/runs                         RunsResponse
  *   GET  /api/unit/A/1/3450                UnitRecord (also /api/unit/A/neuron/489)
- *   GET  /api/search?q=…[&run=A/1][&limit=50]
+ *   GET  /api/search?q=…[&run=A/1][&ignoreCase=1][&exact=1][&limit=50][&offset=0]   one ranked list, total = every match
  *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&limit=100&offset=0]   FeaturesResponse
  *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
  *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
@@ -269,16 +269,23 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   app.get("/api/search", async (req) => {
     const q = queryString(req, "q", true);
     const run = queryString(req, "run", false);
-    const limitText = queryString(req, "limit", false);
-    let limit = 50;
-    if (limitText !== undefined) {
-      limit = Number(limitText);
-      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_SEARCH_LIMIT) {
-        throw new HttpError(400, `limit must be an integer in [1, ${MAX_SEARCH_LIMIT}], got ${JSON.stringify(limitText)}`);
-      }
-    }
+    const intParam = (name: string, fallback: number, min: number, max: number): number => {
+      const text = queryString(req, name, false);
+      if (text === undefined) return fallback;
+      const v = Number(text);
+      if (!/^\d+$/.test(text) || v < min || v > max) throw new HttpError(400, `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+      return v;
+    };
+    const flag = (name: string): boolean => {
+      const text = queryString(req, name, false);
+      if (text === undefined || text === "" || text === "0" || text === "false") return false;
+      if (text === "1" || text === "true") return true;
+      throw new HttpError(400, `${name} must be 1 or 0, got ${JSON.stringify(text)}`);
+    };
+    const limit = intParam("limit", 50, 1, MAX_SEARCH_LIMIT);
+    const offset = intParam("offset", 0, 0, Number.MAX_SAFE_INTEGER);
     if (q.length > 200) throw new HttpError(400, `the query is ${q.length} characters long; at most 200`);
-    return service.search(q, run === "" ? undefined : run, limit);
+    return service.search(q, run === "" ? undefined : run, limit, { offset, ignoreCase: flag("ignoreCase"), exact: flag("exact") });
   });
 
   app.get("/api/features/*", async (req) => {

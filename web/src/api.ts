@@ -64,9 +64,13 @@ export class LiveSource implements DataSource {
     return p;
   }
 
-  search(query: string, run?: string | null): Promise<SearchResponse> {
+  search(query: string, run?: string | null, options: { ignoreCase?: boolean; exact?: boolean; offset?: number; limit?: number } = {}): Promise<SearchResponse> {
     const params = new URLSearchParams({ q: query });
     if (run) params.set("run", run);
+    if (options.ignoreCase) params.set("ignoreCase", "1");
+    if (options.exact) params.set("exact", "1");
+    if (options.offset) params.set("offset", String(options.offset));
+    if (options.limit) params.set("limit", String(options.limit));
     return request<SearchResponse>(`/api/search?${params}`);
   }
 

@@ -14,7 +14,7 @@ export function header(app: App, opts: { promptNav: boolean }): Header {
   const input = h("input", {
     type: "search",
     name: "q",
-    placeholder: app.source.mode === "static" ? "Search this page's units…" : "Search features: label, token, A/1/3450…",
+    placeholder: app.source.mode === "static" ? "Search this page's units…" : "Search: exact token (\u201c import\u201d keeps its space), label, A/1/3450…",
     "aria-label": "Search features",
     autocomplete: "off",
     spellcheck: "false",
@@ -27,7 +27,8 @@ export function header(app: App, opts: { promptNav: boolean }): Header {
       role: "search",
       onsubmit: (ev: SubmitEvent) => {
         ev.preventDefault();
-        const q = input.value.trim();
+        // Kept as typed: a leading space is part of a token (" import" is not "import").
+        const q = input.value;
         if (q.length > 0) app.navigate(searchPath(q));
       },
     },

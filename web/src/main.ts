@@ -44,7 +44,7 @@ async function buildPage(app: App, route: Route): Promise<HTMLElement> {
     case "prompt":
       return promptPage(app, route);
     case "search":
-      return searchPage(app, route.q, route.run);
+      return searchPage(app, route.q, route.run, route.options);
     case "features":
       return featuresPage(app, route.run, route.query);
     case "notfound":

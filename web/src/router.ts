@@ -7,7 +7,7 @@ export type Route =
   | { page: "home" }
   | { page: "unit"; kind: "feature" | "neuron"; name: string }
   | { page: "prompt"; run: string | null; text: string | null; feature: string | null }
-  | { page: "search"; q: string; run: string | null }
+  | { page: "search"; q: string; run: string | null; options: SearchOptions }
   | { page: "features"; run: string; query: FeaturesQuery }
   | { page: "notfound"; path: string };
 
@@ -54,9 +54,19 @@ export function promptPath(run: string | null, text: string | null, feature: str
   return qs ? `/prompt?${qs}` : "/prompt";
 }
 
-export function searchPath(q: string, run: string | null = null): string {
+/** Search options in the URL (`ignoreCase=1`, `exact=1`, `offset=50`). */
+export interface SearchOptions {
+  ignoreCase: boolean;
+  exact: boolean;
+  offset: number;
+}
+
+export function searchPath(q: string, run: string | null = null, options: Partial<SearchOptions> = {}): string {
   const params = new URLSearchParams({ q });
   if (run) params.set("run", run);
+  if (options.ignoreCase) params.set("ignoreCase", "1");
+  if (options.exact) params.set("exact", "1");
+  if (options.offset) params.set("offset", String(options.offset));
   return `/search?${params}`;
 }
 
@@ -90,7 +100,10 @@ export function parseRoute(pathname: string, search: string): Route {
       },
     };
   }
-  if (head === "search" && rest.length === 0) return { page: "search", q: params.get("q") ?? "", run: params.get("run") };
+  if (head === "search" && rest.length === 0) {
+    const options = { ignoreCase: params.get("ignoreCase") === "1", exact: params.get("exact") === "1", offset: numberParam(params, "offset") ?? 0 };
+    return { page: "search", q: params.get("q") ?? "", run: params.get("run"), options };
+  }
   return { page: "notfound", path: pathname };
 }
 

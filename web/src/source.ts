@@ -12,7 +12,8 @@ export interface DataSource {
   readonly mode: "live" | "static";
   runs(): Promise<RunInfo[]>;
   unit(name: string): Promise<UnitRecord>;
-  search(query: string, run?: string | null): Promise<SearchResponse>;
+  /** Ranked matches of `query` (exact tokens, leading space kept); `options` pages and folds case (live). */
+  search(query: string, run?: string | null, options?: { ignoreCase?: boolean; exact?: boolean; offset?: number; limit?: number }): Promise<SearchResponse>;
   /** Scatter data for two units; null when a static page does not carry it. */
   compare(a: string, b: string): Promise<CompareResponse | null>;
   prompt(run: string, text: string): Promise<PromptAnalysis>;

@@ -139,7 +139,7 @@ export function writeUnitRecords(
       const unit = storedUnit({ stats, unit: u, plan: plans[u]!, deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
       if (proxySearch) unit.interp = storedInterpretability(proxySearch.best(u), stats.density[u]! > 0, tokenizer);
       finish(u, unit);
-      const search = { topTokens: topTexts.slice(0, 8), logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };
+      const search = { topTokens: topTexts, logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };
       writer.add(unit, search, stats.tokens, firstCompare);
     }
   } catch (e) {

@@ -12,6 +12,9 @@ import {
 } from "./format.js";
 import { searchUnits, type SearchHit, type SearchOptions } from "./search.js";
 
+/** How many top tokens older stores' search.json.gz kept per unit (the writer now keeps them all). */
+export const SEARCH_TOP_TOKENS_CAP = 8;
+
 
 /** A finished investigation folder, opened for reading (its files validated; see format.ts). */
 export class InvestigationStore {
@@ -242,7 +245,23 @@ export class InvestigationStore {
     };
   }
 
-  /** Units matching a query (search.ts: names, labels, top tokens, logit tokens; exact matches first). */
+  private fullTopTokens: string[][] | null = null;
+
+  /**
+   * Every unit's distinct top-activating token texts, most frequent first. search.json.gz of stores written before
+   * 2026-12 keeps the first SEARCH_TOP_TOKENS_CAP only: a list of that length is completed from the unit's record
+   * (once, on first use: about 1 s for 4,096 units).
+   */
+  allTopTokens(): readonly string[][] {
+    this.fullTopTokens ??= this.searchTable.map((e, i) => {
+      if (e.topTokens.length !== SEARCH_TOP_TOKENS_CAP) return e.topTokens;
+      const u = this.storedUnit(i);
+      return autoProxySpec(rankTopTokens(u.top.map((x) => this.sequence(x.s)[x.p]!)), this.texts).texts;
+    });
+    return this.fullTopTokens;
+  }
+
+  /** Units matching a query (search.ts: names, labels, every top token, logit tokens; ranked, exact matches first). */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
     return searchUnits(this, query, options);
   }
