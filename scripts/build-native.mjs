@@ -110,11 +110,12 @@ if (prebuildMode) {
   // binary that does not load (truncated by a concurrent build, wrong ABI) must not be packed.
   const tmp = join(root, "build", `prebuild-${process.pid}.node`);
   copyFileSync(join(root, "build", "Release", `${ADDON}.node`), tmp);
-  try {
-    require(tmp);
-  } catch (e) {
+  // In a child process: a damaged binary can crash the loader rather than throw.
+  const probe = spawnSync(process.execPath, ["-e", "require(process.argv[1])", tmp], { encoding: "utf8" });
+  if (probe.status !== 0) {
     rmSync(tmp, { force: true });
-    console.error(`saekit: the built addon does not load: ${e.message}`);
+    const why = probe.signal ? `the loader died (${probe.signal})` : probe.stderr.trim().split("\n").find((l) => /Error/.test(l)) ?? probe.stderr.trim();
+    console.error(`saekit: the built addon does not load: ${why}`);
     process.exit(1);
   }
   // One file per platform folder: a stale binary under another name would compete with the new one.
