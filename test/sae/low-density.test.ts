@@ -2,11 +2,11 @@
  * The ultra-low-density cluster on data whose truth is known: each row is a sparse sum of 24 orthonormal
  * ground-truth directions in 32 dimensions, 16 common ones (each in 8 % of rows) and 8 rare ones (1 %), with
  * magnitudes in [0.5, 1.5] and a little noise. A dictionary of 32 features under a strong L1 penalty (λ = 6)
- * trained with the paper's recipe (resample only features dead for a window, at 20/40/60 %) leaves part of it in a
- * low-density cluster (6 features firing on 0.1–0.3 % of rows) and recovers none of the 8 rare directions (no
- * decoder row within cosine 0.9 of them); resampling features whose density over a window is below 0.5 % (between
- * the cluster and the rare directions' 1 %) empties the cluster and recovers at least 6 of the 8. Measured with
- * other seeds: paper 0–3 of 8, low-density 6–7 of 8, every common direction in both.
+ * trained with the paper's recipe (resample only features dead for a window, at 20/40/60 %) ends with 13 of its 32
+ * features firing on < 0.1 % of the last 20 % of training rows (the low-density cluster) and recovers none of the
+ * 8 rare directions (no decoder row within cosine 0.9 of them); resampling features whose density over a window is
+ * below 0.5 % (between the cluster and the rare directions' 1 %) leaves 1 feature there and recovers 7 of the 8.
+ * Measured with other seeds and lengths: paper 0–3 of 8, low-density 6–7 of 8, every common direction in both.
  *
  * SAEKIT_TEST_RECIPE=paper runs the same assertions on the paper's recipe (they fail: that is the point).
  */
@@ -103,10 +103,10 @@ async function train(resample: ResampleMode) {
   const result = await trainSae({
     out, meta: META, source: (start) => new SparseTruthSource(7, start), architecture: "standard", dSae: 32, seed: 3,
     tokens: BATCH * STEPS, batchSize: BATCH, lr: 3e-3, l1Coefficient: 6, checkpointEvery: 0,
-    deadWindowTokens: BATCH * 50, resampleRows: 4096, resample, resampleThreshold: THRESHOLD,
+    deadWindowTokens: BATCH * 50, resampleRows: 4096, resample, resampleThreshold: THRESHOLD, densityWindowTokens: BATCH * 300,
   });
   const cos = bestCosines(result.sae);
-  // log10 density of each feature over the last 1M training tokens (all of this run).
+  // log10 density of each feature over the last 20 % of training (sparsity.safetensors).
   const sparsity = Array.from(loadSaeFolder(out).sparsity!);
   const training = JSON.parse(fs.readFileSync(join(out, "training.json"), "utf8"));
   return { result, common: cos.slice(0, COMMON), rare: cos.slice(COMMON), sparsity, training };
@@ -120,8 +120,8 @@ describe("low-density resampling on sparse ground truth", () => {
     expect(Math.min(...r.common)).toBeGreaterThan(0.9);
     const recovered = r.rare.filter((c) => c >= 0.9).length;
     expect(recovered, `best cosine per rare direction: ${r.rare.map((c) => c.toFixed(2)).join(" ")}`).toBeGreaterThanOrEqual(6);
-    const cluster = r.sparsity.filter((l) => l < Math.log10(3e-3)).length;
-    expect(cluster, "features firing on < 0.3 % of training rows at the end").toBe(0);
+    const cluster = r.sparsity.filter((l) => l < Math.log10(1e-3)).length;
+    expect(cluster, "features firing on < 0.1 % of the last 20 % of training rows").toBeLessThanOrEqual(2);
     if (recipe === "low-density") {
       // The schedule is recorded: threshold, window, interval and per-check counts.
       expect(r.training.resampling).toMatchObject({ mode: "low-density", threshold: THRESHOLD, everySteps: 75, windowSteps: 75, untilStep: 1200 });
