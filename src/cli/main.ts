@@ -17,6 +17,7 @@ import { registerSaeEval } from "./sae-eval.js";
 import { registerSaeTrain } from "./sae-train.js";
 import { registerSearch } from "./search.js";
 import { registerServe } from "./serve.js";
+import { registerSteer } from "./steer.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerInvestigate(program);
   registerFeatures(program);
   registerSearch(program);
+  registerSteer(program);
   registerPrompt(program);
   registerServe(program);
   registerDemo(program);

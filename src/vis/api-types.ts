@@ -13,6 +13,9 @@ export type { Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureSco
 /** GET /api/features/A/1?sort=…&desc=1&densityMin=…&densityMax=…&bin=…&limit=…&offset=… (analysis/feature-table.ts) */
 export type { FeatureTable as FeaturesResponse, FeatureTableColumn, FeatureTableRow } from "../analysis/feature-table.js";
 
+/** POST /api/steer (analysis/steering.ts) */
+export type { NextTokenShift, SteerResult } from "../analysis/steering-types.js";
+
 /** GET /api/runs */
 export interface RunsResponse {
   runs: RunInfo[];

@@ -12,6 +12,7 @@ import { PromptError } from "../analysis/prompt.js";
 import { featureTable, type FeatureTable, type FeatureTableQuery } from "../analysis/feature-table.js";
 import { round4 } from "../analysis/store.js";
 import { compareHits } from "../analysis/store/search.js";
+import { parseSteerFeature, steer, type SteerOptions, type SteerResult } from "../analysis/steering.js";
 import type { Workspace } from "../analysis/workspace.js";
 import { neuronSetName, unitSetOf, UnitNameError } from "../names.js";
 import type { CompareResponse, PromptAnalysis, RunInfo, SearchResponse, StaticPageData, UnitRecord } from "./api-types.js";
@@ -59,6 +60,18 @@ export class DashboardService {
 
   prompt(run: string, text: string): PromptAnalysis {
     return this.workspace.prompt(run, text);
+  }
+
+  /**
+   * Generation with chosen features of an SAE run steered (`617=+8`, `A/1/617=*2`, `617=8`; analysis/steering.ts),
+   * beside the unsteered text, and the next-token distribution shift at a prompt position.
+   */
+  steer(run: string, text: string, features: readonly string[], options: SteerOptions = {}): SteerResult {
+    const info = this.workspace.runInfoOf(run);
+    if (info.kind !== "feature") throw new UnitNameError(`${info.name} is a model's neurons; steering needs an SAE run (e.g. ${info.model}/1)`);
+    const { unit, tokenizer } = this.workspace.liveUnit(`${info.name}/0`);
+    const parsed = features.map((f) => parseSteerFeature(f, info.name, info.units));
+    return steer({ model: unit.model, sae: unit.sae!, hook: unit.hook, tokenizer, run: info.name }, text, parsed, options);
   }
 
   /** One page of a unit set's feature table (analysis/feature-table.ts): stored columns only, no record read. */

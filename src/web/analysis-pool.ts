@@ -22,11 +22,28 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { buildSync } from "esbuild";
+import type { SteerOptions } from "../analysis/steering.js";
+import type { DashboardService } from "../vis/service.js";
 
-export type AnalysisTask = { kind: "prompt"; run: string; text: string } | { kind: "compare"; a: string; b: string };
+export type AnalysisTask =
+  | { kind: "prompt"; run: string; text: string }
+  | { kind: "compare"; a: string; b: string }
+  | { kind: "steer"; run: string; text: string; features: string[]; options: SteerOptions };
 
 /** What runs a task (the worker side, or inline): returns the API response object, or throws. */
 export type AnalysisHandler = (task: AnalysisTask) => unknown;
+
+/** A task answered by the dashboard service (what a worker and the inline executor both do). */
+export function runTask(service: DashboardService, task: AnalysisTask): unknown {
+  switch (task.kind) {
+    case "prompt":
+      return service.prompt(task.run, task.text);
+    case "compare":
+      return service.compare(task.a, task.b);
+    case "steer":
+      return service.steer(task.run, task.text, task.features, task.options);
+  }
+}
 
 export interface AnalysisExecutor {
   /** Workers (1 for inline). */

@@ -6,13 +6,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openWorkspace } from "../analysis/workspace.js";
 import { dashboardService } from "../vis/service.js";
-import type { AnalysisTask } from "./analysis-pool.js";
+import { runTask, type AnalysisTask } from "./analysis-pool.js";
 
 const service = dashboardService(openWorkspace((workerData as { root: string }).root));
 
 parentPort!.on("message", ({ id, task }: { id: number; task: AnalysisTask }) => {
   try {
-    const result = task.kind === "prompt" ? service.prompt(task.run, task.text) : service.compare(task.a, task.b);
+    const result = runTask(service, task);
     parentPort!.postMessage({ id, result });
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));

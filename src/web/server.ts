@@ -8,6 +8,7 @@
  *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&limit=100&offset=0]   FeaturesResponse
  *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
  *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
+ *   POST /api/steer   {"run": "A/1", "text": "…", "features": ["617=+8"], "tokens"?: 40, "temperature"?: 0, "seed"?: 0, "position"?: N}   SteerResult
  *   GET  /, /feature/*, /features/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
  *
  * Every failure is JSON `{error}` with a status that says whose fault it is: 400 malformed name or request (bad
@@ -26,7 +27,8 @@ import os from "node:os";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { FEATURE_TABLE_COLUMNS, FeatureTableError, type FeatureTableColumn } from "../analysis/feature-table.js";
 import type { Workspace } from "../analysis/workspace.js";
-import { AbandonedError, InlineExecutor, QueueFullError, type AnalysisExecutor, type AnalysisTask, type SerializedError } from "./analysis-pool.js";
+import { SteerSpecError } from "../analysis/steering.js";
+import { AbandonedError, InlineExecutor, runTask, QueueFullError, type AnalysisExecutor, type AnalysisTask, type SerializedError } from "./analysis-pool.js";
 import { appBundle } from "../vis/bundle.js";
 import { APP_CSS_PATH, APP_JS_PATH, appShellHtml } from "../vis/html.js";
 import type { ErrorResponse, RunsResponse } from "../vis/api-types.js";
@@ -67,7 +69,7 @@ class HttpError extends Error {
 /** The status of an error thrown by a handler or by fastify itself. */
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
-  if (err instanceof UnitNameError || err instanceof PromptError) return 400;
+  if (err instanceof UnitNameError || err instanceof PromptError || err instanceof SteerSpecError) return 400;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof UnavailableError) return 409;
   if (err instanceof TooLargeError) return 413;
@@ -141,7 +143,7 @@ function allowedHostNames(boundAddress: string, extra: readonly string[]): Set<s
 
 /** Rebuilds a worker's error as the class the error handler maps to a status (analysis-pool.ts' ErrorFactory). */
 export function serviceError(e: SerializedError): Error {
-  const classes: Record<string, new (message: string) => Error> = { UnitNameError, NotFoundError, UnavailableError, TooLargeError, PromptError };
+  const classes: Record<string, new (message: string) => Error> = { UnitNameError, NotFoundError, UnavailableError, TooLargeError, PromptError, SteerSpecError };
   const Class = classes[e.name];
   if (Class) return new Class(e.message);
   return Object.assign(new Error(e.message), { name: e.name, stack: e.stack ?? `${e.name}: ${e.message}` });
@@ -160,7 +162,7 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   const service = dashboardService(workspace);
   const maxPromptChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
   const logError = options.logError ?? ((line: string) => console.error(line));
-  const analysis = options.analysis ?? new InlineExecutor((task) => (task.kind === "prompt" ? service.prompt(task.run, task.text) : service.compare(task.a, task.b)));
+  const analysis = options.analysis ?? new InlineExecutor((task) => runTask(service, task));
   const compareCache = new Map<string, Promise<unknown>>();
   /** A task for the executor, abandoned (while still queued) when the client disconnects. */
   const analyse = (task: AnalysisTask, req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -235,7 +237,7 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
       req.log.error({ err }, "request failed");
       logError(`${new Date().toISOString()} ${req.method} ${req.url.length > 300 ? `${req.url.slice(0, 297)}...` : req.url} → ${status}: ${err.stack ?? err.message}`);
       message = `internal error: ${err.message}`;
-    } else if (err instanceof HttpError || err instanceof UnitNameError || err instanceof NotFoundError || err instanceof UnavailableError || err instanceof TooLargeError || err instanceof PromptError) {
+    } else if (err instanceof HttpError || err instanceof UnitNameError || err instanceof NotFoundError || err instanceof UnavailableError || err instanceof TooLargeError || err instanceof PromptError || err instanceof SteerSpecError) {
       message = err.message;
     } else {
       message = clientMessage(err, status, req);
@@ -348,12 +350,34 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return analyse({ kind: "prompt", run, text }, req, reply);
   });
 
+  app.post("/api/steer", async (req, reply) => {
+    const body = req.body as unknown;
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new HttpError(400, 'the body must be a JSON object {"run": "A/1", "text": "…", "features": ["617=+8"]}');
+    }
+    const { run, text, features, tokens, temperature, seed, position } = body as Record<string, unknown>;
+    if (typeof run !== "string" || run === "") throw new HttpError(400, 'missing or non-string field "run" (an SAE run, e.g. "A/1")');
+    if (typeof text !== "string") throw new HttpError(400, 'missing or non-string field "text" (the prompt)');
+    if (text.length > maxPromptChars) throw new HttpError(413, `the prompt has ${text.length} characters; the limit is ${maxPromptChars}`);
+    if (!Array.isArray(features) || features.length === 0 || features.length > 16 || !features.every((f) => typeof f === "string" && f.length <= 64)) {
+      throw new HttpError(400, 'field "features" must be a list of 1–16 strings such as "617=+8", "617=*2" or "617=8"');
+    }
+    const num = (name: string, v: unknown): number | undefined => {
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new HttpError(400, `field "${name}" must be a number`);
+      return v;
+    };
+    const options = { tokens: num("tokens", tokens), temperature: num("temperature", temperature), seed: num("seed", seed), position: num("position", position) };
+    return analyse({ kind: "steer", run, text, features: features as string[], options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) }, req, reply);
+  });
+
   const wrongMethod = (allowed: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
     reply.header("allow", allowed);
     const body: ErrorResponse = { error: `use ${allowed} for this route` };
     return reply.code(405).send(body);
   };
   app.get("/api/prompt", wrongMethod("POST"));
+  app.get("/api/steer", wrongMethod("POST"));
   for (const route of ["/api/runs", "/api/unit/*", "/api/features/*", "/api/search", "/api/compare"]) {
     app.route({ method: ["POST", "PUT", "DELETE", "PATCH"], url: route, handler: wrongMethod("GET") });
   }

@@ -6,7 +6,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
-import { AnalysisPool, InlineExecutor, type AnalysisTask } from "../../src/web/analysis-pool.js";
+import { runTask, AnalysisPool, InlineExecutor, type AnalysisTask } from "../../src/web/analysis-pool.js";
 import { bindWarning, createServer, listen, serviceError } from "../../src/web/server.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { buildFixture, LIVE, type Fixture } from "./fixture.js";
@@ -33,7 +33,7 @@ function gatedExecutor(maxQueue: number) {
   let open = () => {};
   const executor = new InlineExecutor((task) => {
     started.push(task);
-    const answer = () => (task.kind === "prompt" ? service.prompt(task.run, task.text) : service.compare(task.a, task.b));
+    const answer = () => runTask(service, task);
     return gate ? gate.then(answer) : answer();
   }, maxQueue);
   return {

@@ -6,6 +6,7 @@ import type {
   RunInfo,
   RunsResponse,
   SearchResponse,
+  SteerResult,
   UnitRecord,
 } from "./types.js";
 import { AppError, type DataSource } from "./source.js";
@@ -83,6 +84,14 @@ export class LiveSource implements DataSource {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ run, text }),
+    });
+  }
+
+  steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number }): Promise<SteerResult> {
+    return request<SteerResult>("/api/steer", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ run, text, features, ...options }),
     });
   }
 

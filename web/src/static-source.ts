@@ -5,6 +5,7 @@ import type {
   PromptAnalysis,
   RunInfo,
   SearchResponse,
+  SteerResult,
   StaticPageData,
   UnitRecord,
 } from "./types.js";
@@ -52,6 +53,10 @@ export class StaticSource implements DataSource {
       }
     }
     return Promise.resolve({ query, hits });
+  }
+
+  steer(): Promise<SteerResult> {
+    return Promise.reject(new AppError("steering runs the model: open this page with `saekit serve`", 404));
   }
 
   features(run: string): Promise<FeaturesResponse> {

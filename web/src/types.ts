@@ -12,6 +12,7 @@ export type {
   RunInfo,
   RunsResponse,
   SearchResponse,
+  SteerResult,
   StaticPageData,
   TokenWeight,
   UnitRecord,

@@ -1,4 +1,5 @@
 /** The prompt page: analyse a text, colour its tokens by a chosen feature, rank the features that matter. */
+import { steerPanel } from "./steer-panel.js";
 import type { PromptAnalysis, PromptFeatureScore, RunInfo } from "../types.js";
 import { type App, unitLink } from "../app.js";
 import { activationBg } from "../colors.js";
@@ -30,6 +31,9 @@ const RANKINGS: { key: RankingKey; title: string; help: string; format: (v: numb
     format: (v) => signed(v),
   },
 ];
+
+/** The server's default prompt limit (src/web/server.ts DEFAULT_MAX_PROMPT_CHARS): checked here before sending. */
+export const MAX_PROMPT_CHARS = 2000;
 
 export async function promptPage(app: App, route: PromptRoute): Promise<HTMLElement> {
   document.title = "Prompt · saekit";
@@ -69,6 +73,7 @@ export async function promptPage(app: App, route: PromptRoute): Promise<HTMLElem
     },
     "Analyse",
   );
+  const formMessage = h("div", { "data-testid": "prompt-form-message" });
   const form = h(
     "form",
     {
@@ -76,8 +81,15 @@ export async function promptPage(app: App, route: PromptRoute): Promise<HTMLElem
       onsubmit: (ev: SubmitEvent) => {
         ev.preventDefault();
         const text = textarea.value;
-        if (text.trim().length === 0 || !select.value) return;
-        app.navigate(promptPath(select.value, text));
+        if (!select.value) return;
+        if (text.trim().length === 0) return void formMessage.replaceChildren(errorBox("the prompt is empty: type a text to analyse"));
+        if (text.length > MAX_PROMPT_CHARS) {
+          return void formMessage.replaceChildren(errorBox(`the prompt has ${text.length} characters; the server takes at most ${MAX_PROMPT_CHARS} (about 400 tokens; the model's context is shorter still)`));
+        }
+        formMessage.replaceChildren();
+        // Keep the feature the tokens are coloured by, when it belongs to the chosen run.
+        const feature = route.feature && route.feature.startsWith(`${select.value}/`) ? route.feature : null;
+        app.navigate(promptPath(select.value, text, feature));
       },
     },
     h("h1", null, "Prompt analysis"),
@@ -91,12 +103,17 @@ export async function promptPage(app: App, route: PromptRoute): Promise<HTMLElem
       runsError ? errorBox(runsError) : null,
       !isStatic && !runsError && runs.length === 0 ? h("span", { class: "note" }, "No promptable run: start `saekit serve` with a model and SAE loaded.") : null,
     ),
+    formMessage,
   );
   textarea.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
   });
 
   const page = h("div", { class: "prompt-page" }, form);
+  if (!isStatic && route.text && runSel) {
+    const f = route.feature && route.feature.startsWith(`${runSel}/`) ? `${route.feature.slice(runSel.length + 1)}=+8` : "";
+    page.append(steerPanel(app, runSel, { features: f, text: route.text }));
+  }
   if (route.text && runSel) {
     // The form shows at once; the analysis (a model run on the server) fills in below when it arrives.
     const slot = h("div", { class: "prompt-slot", "aria-live": "polite" }, h("p", { class: "loading" }, `Analysing the prompt on ${runSel}…`));

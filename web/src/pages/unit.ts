@@ -9,6 +9,7 @@ import { interpretabilityPanel } from "./unit-interpretability.js";
 import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js";
 import { logitsPanel } from "./unit-logits.js";
 import { comparePanel, matchPanel, neuronsPanel } from "./unit-relations.js";
+import { steerPanel } from "./steer-panel.js";
 
 export async function unitPage(app: App, name: string): Promise<HTMLElement> {
   const u = await app.source.unit(name);
@@ -58,5 +59,6 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
     ablationPanel(u),
     intervalsPanel(u),
     comparePanel(app, u),
+    u.kind === "feature" && app.source.mode === "live" ? steerPanel(app, run, { features: `${u.index}=+8`, text: "" }) : null,
   );
 }

@@ -1,0 +1,60 @@
+/**
+ * Steering on the shipped A/1 (analysis/steering.ts through DashboardService.steer and `saekit steer`): feature 617
+ * (" United"; its top logits " States", " Nations") raises the probability of " States"; ×1 changes nothing; sampling
+ * is seeded; specs parse as documented and bad ones are refused by name.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { parseSteerFeature, SteerSpecError } from "../../src/analysis/steering.js";
+import { openWorkspace } from "../../src/analysis/workspace.js";
+import { dashboardService } from "../../src/vis/service.js";
+import { captureCliOutput, runCli } from "../helpers/cli.js";
+
+const ws = openWorkspace();
+const svc = dashboardService(ws);
+afterAll(() => ws.close());
+const out = captureCliOutput();
+
+describe("steering", () => {
+  it("parses =8 (clamp), =+8 / =-3 (add) and =*2 (scale), refusing other sets and bad values", () => {
+    expect(parseSteerFeature("A/1/617=8", "A/1", 4096)).toEqual({ index: 617, mode: "clamp", value: 8 });
+    expect(parseSteerFeature("617=+8", "A/1", 4096)).toEqual({ index: 617, mode: "add", value: 8 });
+    expect(parseSteerFeature("617=-3", "A/1", 4096)).toEqual({ index: 617, mode: "add", value: -3 });
+    expect(parseSteerFeature("617=*2", "A/1", 4096)).toEqual({ index: 617, mode: "scale", value: 2 });
+    expect(() => parseSteerFeature("B/1/617=8", "A/1", 4096)).toThrow(/B\/1 is not the steered SAE's set A\/1/);
+    expect(() => parseSteerFeature("9999=8", "A/1", 4096)).toThrow(/has 4096 features/);
+    expect(() => parseSteerFeature("617", "A/1", 4096)).toThrow(SteerSpecError);
+  });
+
+  it("A/1/617=+8 raises the probability of \" States\" and steers the generated text towards it", () => {
+    const r = svc.steer("A/1", "Last year I travelled to the", ["A/1/617=+8"], { tokens: 12 });
+    const states = r.nextToken.raised.find((s) => s.text === " States");
+    expect(states).toBeDefined();
+    expect(states!.after).toBeGreaterThan(3 * states!.before);
+    expect(r.nextToken.raised[0]!.text).toBe(" States");
+    // Generation: " States" comes more often, and without its " United".
+    const g = svc.steer("A/1", "The president of the", ["A/1/617=+8"], { tokens: 20 });
+    const count = (t: string[], w: string) => t.filter((x) => x === w).length;
+    expect(count(g.steered.tokens, " States")).toBeGreaterThan(count(g.unsteered.tokens, " States"));
+    expect(count(g.steered.tokens, " United")).toBeLessThan(count(g.unsteered.tokens, " United"));
+    expect(r.features).toEqual([{ name: "A/1/617", index: 617, mode: "add", value: 8, label: "+8" }]);
+  });
+
+  it("×1 changes nothing; a seeded temperature gives the same text twice", () => {
+    const same = svc.steer("A/1", "The state of the union is", ["617=*1"], { tokens: 6 });
+    expect(same.steered).toEqual(same.unsteered);
+    expect(same.nextToken.topAfter).toEqual(same.nextToken.topBefore);
+    const a = svc.steer("A/1", "The state of the union is", ["617=8"], { tokens: 8, temperature: 1, seed: 7 });
+    const b = svc.steer("A/1", "The state of the union is", ["617=8"], { tokens: 8, temperature: 1, seed: 7 });
+    expect(b.steered.text).toBe(a.steered.text);
+    expect(b.unsteered.text).toBe(a.unsteered.text);
+    expect(() => svc.steer("A/1", "hi", ["617=8"], { tokens: 500 })).toThrow(/tokens must be an integer in \[0, 128\]/);
+    expect(() => svc.steer("A/neuron", "hi", ["3=8"])).toThrow(/steering needs an SAE run/);
+  });
+
+  it("saekit steer --json", async () => {
+    await runCli("steer", "--sae", `${ws.root}/A/1`, "--feature", "A/1/617=+8", "--text", "Last year I travelled to the", "--tokens", "4", "--json");
+    const r = JSON.parse(out.text()) as { nextToken: { raised: { text: string }[] }; steered: { tokens: string[] } };
+    expect(r.nextToken.raised[0]!.text).toBe(" States");
+    expect(r.steered.tokens).toHaveLength(4);
+  });
+});
