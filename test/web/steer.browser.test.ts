@@ -1,0 +1,86 @@
+/**
+ * Steering and the prompt form in Chromium against `createServer` on the shipped models: the feature page of
+ * A/1/617 (" United") steers "The president of the" and shows the service's texts and the rise of " States"; the
+ * prompt page keeps feature= after Analyse, prefills the steering panel with it, and checks empty and over-long
+ * prompts before sending. Screenshots: test-artifacts/steer-feature.png, steer-prompt.png.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
+import { dashboardService } from "../../src/vis/service.js";
+import { createServer, listen } from "../../src/web/server.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = path.resolve("test-artifacts");
+
+let ws: Workspace;
+let server: FastifyInstance;
+let url: string;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  ws = openWorkspace();
+  server = createServer(ws);
+  url = await listen(server, { port: 0 });
+  browser = await chromium.launch({ executablePath: CHROMIUM });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => pageErrors.push(`page error: ${e.message}`));
+  page.setDefaultTimeout(30_000);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  ws?.close();
+});
+
+const pct = (p: number) => `${(100 * p).toFixed(2)} %`;
+
+describe("steering in chromium", () => {
+  it("the feature page of A/1/617 steers a prompt: the service's texts, and ' States' raised most", async () => {
+    const want = dashboardService(ws).steer("A/1", "The president of the", ["617=+8"], { tokens: 20 });
+    await page.goto(`${url}feature/A/1/617`);
+    const panel = page.locator('[data-testid="steer-panel"]');
+    expect(await panel.locator('[data-testid="steer-features"]').inputValue()).toBe("617=+8");
+    await panel.locator('[data-testid="steer-text"]').fill("The president of the");
+    await panel.locator('[data-testid="steer-tokens"]').fill("20");
+    await panel.locator('[data-testid="steer-submit"]').click();
+    await expect.poll(() => panel.locator('[data-testid="steer-steered"]').textContent()).toBe(`The president of the${want.steered.text}`);
+    expect(await panel.locator('[data-testid="steer-unsteered"]').textContent()).toBe(`The president of the${want.unsteered.text}`);
+    expect(want.steered.text).not.toBe(want.unsteered.text);
+    const first = panel.locator('[data-testid="steer-raised"] [data-testid="steer-shift-row"]').first();
+    expect(await first.getAttribute("data-token")).toBe(" States");
+    expect(await first.locator("td").allTextContents()).toEqual(["·States", pct(want.nextToken.raised[0]!.before), pct(want.nextToken.raised[0]!.after)]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "steer-feature.png"), fullPage: true });
+    // A bad spec is the server's 400 message, shown in the panel.
+    await panel.locator('[data-testid="steer-features"]').fill("617=abc");
+    await panel.locator('[data-testid="steer-submit"]').click();
+    await expect.poll(() => panel.locator('[data-testid="error"]').textContent()).toMatch(/expected UNIT=VALUE.*HTTP 400/);
+  });
+
+  it("the prompt page keeps feature= after Analyse, prefills steering with it, and checks the prompt before sending", async () => {
+    await page.goto(`${url}prompt?run=A/1&text=${encodeURIComponent("France and the United States")}&feature=A/1/617`);
+    await expect.poll(() => page.locator('[data-testid="steer-panel"] [data-testid="steer-features"]').inputValue()).toBe("617=+8");
+    await page.locator('[data-testid="prompt-input"]').fill("Germany and the United Kingdom");
+    await page.locator('[data-testid="prompt-submit"]').click();
+    await page.waitForURL(/text=Germany/);
+    expect(new URL(page.url()).searchParams.get("feature")).toBe("A/1/617");
+    await page.screenshot({ path: path.join(ARTIFACTS, "steer-prompt.png"), fullPage: true });
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.locator('[data-testid="prompt-input"]').fill("   ");
+    await page.locator('[data-testid="prompt-submit"]').click();
+    await expect.poll(() => page.locator('[data-testid="prompt-form-message"]').textContent()).toContain("the prompt is empty");
+    await page.locator('[data-testid="prompt-input"]').fill("x".repeat(2001));
+    await page.locator('[data-testid="prompt-submit"]').click();
+    await expect.poll(() => page.locator('[data-testid="prompt-form-message"]').textContent()).toContain("2001 characters; the server takes at most 2000");
+    expect(requests.filter((u) => u.includes("/api/prompt"))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
