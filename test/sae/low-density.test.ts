@@ -129,4 +129,20 @@ describe("low-density resampling on sparse ground truth", () => {
       expect(r.training.resampled.some((e: { resampled: number }) => e.resampled > 0)).toBe(true);
     }
   }, 120_000);
+
+  it("a resume with another low-density schedule or AuxK setting is refused, naming the setting", async () => {
+    const out = join(tmp, "resume");
+    const base = {
+      out, meta: META, source: (start: number) => new SparseTruthSource(7, start), architecture: "standard" as const, dSae: 32, seed: 3,
+      tokens: BATCH * 40, batchSize: BATCH, lr: 3e-3, l1Coefficient: 6, checkpointEvery: 0, resampleRows: 1024, resampleThreshold: THRESHOLD,
+    };
+    const controller = new AbortController();
+    const first = await trainSae({ ...base, signal: controller.signal, onProgress: (e) => { if (e.type === "step" && e.step === 10) controller.abort(); } });
+    expect(first.completed).toBe(false);
+    await expect(trainSae({ ...base, resume: true, resampleThreshold: 1e-4 })).rejects.toThrow(/lowDensityResample/);
+    await expect(trainSae({ ...base, resume: true, auxCoefficient: 0.1 })).rejects.toThrow(/auxCoefficient/);
+    await expect(trainSae({ ...base, resume: true, resample: "paper" })).rejects.toThrow(/resample \("low-density" → "paper"\)/);
+    const resumed = await trainSae({ ...base, resume: true });
+    expect(resumed.completed).toBe(true);
+  }, 120_000);
 });
