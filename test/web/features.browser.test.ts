@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { log10Bin } from "../../src/analysis/feature-table.js";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { createServer, listen } from "../../src/web/server.js";
-import { buildFixture, D_SAE, type Fixture } from "./fixture.js";
+import { buildFixture, D_SAE, LIVE, type Fixture } from "./fixture.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.resolve("test-artifacts");
@@ -130,6 +130,21 @@ describe("feature table in chromium", () => {
     // Clear filters: every unit again.
     await page.locator('[data-testid="features-clear"]').click();
     await expect.poll(count).toBe(`rows 1–${D_SAE} of ${D_SAE}`);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("activation histogram view (issue 15)", () => {
+  it("opens in the log-density view with its own legend; linear brings the 'proxy does not hold' legend", async () => {
+    await page.goto(`${url}feature/A/1/${LIVE}`);
+    const panel = page.locator('[data-testid="panel-activations"]');
+    await expect.poll(() => panel.locator('[data-testid="histogram-log"]').getAttribute("class")).toBe("active");
+    expect(await panel.locator('[data-testid="histogram-linear"]').getAttribute("class")).toBe("");
+    expect(await panel.locator('[data-testid="legend-log"]').textContent()).toContain("share of all tokens");
+    expect(await panel.textContent()).not.toContain("proxy does not hold");
+    await panel.locator('[data-testid="histogram-linear"]').click();
+    await expect.poll(() => panel.textContent()).toContain("proxy does not hold");
+    expect(await panel.locator('[data-testid="legend-log"]').count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
 });

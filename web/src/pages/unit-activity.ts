@@ -66,7 +66,8 @@ function activationChart(u: UnitRecord, bins: Bin[], log: boolean): HTMLElement 
   );
 }
 
-function llrLegend(range: number): HTMLElement {
+/** The legend of the view shown: the log view draws every firing token in one series (no "does not hold" bars). */
+function llrLegend(range: number, log: boolean): HTMLElement {
   return h(
     "div",
     { class: "legend" },
@@ -78,17 +79,23 @@ function llrLegend(range: number): HTMLElement {
       h("span", { class: "gradient", style: `background: ${divergingGradientCss()}` }),
       h("span", null, signed(range, 2)),
     ),
-    h("span", { class: "legend-item" }, h("span", { class: "swatch hollow" }), "proxy does not hold"),
+    log ? h("span", { class: "legend-item", "data-testid": "legend-log" }, "log scale: share of all tokens per bin, every firing token")
+      : h("span", { class: "legend-item" }, h("span", { class: "swatch hollow" }), "proxy does not hold"),
   );
 }
 
 export function activationsPanel(u: UnitRecord): HTMLElement {
   const bins = binsOf(u);
-  let log = false;
+  const hasProxy = bins.some((b) => b.proxyCount !== null);
+  // Opens in the log-density view: on a linear axis the proxy's rare high bins vanish beside the low bins' bulk.
+  let log = true;
   const holder = h("div", { class: "chart-holder" });
+  const legend = h("div", null);
+  const drawLegend = () => legend.replaceChildren(hasProxy ? llrLegend(llrRange(bins), log) : "");
   const draw = () => {
     for (const c of holder.querySelectorAll("canvas")) destroyChart(c);
     holder.replaceChildren(activationChart(u, bins, log));
+    drawLegend();
     mountCharts();
   };
   const buttons = (["linear", "log density"] as const).map((name) =>
@@ -96,7 +103,7 @@ export function activationsPanel(u: UnitRecord): HTMLElement {
       "button",
       {
         type: "button",
-        class: name === "linear" ? "active" : "",
+        class: (name !== "linear") === log ? "active" : "",
         "data-testid": `histogram-${name === "linear" ? "linear" : "log"}`,
         onclick: (ev: MouseEvent) => {
           log = name !== "linear";
@@ -108,7 +115,7 @@ export function activationsPanel(u: UnitRecord): HTMLElement {
     ),
   );
   holder.append(activationChart(u, bins, log));
-  const hasProxy = bins.some((b) => b.proxyCount !== null);
+  drawLegend();
   return panel(
     "panel-activations",
     "Activations",
@@ -120,7 +127,7 @@ export function activationsPanel(u: UnitRecord): HTMLElement {
     ]),
     h("div", { class: "panel-bar" }, h("span", { class: "caption" }, "Histogram of non-zero activations"), h("div", { class: "toggle" }, buttons)),
     holder,
-    hasProxy ? llrLegend(llrRange(bins)) : null,
+    legend,
   );
 }
 
