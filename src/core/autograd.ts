@@ -538,15 +538,12 @@ export class Tape {
     const dB = wantGrad && b?.requiresGrad ? allocate(vocab, dtype) : null;
     const nll = options.perToken ?? allocate(rows, dtype);
     const logits = scratchFor(dtype, Math.min(chunkRows, Math.max(rows, 1)) * vocab);
-    // W serves every chunk (as B of logits = x W and of dX = dlogits Wᵀ): prepared once (bf16: converted once).
-    const packedW = k.packB(false, d, vocab, w.data, vocab);
-    const packedWt = dX ? k.packB(true, vocab, d, w.data, vocab) : null;
     let total = 0;
     for (let r0 = 0; r0 < rows; r0 += chunkRows) {
       const n = Math.min(chunkRows, rows - r0);
       const chunk = logits.subarray(0, n * vocab);
       const xChunk = x.data.subarray(r0 * d, (r0 + n) * d);
-      k.gemmPackedB(false, n, 1, xChunk, d, packedW, 0, chunk, vocab);
+      k.gemm(false, false, n, vocab, d, 1, xChunk, d, w.data, vocab, 0, chunk, vocab);
       if (b) k.addBias(chunk, n, vocab, b.data);
       const nllChunk = nll.subarray(r0, r0 + n);
       k.softmaxCrossEntropyRows(chunk, n, vocab, targets.subarray(r0, r0 + n), ignoreIndex, wantGrad ? 1 / count : null, nllChunk);
@@ -554,7 +551,7 @@ export class Tape {
       if (!wantGrad) continue;
       if (dW) k.gemm(true, false, d, vocab, n, 1, xChunk, d, chunk, vocab, 1, dW, vocab);
       if (dB) k.sumOverRows(chunk, n, vocab, dB, true);
-      if (dX) k.gemmPackedB(false, n, 1, chunk, vocab, packedWt!, 0, dX.subarray(r0 * d, (r0 + n) * d), d);
+      if (dX) k.gemm(false, true, n, d, vocab, 1, chunk, vocab, w.data, vocab, 0, dX.subarray(r0 * d, (r0 + n) * d), d);
     }
     const loss = Tensor.scalar(count === 0 ? 0 : total / count, dtype);
     return this.record(loss, inputs, (dOut) => {
