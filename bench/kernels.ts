@@ -94,10 +94,15 @@ export function benchKernels(): void {
   console.log(`# kernels — active backend: ${info.name}${native ? ` (native isa ${native.isa}, ${native.threads} threads)` : ""}`);
   if (!native) console.log(`native addon unavailable: ${info.fallbackReason ?? "not built"}; TS figures only`);
   const rng = new Rng(42);
-  const peak = measureFmaPeakGflops();
+  // Best of 5: a ~0.1 s register-only loop is easily cut short by other processes on a shared machine.
+  const bestPeak = (measure: () => number | undefined) => {
+    const runs = Array.from({ length: 5 }, measure).filter((x): x is number => x !== undefined);
+    return runs.length ? Math.max(...runs) : undefined;
+  };
+  const peak = bestPeak(measureFmaPeakGflops);
   if (peak) console.log(`machine FMA peak (register-only FMAs on ${native!.threads} threads, ${native!.isa}): ${peak.toFixed(1)} GFLOP/s`);
   const bf16 = native?.withPrecision("bf16");
-  const peak16 = native && native.bf16Path !== "emulated" ? measureBf16PeakGflops() : undefined;
+  const peak16 = native && native.bf16Path !== "emulated" ? bestPeak(measureBf16PeakGflops) : undefined;
   if (native) {
     console.log(
       peak16
