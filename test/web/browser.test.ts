@@ -3,47 +3,31 @@
  * 127.0.0.1: home, search, the feature page's panels with the fixture's numbers, a live prompt, a neuron page.
  * Screenshots go to test-artifacts/ (gitignored).
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import type { UnitRecord } from "../../src/vis/api-types.js";
-import { createServer, listen } from "../../src/web/server.js";
 import { buildFixture, LIVE, type Fixture } from "./fixture.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = path.resolve("test-artifacts");
+import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let fx: Fixture;
 let ws: Workspace;
+let session: BrowserSession;
 let server: FastifyInstance;
 let url: string;
-let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
-  }
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   fx = await buildFixture();
   ws = openWorkspace(fx.root);
-  server = createServer(ws);
-  url = await listen(server, { port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("pageerror", (e) => pageErrors.push(`page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error") pageErrors.push(`console error: ${m.text()}`);
-  });
-  page.setDefaultTimeout(20_000);
+  session = await startBrowserSession(ws, { pageErrors, consoleErrors: true });
+  ({ server, url, page } = session);
 });
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
   ws?.close();
   fx?.cleanup();
 });

@@ -3,42 +3,31 @@
  * home card, rows and values from the store's columns, sorting by a column heading, the density-range filter and
  * a click on a density-histogram bar filtering the table to that bin. Screenshots in test-artifacts/features-*.png.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { log10Bin } from "../../src/analysis/feature-table.js";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
-import { createServer, listen } from "../../src/web/server.js";
 import { buildFixture, D_SAE, LIVE, type Fixture } from "./fixture.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = path.resolve("test-artifacts");
+import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let fx: Fixture;
 let ws: Workspace;
+let session: BrowserSession;
 let server: FastifyInstance;
 let url: string;
-let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   fx = await buildFixture();
   ws = openWorkspace(fx.root);
-  server = createServer(ws);
-  url = await listen(server, { port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("pageerror", (e) => pageErrors.push(`page error: ${e.message}`));
-  page.setDefaultTimeout(20_000);
+  session = await startBrowserSession(ws, { pageErrors });
+  ({ server, url, page } = session);
 });
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
   ws?.close();
   fx?.cleanup();
 });

@@ -4,39 +4,28 @@
  * prompt page keeps feature= after Analyse, prefills the steering panel with it, and checks empty and over-long
  * prompts before sending. Screenshots: test-artifacts/steer-feature.png, steer-prompt.png.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { dashboardService } from "../../src/vis/service.js";
-import { createServer, listen } from "../../src/web/server.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = path.resolve("test-artifacts");
+import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let ws: Workspace;
+let session: BrowserSession;
 let server: FastifyInstance;
 let url: string;
-let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   ws = openWorkspace();
-  server = createServer(ws);
-  url = await listen(server, { port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("pageerror", (e) => pageErrors.push(`page error: ${e.message}`));
-  page.setDefaultTimeout(30_000);
+  session = await startBrowserSession(ws, { pageErrors, timeoutMs: 30_000 });
+  ({ server, url, page } = session);
 });
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
   ws?.close();
 });
 
