@@ -54,9 +54,10 @@ export interface TrainSaeOptions {
   /** Steps over which λ ramps up linearly from 0 (default 5% of steps). */
   l1WarmupSteps?: number;
   /**
-   * Resampling (standard): "low-density" (default) resamples features below resampleThreshold over the last
-   * resampleWindowTokens, every resampleEveryTokens until the last 20 % of training; "paper" resamples features
-   * dead for deadWindowTokens at resampleSteps (Towards Monosemanticity as shipped before); "none".
+   * Resampling (standard): "paper" (default) resamples features dead for deadWindowTokens at resampleSteps
+   * (Towards Monosemanticity, as the shipped runs were trained); "low-density" resamples features below
+   * resampleThreshold over the last resampleWindowTokens, every resampleEveryTokens until the last 20 % of training
+   * (opt-in: on model A at 10 M tokens its untuned schedule thrashes — see README); "none".
    */
   resample?: ResampleMode;
   /** low-density: density below which a feature is resampled (default 1e-4). */
@@ -511,7 +512,7 @@ export const SAE_TRAIN_DEFAULTS = {
   l1Coefficient: 5,
   lr: { standard: 4e-4, topk: 5e-4 },
   seed: 0,
-  resample: "low-density" as ResampleMode,
+  resample: "paper" as ResampleMode,
   resampleThreshold: 1e-4,
   deadWindowTokens: 1_000_000,
   checkpointEvery: 500,

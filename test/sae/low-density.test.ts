@@ -133,7 +133,7 @@ describe("low-density resampling on sparse ground truth", () => {
   it("a resume with another low-density schedule or AuxK setting is refused, naming the setting", async () => {
     const out = join(tmp, "resume");
     const base = {
-      out, meta: META, source: (start: number) => new SparseTruthSource(7, start), architecture: "standard" as const, dSae: 32, seed: 3,
+      out, meta: META, source: (start: number) => new SparseTruthSource(7, start), architecture: "standard" as const, resample: "low-density" as const, dSae: 32, seed: 3,
       tokens: BATCH * 40, batchSize: BATCH, lr: 3e-3, l1Coefficient: 6, checkpointEvery: 0, resampleRows: 1024, resampleThreshold: THRESHOLD,
     };
     const controller = new AbortController();
