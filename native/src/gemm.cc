@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "aligned_buffer.h"
 #include "bf16.h"
 #include "cpu.h"
 #include "simd.h"
@@ -225,24 +226,8 @@ Blocking tuned_blocking(Isa isa) {
 
 // ---- per-thread packing buffers -------------------------------------------------------------------------
 
-struct AlignedBuffer {
-  float* data = nullptr;
-  size_t capacity = 0;
-  ~AlignedBuffer() { std::free(data); }
-  float* get(size_t floats) {
-    if (floats > capacity) {
-      std::free(data);
-      const size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data) throw std::bad_alloc();
-      capacity = floats;
-    }
-    return data;
-  }
-};
-
-thread_local AlignedBuffer t_pack_a;
-thread_local AlignedBuffer t_pack_b;
+thread_local AlignedBuffer<float> t_pack_a;
+thread_local AlignedBuffer<float> t_pack_b;
 
 void round_packed(float* p, long n) {
   for (long i = 0; i < n; ++i) p[i] = round_to_bf16(p[i]);

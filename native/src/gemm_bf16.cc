@@ -16,6 +16,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "aligned_buffer.h"
 #include "bf16.h"
 #include "cpu.h"
 #include "gemm.h"
@@ -40,24 +41,8 @@ Bf16Blocking blocking_for(Bf16Path path) {
   return {12, 512, 480, 3072, 2};
 }
 
-struct AlignedU16 {
-  uint16_t* data = nullptr;
-  size_t capacity = 0;
-  ~AlignedU16() { std::free(data); }
-  uint16_t* get(size_t n) {
-    if (n > capacity) {
-      std::free(data);
-      const size_t bytes = ((n * sizeof(uint16_t) + 63) / 64) * 64;
-      data = static_cast<uint16_t*>(std::aligned_alloc(64, bytes));
-      if (!data) throw std::bad_alloc();
-      capacity = n;
-    }
-    return data;
-  }
-};
-
-thread_local AlignedU16 t_pack_a;
-thread_local AlignedU16 t_pack_b;
+thread_local AlignedBuffer<uint16_t> t_pack_a;
+thread_local AlignedBuffer<uint16_t> t_pack_b;
 
 inline uint32_t pair_bits(float lo, float hi) {
   return static_cast<uint32_t>(f32_to_bf16(lo)) | (static_cast<uint32_t>(f32_to_bf16(hi)) << 16);
