@@ -1,13 +1,13 @@
 /** `saekit analyze`: the detailed investigation of every feature of an SAE run (and its model's neurons). */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { ANALYZE_DEFAULTS, analyzeRun } from "../analysis/analyze.js";
 import { EvaluationTokensError, evaluationTokens } from "../analysis/eval-tokens.js";
 import { loadGpt2Tokenizer } from "../data/tokenizer.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { featureStoreDir, loadSaeRun, neuronStoreDir } from "../sae/run-folder.js";
-import { formatDensityBands, LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
+import { formatDensityBands, LOW_DENSITY_THRESHOLDS } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
-import { collect, corpusOptions, corpusSources, integerFlag } from "./flags.js";
+import { collect, corpusOptions, corpusSources, densityListFlag, integerFlag } from "./flags.js";
 import { ProgressLine, formatDuration } from "./progress.js";
 
 interface AnalyzeFlags {
@@ -34,13 +34,7 @@ export function registerAnalyze(program: Command): void {
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), ANALYZE_DEFAULTS.batchSequences)
     .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), ANALYZE_DEFAULTS.topK)
     .option("--no-neurons", "skip the model's neuron store (MODEL/investigation)")
-    .option("--low-density <list>", "densities below which the share of units is reported and stored (the ultra-low-density cluster)", (v: string) => {
-      try {
-        return parseThresholdList(v, "--low-density");
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    }, [...LOW_DENSITY_THRESHOLDS])
+    .option("--low-density <list>", "densities below which the share of units is reported and stored (the ultra-low-density cluster)", densityListFlag("--low-density"), [...LOW_DENSITY_THRESHOLDS])
     .action(async (f: AnalyzeFlags) => {
       const run = loadSaeRun(f.sae, f.model ? { model: f.model } : {});
       const compare = f.compare.map((dir) => {

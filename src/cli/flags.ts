@@ -2,6 +2,7 @@ import type { Command } from "commander";
 /** Flag parsers shared by the subcommands: numbers with k/M/G suffixes and range checks that name the flag. */
 import { InvalidArgumentError } from "commander";
 import { corpusVersionSources, DEFAULT_CORPUS_VERSION, type CorpusSource } from "../data/corpus.js";
+import { parseThresholdList } from "../sae/density.js";
 
 const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
 
@@ -32,6 +33,17 @@ export function numberFlag(flag: string, min: number, max = Infinity, inclusiveM
       throw new InvalidArgumentError(`${flag} must be a number ${range}, got "${value}".`);
     }
     return n;
+  };
+}
+
+/** A comma-separated list of densities in (0, 1] (e.g. --low-density 1e-4,1e-5); the message names the flag. */
+export function densityListFlag(flag: string): (value: string) => number[] {
+  return (value) => {
+    try {
+      return parseThresholdList(value, flag);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
   };
 }
 

@@ -1,5 +1,5 @@
 /** `saekit sae eval`: L0, MSE, FVU, dead/dense features, density histogram and CE loss recovered, per domain. */
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import fs from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
@@ -9,9 +9,9 @@ import type { CorpusSplits } from "../model/corpus-splits.js";
 import { evaluateSae, formatSaeEval, MIN_EVAL_TOKENS } from "../sae/eval.js";
 import { loadSaeFolder } from "../sae/format.js";
 import { SAE_EVAL_FILE } from "../sae/run-folder.js";
-import { LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
+import { LOW_DENSITY_THRESHOLDS } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
-import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
+import { corpusOptions, corpusSources, densityListFlag, integerFlag } from "./flags.js";
 import { ProgressLine } from "./progress.js";
 import { loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -39,13 +39,7 @@ export function registerSaeEval(program: Command): void {
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), 32)
     .option("--json <file>", "also write the metrics as JSON (per-feature density included)")
     .option("--save", `write the metrics to SAE/${SAE_EVAL_FILE}, where analyze reads the SAE's headline figures (same content as --json)`)
-    .option("--low-density <list>", "densities below which the share of features is reported (the ultra-low-density cluster)", (v: string) => {
-      try {
-        return parseThresholdList(v, "--low-density");
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    }, [...LOW_DENSITY_THRESHOLDS])
+    .option("--low-density <list>", "densities below which the share of features is reported (the ultra-low-density cluster)", densityListFlag("--low-density"), [...LOW_DENSITY_THRESHOLDS])
     .option("--density-tokens <n>", "count feature densities over this many tokens per domain (model run only to the hook; default: --tokens)", integerFlag("--density-tokens", 1))
     .addOption(new Option("--split <name>", "documents to score: validation (text the model and SAE never trained on; ~5 % of a --text folder's documents), train, or all").choices(["validation", "train", "all"]).default("validation"))
     .action((f: SaeEvalFlags) => {

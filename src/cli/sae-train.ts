@@ -1,15 +1,15 @@
 /** `saekit sae train`: train an SAE on a model's hook activations (streamed, or from `saekit sae cache`). */
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import { join, relative, resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { CachedActivationStore, DEFAULT_BUFFER_ROWS, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
 import { SAE_TRAIN_DEFAULTS, trainSae, type SaeTrainEvent } from "../sae/train.js";
-import { formatThreshold, LOW_DENSITY_THRESHOLDS, parseThresholdList } from "../sae/density.js";
+import { formatThreshold, LOW_DENSITY_THRESHOLDS } from "../sae/density.js";
 import { RESAMPLE_MODES, type ResampleMode } from "../sae/resample.js";
 import { corpusDatasetPath } from "./corpus-label.js";
-import { corpusOptions, corpusSources, integerFlag, numberFlag } from "./flags.js";
+import { corpusOptions, corpusSources, densityListFlag, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
 
@@ -99,13 +99,7 @@ export function registerSaeTrain(program: Command): void {
     .option("--resample-at <steps>", "paper: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
     .option("--aux-coefficient <x>", "α of the AuxK loss (default 1/32 topk, 0 = off standard; standard: the latents below --resample-threshold by moving-average density)", numberFlag("--aux-coefficient", 0, Infinity, true))
     .option("--aux-k <n>", "AuxK: dead latents per token (default d_in/2)", integerFlag("--aux-k", 1))
-    .option("--low-density <list>", "densities below which progress and training.json report the share of features", (v: string) => {
-      try {
-        return parseThresholdList(v, "--low-density");
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    }, [...LOW_DENSITY_THRESHOLDS])
+    .option("--low-density <list>", "densities below which progress and training.json report the share of features", densityListFlag("--low-density"), [...LOW_DENSITY_THRESHOLDS])
     .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), SAE_TRAIN_DEFAULTS.deadWindowTokens)
     .option("--no-normalize", "do not scale activations to E‖x‖² = d_in")
     .option("--checkpoint-every <n>", "checkpoint every n steps (0 = only when stopped)", integerFlag("--checkpoint-every", 0), SAE_TRAIN_DEFAULTS.checkpointEvery)

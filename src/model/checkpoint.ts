@@ -10,6 +10,7 @@
  */
 import fs from "node:fs";
 import { join } from "node:path";
+import { firstNonFinite } from "../core/finite.js";
 import { Tensor, shapeToString, sameShape } from "../core/tensor.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { openSafetensors, saveSafetensors, type SafetensorsReader, type SafetensorsTensorToSave } from "../io/safetensors.js";
@@ -135,15 +136,6 @@ export function findWeightsFile(dir: string): string {
     `model folder ${dir} has no ${MODEL_WEIGHTS_FILE} and several *.safetensors files (${candidates.join(", ")}); ` +
       `rename the one to load to ${MODEL_WEIGHTS_FILE}`,
   );
-}
-
-/** Index of the first NaN or ±Inf, or −1 (x·0 is 0 for finite x: one pass without a branch per element). */
-function firstNonFinite(data: Float32Array): number {
-  let acc = 0;
-  for (let i = 0; i < data.length; i++) acc += data[i]! * 0;
-  if (acc === 0) return -1;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
 }
 
 /** The tensor (and axis) that carries each config size; the layer count is the number of blocks.N in the file. */

@@ -28,6 +28,7 @@
 import fs from "node:fs";
 import { join } from "node:path";
 import { Tape } from "../core/autograd.js";
+import { firstNonFinite } from "../core/finite.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import {
@@ -485,16 +486,6 @@ class ModelChunkSource implements ChunkSource {
     this.position += batch;
     return { data, rows, epoch: epoch + 1, endOfEpoch: index + batch === count };
   }
-}
-
-/** Index of the first NaN or ±Inf, or −1. */
-function firstNonFinite(data: Float32Array): number {
-  let acc = 0;
-  // Fast path: x·0 is 0 for finite x and NaN otherwise; one NaN poisons the sum.
-  for (let i = 0; i < data.length; i++) acc += data[i]! * 0;
-  if (acc === 0) return -1;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
 }
 
 export interface ModelActivationOptions extends ModelActivationSourceSpec {

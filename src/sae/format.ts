@@ -32,6 +32,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { firstNonFinite } from "../core/finite.js";
 import { packageInfo } from "../package-info.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import {
@@ -611,11 +612,8 @@ function readTensor(reader: SafetensorsReader, file: string, name: string, shape
 }
 
 function checkFinite(file: string, name: string, data: Float32Array): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) {
-      throw new SaeFormatError(file, `tensor "${name}" has a non-finite value ${data[i]} at flat index ${i}`);
-    }
-  }
+  const i = firstNonFinite(data);
+  if (i >= 0) throw new SaeFormatError(file, `tensor "${name}" has a non-finite value ${data[i]} at flat index ${i}`);
 }
 
 /** log10 densities: -Infinity is a legitimate value for a dead feature, NaN is not. */
