@@ -13,6 +13,7 @@ import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae, SparseCodes } from "../sae/sae.js";
 import { CodeStore } from "./code-store.js";
 import { DenseColumnCorrelation } from "./correlation.js";
+import { DomainMass } from "./domain-share.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "./feature-correlation.js";
 import { FeatureStatsAccumulator, type FeatureStats, type FeatureStatsOptions, type TokenActivation } from "./feature-stats.js";
@@ -107,6 +108,9 @@ export interface HistogramPassResult {
   /** The interpretability score's candidate statistics (best proxy per unit: .results()). */
   featureSearch: ProxySearch;
   neuronSearch: ProxySearch | null;
+  /** Per unit, the share of its activation mass on code tokens (domain-share.ts; NaN for dead units). */
+  featureCodeShare: Float32Array;
+  neuronCodeShare: Float32Array | null;
 }
 
 /** Distinct token ids of a unit's top examples, most frequent first. */
@@ -139,6 +143,8 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
   ev.domains.forEach((d, i) => domainOf.fill(i, d.firstSequence, d.firstSequence + d.sequences));
   const featureSearch = new ProxySearch(featureSets.map((set, f) => candidatesFromTop(set, pass1F.top(f), ev.tokens, L)), V, domainNames);
   const neuronSearch = pass1N ? new ProxySearch(neuronSets.map((set, n) => candidatesFromTop(set, pass1N.top(n), ev.tokens, L)), V, domainNames) : null;
+  const featureDomains = new DomainMass(pass1F.maxActivation.length, domainNames);
+  const neuronDomains = pass1N ? new DomainMass(dMlp, domainNames) : null;
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
@@ -152,15 +158,20 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
       for (let e = start; e < end; e++) featureProxy.add(codes.indices[e]!, tok, codes.values[e]!);
       const prev = r % L === 0 ? -1 : ev.tokens[first + r - 1]!;
       featureSearch.addSparse(tok, prev, domainOf[s + Math.floor(r / L)]!, codes.indices, codes.values, start, end);
+      featureDomains.addSparse(domainOf[s + Math.floor(r / L)]!, codes.indices, codes.values, start, end);
     }
     if (neuronStats && neuronProxy) {
       const x = forwardTo(model, ev.tokens.subarray(first, first + rows), n, L, hook);
       neuronStats.addPass2(neuronCodes(x, rows, dMlp), s, L);
       for (let r = 0; r < rows; r++) {
         const tok = ev.tokens[first + r]!;
+        const domain = domainOf[s + Math.floor(r / L)]!;
         for (let u = 0; u < dMlp; u++) {
           const v = x[r * dMlp + u]!;
-          if (v > 0) neuronProxy.add(u, tok, v);
+          if (v > 0) {
+            neuronProxy.add(u, tok, v);
+            neuronDomains!.add(domain, u, v);
+          }
         }
         const prev = r % L === 0 ? -1 : ev.tokens[first + r - 1]!;
         neuronSearch!.addDense(tok, prev, domainOf[s + Math.floor(r / L)]!, x, r * dMlp);
@@ -169,5 +180,8 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
     ctx.progress("pass 2/3: histograms, intervals, proxies", first + rows);
     await new Promise((r) => setImmediate(r));
   }
-  return { features: featStats.result(), neurons: neuronStats?.result() ?? null, featureSets, neuronSets, featureProxy, neuronProxy, featureSearch, neuronSearch };
+  return {
+    features: featStats.result(), neurons: neuronStats?.result() ?? null, featureSets, neuronSets, featureProxy, neuronProxy, featureSearch, neuronSearch,
+    featureCodeShare: featureDomains.share(), neuronCodeShare: neuronDomains?.share() ?? null,
+  };
 }

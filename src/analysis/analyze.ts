@@ -25,6 +25,7 @@ import { logitWeightSummaries } from "./logit-weights.js";
 import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
 import { manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
+import { columnTopK, featureRelations, RELATED_NEURON_FEATURES } from "./related-units.js";
 import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { InvestigationManifest, UniversalitySummary } from "./unit-record.js";
 
@@ -175,6 +176,9 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const corrN = p1.neuronCorr.result();
   const ffResults = p1.ffCorr.map((c) => c.result([...UNIVERSALITY_THRESHOLDS]));
   const logitR = compare.map((c, i) => matchedLogitCorrelation(featDirs, model, outputDirections(c.model, c.sae), c.model, ffResults[i]!.best));
+  // Related units (related-units.ts): top matches both ways, nearest features by activation r, each neuron's features.
+  const relatedF = featureRelations(p1.codes, sae.dSae, ffResults, compare.map((c) => c.name), compare.map((c) => c.sae.dSae));
+  const relatedN = input.neuronDir !== null ? columnTopK(sae.dSae, dMlp, (f, n) => corrN.r(f, n), RELATED_NEURON_FEATURES) : [];
   lap("weights");
 
   const universality = compare.map((c, i) => {
@@ -198,6 +202,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const share = input.shareTokensWith ? { shareTokensWith: input.shareTokensWith } : {};
   const featWriter = new InvestigationWriter({ dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V, ...share });
   writeUnitRecords(featWriter, p2.features, featPlans, deltas.features, null, p2.featureProxy, p2.featureSets, featLogits, tokenizer, compare[0]?.name ?? null, (f, unit) => {
+    unit.codeShare = nanToNull(p2.featureCodeShare[f]!);
     unit.neurons = {
       alignment: neuronAlignment(sae, f, 5).map((a) => [a.neuron, a.value, a.l1Share, a.cosine]),
       correlated: corrN.top(f, 3).map((m) => [m.index, m.r]),
@@ -206,6 +211,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       const best = ffResults[i]!.best[f]!;
       if (best >= 0) unit.matches[c.name] = [best, ffResults[i]!.bestR[f]!, nanToNull(logitR[i]![f]!)];
     });
+    unit.related = relatedF[f]!;
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
   featWriter.finish(manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }));
@@ -223,11 +229,13 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     neuronUniversality = nMatches.map((m, i) => universalitySummary(neuronSets[i]!, p2.neurons!.density, m.bestR, { b: compare[i]!.model.cfg.d_mlp }));
     const nWriter = new InvestigationWriter({ dir: input.neuronDir, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
     writeUnitRecords(nWriter, p2.neurons, neuronPlans, deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, nLogits, tokenizer, neuronSets[0] ?? null, (u, unit) => {
+      unit.codeShare = nanToNull(p2.neuronCodeShare![u]!);
       nMatches.forEach((m, i) => {
         if (m.best[u]! >= 0) unit.matches[neuronSets[i]!] = [m.best[u]!, m.bestR[u]!, nanToNull(m.logitR[u]!)];
       });
+      unit.related = { f: relatedN[u]! };
     }, p2.neuronSearch ?? undefined);
-    nWriter.finish(manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }));
+    nWriter.finish({ featureRun: set.name, ...manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }) });
   }
   const lowDensity = densitySummary(p2.features.density, o.lowDensityThresholds, T);
   const neuronLowDensity = input.neuronDir !== null && p2.neurons ? densitySummary(p2.neurons.density, o.lowDensityThresholds, T) : null;

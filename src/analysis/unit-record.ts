@@ -75,6 +75,11 @@ export interface AblationSummary {
   lossEffectPerToken: number | null;
   /** Token positions ablated to estimate it. */
   sampled: number;
+  /**
+   * Standard error of meanLossEffect (stratified over the intervals: ablation.ts stratifiedMean); null with fewer
+   * than two samples in any interval, absent in stores written before it.
+   */
+  standardError?: number | null;
 }
 
 /** One bin of the activation histogram, split by a proxy (the paper's coloured activation plot). */
@@ -149,6 +154,22 @@ export interface CorrelatedUnit {
   r: number;
 }
 
+/** A match in a compared run, with that unit's own best match back in this unit's run (matching is not symmetric). */
+export interface RankedMatch extends CorrelatedUnit {
+  /** The match's best match back (this unit when the pair is mutual); null when it has none. */
+  reverse: CorrelatedUnit | null;
+}
+
+/** Related units analyze stored (related-units.ts); absent in older stores. */
+export interface UnitRelations {
+  /** Per compared run, the unit's top matches by activation r, best first. */
+  matches: Record<string, RankedMatch[]>;
+  /** Feature records: the features of the same SAE with the highest activation r over the evaluation tokens. */
+  coactivation: CorrelatedUnit[] | null;
+  /** Neuron records: the features that correlate most with the neuron. */
+  features: CorrelatedUnit[] | null;
+}
+
 export interface UniversalityMatch extends CorrelatedUnit {
   /** Pearson correlation of the two units' logit weights over the (shared) vocabulary. */
   logitR: number | null;
@@ -179,6 +200,8 @@ export interface UnitRecord {
   matches: Record<string, UniversalityMatch>;
   /** The interpretability score and its proxy; null for a unit that never fires, absent in older stores. */
   interpretability?: InterpretabilityView | null;
+  /** Top matches both ways, nearest features, a neuron's features (related-units.ts); absent in older stores. */
+  related?: UnitRelations;
 }
 
 /** Per-unit scalars for tables, sorting and search without loading every record. */
@@ -189,6 +212,8 @@ export interface UnitColumns {
   specificity: Float32Array;
   sensitivity: Float32Array;
   meanLossEffect: Float32Array;
+  /** Its standard error (NaN where undefined and in stores written before it). */
+  meanLossEffectSE?: Float32Array;
   bestNeuron: Int32Array;
   bestNeuronR: Float32Array;
   /** For the first compared run (manifest.compare[0]); −1 / NaN when there is none. */
@@ -199,6 +224,11 @@ export interface UnitColumns {
   interpScore: Float32Array;
   interpSpec: Float32Array;
   interpSens: Float32Array;
+  /**
+   * Share of the unit's activation mass on code (vs prose) evaluation tokens (analysis/domain-share.ts): NaN for
+   * dead units and in stores written before it. Optional for tables built by hand; the store's reader always has it.
+   */
+  codeShare?: Float32Array;
 }
 
 export interface UnitSearchEntry {
@@ -268,6 +298,8 @@ export interface InvestigationManifest {
    * with it (absent in older stores); also written alone as the store's summary.json.
    */
   interpretability?: { features?: InterpretabilityFigures; neurons?: InterpretabilityFigures };
+  /** Neuron stores: the SAE run analysed with them, whose features the records' related features name (absent in older stores). */
+  featureRun?: string;
   /** Seconds per stage and tokens/s of the analysis that wrote it. */
   timing: Record<string, number>;
   /** SHA-256 (hex) of the store's own files by name (store/format.ts); absent in stores written before them. */
@@ -317,6 +349,38 @@ export interface PromptTokenFeatures {
   features: { name: string; index: number; activation: number }[];
   /** −log P(this token's successor) under the model with the SAE spliced in; null at the last token. */
   loss: number | null;
+  /** The token's raw bytes (byte-level BPE: possibly part of a UTF-8 character); absent from older pages. */
+  bytes?: number[];
+  /** The prediction made at this token (of the next one); absent from older pages. */
+  prediction?: TokenPrediction;
+}
+
+/** A next token the model may predict, with its probability (SAE spliced in). */
+export interface NextTokenProb {
+  id: number;
+  text: string;
+  prob: number;
+}
+
+/** One feature's part in one prediction (prompt.ts). */
+export interface PredictionFeature {
+  name: string;
+  index: number;
+  activation: number;
+  /** Direct effect on the target token's logit: activation × the feature's logit weight, through ln_final at this token's scale. */
+  logitEffect: number;
+  /** −Δ log P(target) when the feature is zeroed at this token alone (nats; + = the feature helps the target). */
+  lossEffect: number;
+}
+
+/** What the model predicts at one position, and the features active there ranked for that one prediction. */
+export interface TokenPrediction {
+  /** The model's most probable next tokens, by probability desc. */
+  top: NextTokenProb[];
+  /** The token the attributions are for: the actual next token, or at the last token the model's top prediction. */
+  target: NextTokenProb & { actual: boolean };
+  /** Every feature active at this token, by activation desc. */
+  features: PredictionFeature[];
 }
 
 /** The prompt-centric view: what fires where, and which features matter for the whole prompt. */

@@ -79,13 +79,29 @@ export interface StoredUnit {
   intervals: { lo: number; hi: number; fraction: number; examples: StoredExample[] }[];
   /** Logit weights: [token, weight] lists and the histogram as its range and counts (equal-width bins). */
   logits: { top: [number, number][]; bottom: [number, number][]; range: [number, number]; counts: number[]; mean: number; std: number };
-  ablation: { meanLossEffect: number | null; sampled: number };
+  /** se: the mean's standard error (ablation.ts stratifiedMean; null with too few samples), absent in older stores. */
+  ablation: { meanLossEffect: number | null; sampled: number; se?: number | null };
   proxy: StoredProxy | null;
   neurons: { alignment: [neuron: number, value: number, fractionOfL1: number, cosine: number][]; correlated: [neuron: number, r: number][] } | null;
   /** Compared run name → [index, r, logitR]. */
   matches: Record<string, [number, number, number | null]>;
+  /** Related units (related-units.ts); absent in older stores. */
+  related?: StoredRelated;
   /** Interpretability (interpretability.ts): [score, spec, sens, proxy spec]; null for a dead unit, absent in older stores. */
   interp?: [score: number, spec: number, sens: number, proxy: string] | null;
+  /** Share of the activation mass on code tokens (domain-share.ts); null for a dead unit, absent in older stores. */
+  codeShare?: number | null;
+}
+
+/**
+ * m: per compared run, the unit's top matches there [index, r, that unit's best match back here, its r];
+ * co: features of the same SAE with the highest activation r; f (neuron stores): the features that correlate most
+ * with the neuron, [feature, r].
+ */
+export interface StoredRelated {
+  m?: Record<string, [index: number, r: number, reverse: number, reverseR: number][]>;
+  co?: [index: number, r: number][];
+  f?: [feature: number, r: number][];
 }
 
 /** Rounds to `digits` significant digits: enough for every figure shown, and it halves the compressed size. */
@@ -167,6 +183,15 @@ export function decodeRecord(buf: Buffer): StoredUnit {
   return { ...u, top, intervals };
 }
 
+function compactRelated(r: StoredRelated): StoredRelated {
+  const pairs = (l: [number, number][]) => l.map(([i, v]): [number, number] => [i, r4(v)]);
+  return {
+    ...(r.m ? { m: Object.fromEntries(Object.entries(r.m).map(([k, l]) => [k, l.map(([i, v, j, w]): [number, number, number, number] => [i, r4(v), j, r4(w)])])) } : {}),
+    ...(r.co ? { co: pairs(r.co) } : {}),
+    ...(r.f ? { f: pairs(r.f) } : {}),
+  };
+}
+
 /** Rounds the floats (4 significant digits; 3 inside example windows), leaving ids, positions and counts exact. */
 export function compactUnit(u: StoredUnit): StoredUnit {
   return {
@@ -185,8 +210,10 @@ export function compactUnit(u: StoredUnit): StoredUnit {
       mean: r4(u.logits.mean),
       std: r4(u.logits.std),
     },
-    ablation: { meanLossEffect: r4n(u.ablation.meanLossEffect), sampled: u.ablation.sampled },
+    ablation: { meanLossEffect: r4n(u.ablation.meanLossEffect), sampled: u.ablation.sampled, ...(u.ablation.se !== undefined ? { se: r4n(u.ablation.se) } : {}) },
+    ...(u.related ? { related: compactRelated(u.related) } : {}),
     ...(u.interp !== undefined ? { interp: u.interp && [r4(u.interp[0]), r4(u.interp[1]), r4(u.interp[2]), u.interp[3]] } : {}),
+    ...(u.codeShare !== undefined ? { codeShare: u.codeShare === null ? null : r4(u.codeShare) } : {}),
     proxy: u.proxy && {
       ...u.proxy,
       specificity: r4(u.proxy.specificity),

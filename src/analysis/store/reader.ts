@@ -5,10 +5,10 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { neuronSetName, unitName } from "../../names.js";
 import { openSafetensors, type SafetensorsReader } from "../../io/safetensors.js";
-import type { Example, InvestigationManifest, UnitColumns, UnitRecord, UnitSearchEntry } from "../unit-record.js";
+import type { Example, InvestigationManifest, UnitColumns, UnitRecord, UnitRelations, UnitSearchEntry } from "../unit-record.js";
 import {
   autoProxySpec, decodeRecord, INVESTIGATION_FORMAT, INVESTIGATION_VERSION, InvestigationStoreError, rankTopTokens,
-  type StoredExample, type StoredUnit, type TokenTexts,
+  type StoredExample, type StoredRelated, type StoredUnit, type TokenTexts,
 } from "./format.js";
 import { searchUnits, type SearchHit, type SearchOptions } from "./search.js";
 
@@ -83,6 +83,7 @@ export class InvestigationStore {
         specificity: f32("specificity"),
         sensitivity: f32("sensitivity"),
         meanLossEffect: f32("meanLossEffect"),
+        meanLossEffectSE: laterF32("meanLossEffectSE"),
         bestNeuron: i32("bestNeuron"),
         bestNeuronR: f32("bestNeuronR"),
         match: i32("match"),
@@ -91,6 +92,7 @@ export class InvestigationStore {
         interpScore: laterF32("interpScore"),
         interpSpec: laterF32("interpSpec"),
         interpSens: laterF32("interpSens"),
+        codeShare: laterF32("codeShare"),
       };
     } finally {
       index.close();
@@ -216,6 +218,7 @@ export class InvestigationStore {
         meanLossEffect: u.ablation.meanLossEffect,
         lossEffectPerToken: u.ablation.meanLossEffect === null ? null : u.ablation.meanLossEffect * density,
         sampled: u.ablation.sampled,
+        ...(u.ablation.se !== undefined ? { standardError: u.ablation.se } : {}),
       },
       proxy: u.proxy && {
         ...this.proxyNames(u),
@@ -241,7 +244,26 @@ export class InvestigationStore {
       matches: Object.fromEntries(
         Object.entries(u.matches).map(([run, [index2, r, logitR]]) => [run, { name: unitName(run, index2), index: index2, r, logitR }]),
       ),
+      ...(u.related ? { related: this.relations(u.related) } : {}),
       ...(u.interp !== undefined ? { interpretability: u.interp && { score: u.interp[0], spec: u.interp[1], sens: u.interp[2], proxy: u.interp[3] } } : {}),
+    };
+  }
+
+  /** The stored related units with their names (a reverse match of −1 or a NaN r stored as null: none). */
+  private relations(rel: StoredRelated): UnitRelations {
+    const m = this.manifest;
+    const features = m.kind === "feature" ? m.name : null;
+    const unitOf = (set: string, index: number, r: number | null) => ({ name: unitName(set, index), index, r: r ?? Number.NaN });
+    return {
+      matches: Object.fromEntries(
+        Object.entries(rel.m ?? {}).map(([run, list]) => [
+          run,
+          list.map(([index, r, rev, revR]) => ({ ...unitOf(run, index, r), reverse: rev >= 0 && revR !== null ? unitOf(m.name, rev, revR) : null })),
+        ]),
+      ),
+      coactivation: rel.co && features ? rel.co.map(([index, r]) => unitOf(features, index, r)) : null,
+      // A neuron store's features are those of the SAE run it was analysed with (manifest.featureRun).
+      features: rel.f && m.featureRun ? rel.f.map(([index, r]) => unitOf(m.featureRun!, index, r)) : null,
     };
   }
 

@@ -59,6 +59,7 @@ export class InvestigationWriter {
       specificity: f32(),
       sensitivity: f32(),
       meanLossEffect: f32(),
+      meanLossEffectSE: f32(),
       bestNeuron: new Int32Array(o.units).fill(-1),
       bestNeuronR: f32(),
       match: new Int32Array(o.units).fill(-1),
@@ -67,6 +68,7 @@ export class InvestigationWriter {
       interpScore: f32(),
       interpSpec: f32(),
       interpSens: f32(),
+      codeShare: f32(),
     };
   }
 
@@ -85,7 +87,9 @@ export class InvestigationWriter {
       c.sensitivity[i] = unit.proxy.sensitivity;
     }
     if (unit.ablation.meanLossEffect !== null) c.meanLossEffect[i] = unit.ablation.meanLossEffect;
+    if (unit.ablation.se !== undefined && unit.ablation.se !== null) c.meanLossEffectSE![i] = unit.ablation.se;
     if (unit.interp) [c.interpScore[i], c.interpSpec[i], c.interpSens[i]] = unit.interp;
+    if (unit.codeShare !== undefined && unit.codeShare !== null) c.codeShare![i] = unit.codeShare;
     const best = unit.neurons?.correlated[0];
     if (best) {
       c.bestNeuron[i] = best[0];
@@ -121,7 +125,8 @@ export class InvestigationWriter {
     write("units.bin", Buffer.concat(blobs));
     write("dictionary.bin", dictionary);
     const tensors: Record<string, SafetensorsTensorToSave> = { offsets: { dtype: "I64", shape: [this.o.units + 1], data: offsets } };
-    for (const [name, data] of Object.entries(this.columns) as [string, Float32Array | Int32Array][]) {
+    for (const [name, data] of Object.entries(this.columns) as [string, Float32Array | Int32Array | undefined][]) {
+      if (!data) continue;
       tensors[name] = { dtype: data instanceof Int32Array ? "I32" : "F32", shape: [this.o.units], data };
     }
     saveSafetensors(path.join(this.tmp, "index.safetensors"), tensors);
