@@ -8,7 +8,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { encodeSafetensors, openSafetensors, type SafetensorsTensorsToSave } from "../io/safetensors.js";
+import { encodeSafetensors, openSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
 import type { FamilySide, FamilySideName } from "./family.js";
 
 export const FAMILY_FILE = "family.safetensors";
@@ -25,7 +25,7 @@ export class FamilyStoreError extends Error {
 
 /** The bytes of family.safetensors for these sides. */
 export function encodeFamily(sides: FamilySide[]): Uint8Array {
-  const tensors: SafetensorsTensorsToSave = {};
+  const tensors: Record<string, SafetensorsTensorToSave> = {};
   const metadata: Record<string, string> = {};
   for (const s of sides) {
     const p = `${s.side}.`;
