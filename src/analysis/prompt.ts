@@ -3,13 +3,19 @@
  * each token, and rank features for the whole prompt by max activation, by their effect on the next-token loss
  * when zeroed (exact, through the final residual: see ablation.ts), and by their direct effect on the actual next
  * token's logit (activation × the feature's logit weight for that token, through ln_final at that token's scale).
+ *
+ * Per token it also gives the prediction made there: the model's top next tokens and every active feature's part in
+ * that one prediction (its direct logit effect and its loss effect when zeroed at that token alone) for the actual
+ * next token, or at the last token for the model's top prediction.
  */
 import type { Tokenizer } from "../data/tokenizer.js";
 import type { HookedTransformer } from "../model/transformer.js";
 import type { Sae } from "../sae/sae.js";
 import { unembed } from "../model/readout.js";
+import { topNextTokens } from "./next-token.js";
+import { roundTo } from "./store/format.js";
 import { NextTokenScorer, ablatedRows, checkAblationHook, outputDirections, splicedResiduals } from "./ablation.js";
-import type { PromptAnalysis, PromptFeatureScore, PromptTokenFeatures } from "./unit-record.js";
+import type { PredictionFeature, PromptAnalysis, PromptFeatureScore, PromptTokenFeatures } from "./unit-record.js";
 
 export class PromptError extends Error {
   override name = "PromptError";
@@ -32,7 +38,12 @@ export interface PromptOptions {
   featuresPerToken?: number;
   /** Entries per ranking (default 25). */
   rankingSize?: number;
+  /** Most probable next tokens listed per token (default 10). */
+  nextTokens?: number;
 }
+
+/** Per-token prediction figures are sent rounded to 4 significant digits (a prompt carries every active feature's). */
+const r4 = (v: number) => roundTo(v, 4);
 
 const scorers = new WeakMap<HookedTransformer, NextTokenScorer>();
 const directionCache = new WeakMap<Sae, Float32Array>();
@@ -69,15 +80,21 @@ export function analyzePrompt(ctx: PromptContext, text: string, options: PromptO
   const { resid, codes } = splicedResiduals(model, sae, hook, ids, 1, n);
   const scorer = scorerFor(model);
   const scored = n - 1;
-  const targets = ids.subarray(1);
-  const clean = scored > 0 ? scorer.losses(resid, scored, targets) : new Float32Array(0);
+  // Each token's target: the actual next token, and at the last token the model's top prediction.
+  const nextK = Math.max(1, Math.min(options.nextTokens ?? 10, dVocab));
+  const actualNext = new Int32Array(n).fill(-1);
+  actualNext.set(ids.subarray(1));
+  const top = topNextTokens(model, resid, n, nextK, actualNext);
+  const targets = Int32Array.from(actualNext);
+  targets[n - 1] = top.ids[(n - 1) * nextK]!;
+  const clean = scorer.losses(resid, n, targets);
 
-  // Every (token, feature) pair that fires before the last token: one ablated row each.
+  // Every (token, feature) pair that fires: one ablated row each (the last token's rows only feed its prediction).
   const pairRow: number[] = [];
   const pairUnit: number[] = [];
   const pairAct: number[] = [];
   const K = codes.k;
-  for (let t = 0; t < scored; t++) {
+  for (let t = 0; t < n; t++) {
     for (let j = 0; j < K; j++) {
       const f = codes.indices[t * K + j]!;
       const a = codes.values[t * K + j]!;
@@ -102,8 +119,8 @@ export function analyzePrompt(ctx: PromptContext, text: string, options: PromptO
   // Direct logit effect: a · rstd_t · Σ_m (u_f,m − mean u_f) · w_m · W_U[m, next] (ln_final linearised at token t).
   const { wU, lnW, norm } = unembed(model);
   const hasLn = norm !== null;
-  const rstd = new Float64Array(scored);
-  for (let t = 0; t < scored; t++) {
+  const rstd = new Float64Array(n);
+  for (let t = 0; t < n; t++) {
     if (!hasLn) {
       rstd[t] = 1;
       continue;
@@ -138,18 +155,21 @@ export function analyzePrompt(ctx: PromptContext, text: string, options: PromptO
       }
     }
     feats.sort((x, y) => y.activation - x.activation || x.index - y.index);
-    tokens.push({ id: ids[t]!, text: tokenizer.tokenText(ids[t]!), features: feats.slice(0, perTokenCount), loss: t < scored ? clean[t]! : null });
+    const entry: PromptTokenFeatures = { id: ids[t]!, text: tokenizer.tokenText(ids[t]!), features: feats.slice(0, perTokenCount), loss: t < scored ? clean[t]! : null };
+    if (tokenizer.tokenBytes) entry.bytes = Array.from(tokenizer.tokenBytes(ids[t]!));
+    const prob = (id: number, p: number) => ({ id, text: tokenizer.tokenText(id), prob: r4(p) });
+    const topHere = Array.from({ length: nextK }, (_, j) => prob(top.ids[t * nextK + j]!, top.probs[t * nextK + j]!));
+    entry.prediction = {
+      top: topHere,
+      target: t < scored ? { ...prob(targets[t]!, top.targetProbs[t]!), actual: true } : { ...topHere[0]!, actual: false },
+      features: [],
+    };
+    tokens.push(entry);
   }
   for (let i = 0; i < P; i++) {
     const t = rowIdx[i]!;
     const f = unitIdx[i]!;
-    const s = get(f);
     const delta = ablated[i]! - clean[t]!;
-    s.loss += delta;
-    if (Math.abs(delta) > s.lossAbs) {
-      s.lossAbs = Math.abs(delta);
-      s.lossPos = t;
-    }
     const next = targets[t]!;
     const u = directions.subarray(f * d, (f + 1) * d);
     let mean = 0;
@@ -160,11 +180,21 @@ export function analyzePrompt(ctx: PromptContext, text: string, options: PromptO
     let dot = 0;
     for (let m = 0; m < d; m++) dot += (u[m]! - mean) * (lnW ? lnW[m]! : 1) * wU[m * dVocab + next]!;
     const effect = acts[i]! * rstd[t]! * dot;
+    const part: PredictionFeature = { name: `${ctx.run}/${f}`, index: f, activation: r4(acts[i]!), logitEffect: r4(effect), lossEffect: r4(delta) };
+    tokens[t]!.prediction!.features.push(part);
+    if (t >= scored) continue; // the whole-prompt rankings score actual next tokens only
+    const s = get(f);
+    s.loss += delta;
+    if (Math.abs(delta) > s.lossAbs) {
+      s.lossAbs = Math.abs(delta);
+      s.lossPos = t;
+    }
     if (effect > s.logit) {
       s.logit = effect;
       s.logitPos = t;
     }
   }
+  for (const t of tokens) t.prediction!.features.sort((x, y) => y.activation - x.activation || x.index - y.index);
   const label = (f: number) => ctx.labels?.(f) ?? null;
   const ranking = (value: (s: Acc) => number, pos: (s: Acc) => number, keep: (s: Acc) => boolean): PromptFeatureScore[] =>
     [...acc.entries()]

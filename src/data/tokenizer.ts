@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import { byteLevelBytes } from "./byte-level.js";
 import { packageFile, packageVersion } from "./packageFiles.js";
 
 /**
@@ -31,6 +32,8 @@ export interface Tokenizer {
   decode(ids: ArrayLike<number>): string;
   /** The readable text of one token, e.g. " the" or "\n\n" (partial UTF-8 bytes show as U+FFFD), for dashboards. */
   tokenText(id: number): string;
+  /** The raw bytes of one token (byte-level BPE: the bytes it stands for, possibly part of a UTF-8 character). */
+  tokenBytes?(id: number): Uint8Array;
 }
 
 const HF_TOKENIZERS_PACKAGE = "@huggingface/tokenizers";
@@ -101,6 +104,8 @@ class HuggingFaceTokenizer implements Tokenizer {
   readonly eotId: number;
   readonly fingerprint: string;
   private readonly inner: HfTokenizerApi;
+  private readonly byteLevel: boolean;
+  private idToToken: string[] | null = null;
 
   constructor(json: object, meta: { name: string; fingerprint: string; eotToken: string | undefined }) {
     // clean_up_tokenization_spaces would turn " ." into "." on decode and break round trips.
@@ -110,6 +115,7 @@ class HuggingFaceTokenizer implements Tokenizer {
     this.fingerprint = meta.fingerprint;
     this.vocabSize = Math.max(...this.inner.get_vocab(true).values()) + 1;
     this.eotId = findEndOfText(this.inner, meta.name, meta.eotToken);
+    this.byteLevel = (json as { decoder?: { type?: string } | null }).decoder?.type === "ByteLevel";
   }
 
   encode(text: string): number[] {
@@ -124,6 +130,20 @@ class HuggingFaceTokenizer implements Tokenizer {
 
   tokenText(id: number): string {
     return this.decode([id]);
+  }
+
+  tokenBytes(id: number): Uint8Array {
+    this.checkId(id);
+    if (this.byteLevel) {
+      if (!this.idToToken) {
+        this.idToToken = [];
+        for (const [token, i] of this.inner.get_vocab(true)) this.idToToken[i] = token;
+      }
+      const token = this.idToToken[id];
+      const bytes = token === undefined ? null : byteLevelBytes(token);
+      if (bytes) return bytes;
+    }
+    return new TextEncoder().encode(this.tokenText(id));
   }
 
   private checkId(id: number): void {

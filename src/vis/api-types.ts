@@ -4,17 +4,21 @@
  * package exports it too). Unit and prompt payloads are the analysis types unchanged; an r is null where it is
  * undefined (a constant side).
  */
+import type { RelatedUnitsView } from "../analysis/related-view.js";
 import type {
-  Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenWeight, UnitRecord,
+  Example, ExampleToken, Histogram, NextTokenProb, PredictionFeature, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenPrediction, TokenWeight, UnitRecord,
 } from "../analysis/unit-record.js";
 
-export type { Example, ExampleToken, Histogram, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenWeight, UnitRecord };
+export type { Example, ExampleToken, Histogram, NextTokenProb, PredictionFeature, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenPrediction, TokenWeight, UnitRecord };
 
 /** GET /api/features/A/1?sort=…&desc=1&densityMin=…&densityMax=…&bin=…&limit=…&offset=… (analysis/feature-table.ts) */
 export type { FeatureTable as FeaturesResponse, FeatureTableColumn, FeatureTableRow } from "../analysis/feature-table.js";
 
 /** POST /api/steer (analysis/steering.ts) */
 export type { NextTokenShift, SteerResult } from "../analysis/steering-types.js";
+
+/** GET /api/related/A/1/617 (analysis/related-view.ts) */
+export type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView } from "../analysis/related-view.js";
 
 /** GET /api/runs */
 export interface RunsResponse {
@@ -66,5 +70,5 @@ export interface ErrorResponse {
  * same app code renders it offline with no server.
  */
 export type StaticPageData =
-  | { mode: "static"; page: "feature"; unit: UnitRecord; run: RunInfo | null; comparisons: CompareResponse[] }
+  | { mode: "static"; page: "feature"; unit: UnitRecord; run: RunInfo | null; comparisons: CompareResponse[]; related?: RelatedUnitsView }
   | { mode: "static"; page: "prompt"; prompt: PromptAnalysis; run: RunInfo | null; units: Record<string, UnitRecord> };

@@ -6,6 +6,8 @@ export type {
   ExampleToken,
   FeaturesResponse,
   FeatureTableRow,
+  NextTokenProb,
+  PredictionFeature,
   PromptAnalysis,
   PromptFeatureScore,
   ProxyBin,
@@ -14,6 +16,7 @@ export type {
   SearchResponse,
   SteerResult,
   StaticPageData,
+  TokenPrediction,
   TokenWeight,
   UnitRecord,
 } from "saekit/api";
