@@ -4,19 +4,26 @@
  * /api/features/A/1 and the app's /features/A/1 page show. 16,384 rows sort in a few ms, so the table is paged here
  * (server-side) and the browser only ever holds one page.
  *
- * No domain filter: the store keeps no per-unit domain share (the domains of a unit's examples are in its record
- * only), so a `domain` filter is refused with a message that says so.
+ * The domain filter reads the store's codeShare column (analysis/domain-share.ts: the share of a unit's activation
+ * mass on code evaluation tokens): `domain: "code"` keeps units with codeShare ≥ 0.5 (most of their mass on code),
+ * "prose" those below, "any" every unit; minCodeShare / maxCodeShare bound it finely. Dead units have no share and
+ * pass only "any". A store written before the column refuses these filters, saying to re-run `saekit analyze`.
  */
 import { unitName } from "../names.js";
 import type { UnitColumns, UnitSearchEntry } from "./unit-record.js";
 
 /** The sortable columns, by their API / CLI names. */
 export const FEATURE_TABLE_COLUMNS = [
-  "index", "density", "max", "mean", "specificity", "sensitivity", "lossEffect", "neuronR", "matchR", "matchLogitR", "score",
+  "index", "density", "max", "mean", "specificity", "sensitivity", "lossEffect", "neuronR", "matchR", "matchLogitR", "score", "codeShare",
 ] as const;
 export type FeatureTableColumn = (typeof FEATURE_TABLE_COLUMNS)[number];
 
 export const FEATURE_TABLE_MAX_LIMIT = 1000;
+
+export const FEATURE_TABLE_DOMAINS = ["code", "prose", "any"] as const;
+export type FeatureTableDomain = (typeof FEATURE_TABLE_DOMAINS)[number];
+/** codeShare at or above which a unit counts as a code unit (the evaluation holds as much code as prose). */
+export const CODE_DOMAIN_SPLIT = 0.5;
 
 export interface FeatureTableQuery {
   sort?: FeatureTableColumn;
@@ -27,8 +34,11 @@ export interface FeatureTableQuery {
   densityMax?: number;
   /** Only units in this bin of the set's log10 density histogram (the binning of sae eval's log10Histogram; dead units are in none). */
   bin?: number;
-  /** Domain filter: refused, the store has no per-unit domain share. */
-  domain?: string;
+  /** code: codeShare ≥ 0.5; prose: codeShare < 0.5; any: no domain filter. */
+  domain?: FeatureTableDomain;
+  /** codeShare ≥ minCodeShare and ≤ maxCodeShare (either may be absent). */
+  minCodeShare?: number;
+  maxCodeShare?: number;
   limit?: number;
   offset?: number;
 }
@@ -52,6 +62,8 @@ export interface FeatureTableRow {
   matchLogitR: number | null;
   /** Interpretability score (null: dead unit or a store written before it). */
   score: number | null;
+  /** Share of the activation mass on code tokens (null: dead unit or a store written before it). */
+  codeShare: number | null;
 }
 
 export interface FeatureTable {
@@ -63,7 +75,12 @@ export interface FeatureTable {
   limit: number;
   sort: FeatureTableColumn;
   desc: boolean;
-  filters: { densityMin: number | null; densityMax: number | null; bin: number | null };
+  filters: {
+    densityMin: number | null; densityMax: number | null; bin: number | null;
+    domain: FeatureTableDomain | null; minCodeShare: number | null; maxCodeShare: number | null;
+  };
+  /** Whether the store has the codeShare column (false: written before it; re-run `saekit analyze`). */
+  codeShareAvailable: boolean;
   rows: FeatureTableRow[];
 }
 
@@ -99,6 +116,7 @@ function sortValues(c: UnitColumns, col: FeatureTableColumn): ArrayLike<number> 
     case "matchR": return c.matchR;
     case "matchLogitR": return c.matchLogitR;
     case "score": return c.interpScore;
+    case "codeShare": return c.codeShare ?? new Float32Array(c.density.length).fill(Number.NaN);
   }
 }
 
@@ -112,8 +130,11 @@ export function log10Bin(d: number, edges: readonly number[]): number {
 }
 
 export function checkFeatureTableQuery(q: FeatureTableQuery): void {
-  if (q.domain !== undefined) {
-    throw new FeatureTableError(`domain filter ${JSON.stringify(q.domain)}: the investigation store keeps no per-unit domain share (only each example's domain), so the table cannot filter by domain`);
+  if (q.domain !== undefined && !(FEATURE_TABLE_DOMAINS as readonly string[]).includes(q.domain)) {
+    throw new FeatureTableError(`domain ${JSON.stringify(q.domain)} is not one of ${FEATURE_TABLE_DOMAINS.join(", ")}`);
+  }
+  for (const [k, v] of [["minCodeShare", q.minCodeShare], ["maxCodeShare", q.maxCodeShare]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1)) throw new FeatureTableError(`${k} must be a share in [0, 1], got ${v}`);
   }
   if (q.sort !== undefined && !(FEATURE_TABLE_COLUMNS as readonly string[]).includes(q.sort)) {
     throw new FeatureTableError(`sort column ${JSON.stringify(q.sort)} is not one of ${FEATURE_TABLE_COLUMNS.join(", ")}`);
@@ -136,6 +157,12 @@ export function featureTable(src: FeatureTableSource, q: FeatureTableQuery = {})
   if (q.bin !== undefined && q.bin >= src.histogramEdges.length - 1) {
     throw new FeatureTableError(`bin must be below ${src.histogramEdges.length - 1} (the density histogram's bins), got ${q.bin}`);
   }
+  const codeShare = c.codeShare && c.codeShare.some((v) => !Number.isNaN(v)) ? c.codeShare : null;
+  const domain = q.domain === "any" ? undefined : q.domain;
+  const byShare = domain !== undefined || q.minCodeShare !== undefined || q.maxCodeShare !== undefined;
+  if (byShare && !codeShare) {
+    throw new FeatureTableError(`${src.name}: its investigation store has no per-unit code share (written before it), so the table cannot filter by domain; re-run \`saekit analyze\` to add it`);
+  }
   const sort = q.sort ?? "index";
   const desc = q.desc ?? sort !== "index";
   const keep: number[] = [];
@@ -144,6 +171,14 @@ export function featureTable(src: FeatureTableSource, q: FeatureTableQuery = {})
     if (q.densityMin !== undefined && !(d >= q.densityMin)) continue;
     if (q.densityMax !== undefined && !(d <= q.densityMax)) continue;
     if (q.bin !== undefined && log10Bin(d, src.histogramEdges) !== q.bin) continue;
+    if (byShare) {
+      const share = codeShare![i]!;
+      // NaN (a dead unit) fails every comparison, so it is dropped by any domain filter.
+      if (domain === "code" && !(share >= CODE_DOMAIN_SPLIT)) continue;
+      if (domain === "prose" && !(share < CODE_DOMAIN_SPLIT)) continue;
+      if (q.minCodeShare !== undefined && !(share >= q.minCodeShare)) continue;
+      if (q.maxCodeShare !== undefined && !(share <= q.maxCodeShare)) continue;
+    }
     keep.push(i);
   }
   const v = sortValues(c, sort);
@@ -181,11 +216,16 @@ export function featureTable(src: FeatureTableSource, q: FeatureTableQuery = {})
       matchR: src.compare !== null && match >= 0 ? num(c.matchR[i]!) : null,
       matchLogitR: src.compare !== null && match >= 0 ? num(c.matchLogitR[i]!) : null,
       score: num(c.interpScore[i]!),
+      codeShare: codeShare ? num(codeShare[i]!) : null,
     };
   });
   return {
     run: src.name, units: n, total: keep.length, offset, limit, sort, desc,
-    filters: { densityMin: q.densityMin ?? null, densityMax: q.densityMax ?? null, bin: q.bin ?? null },
+    filters: {
+      densityMin: q.densityMin ?? null, densityMax: q.densityMax ?? null, bin: q.bin ?? null,
+      domain: q.domain ?? null, minCodeShare: q.minCodeShare ?? null, maxCodeShare: q.maxCodeShare ?? null,
+    },
+    codeShareAvailable: codeShare !== null,
     rows,
   };
 }

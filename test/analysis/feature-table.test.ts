@@ -54,11 +54,41 @@ describe("featureTable", () => {
     expect(r.map((x) => [x.name, x.neuron, x.match])).toEqual([["A/1/3", "A/neuron/3", null], ["A/1/4", "A/neuron/4", "B/1/5"]]);
   });
 
-  it("refuses a domain filter, bad sorts, limits and bins by name", () => {
-    expect(() => featureTable(src, { domain: "code" })).toThrow(/no per-unit domain share/);
+  it("refuses a domain filter on a store without code shares, bad domains, sorts, limits and bins by name", () => {
+    expect(() => featureTable(src, { domain: "code" })).toThrow(/no per-unit code share.*re-run `saekit analyze`/);
+    expect(featureTable(src, { domain: "any" }).total).toBe(16384);
+    expect(featureTable(src, { limit: 1 }).codeShareAvailable).toBe(false);
+    expect(featureTable(src, { limit: 1 }).rows[0]!.codeShare).toBeNull();
+    expect(() => featureTable(src, { domain: "python" as never })).toThrow(/domain "python" is not one of code, prose, any/);
+    expect(() => featureTable(src, { minCodeShare: 1.5 })).toThrow(/minCodeShare must be a share in \[0, 1\]/);
     expect(() => featureTable(src, { sort: "nope" as never })).toThrow(FeatureTableError);
     expect(() => featureTable(src, { limit: 0 })).toThrow(/limit/);
     expect(() => featureTable(src, { bin: 28 })).toThrow(/bin must be below 28/);
     expect(() => featureTable(src, { densityMin: 2 })).toThrow(/densityMin/);
+  });
+});
+
+describe("featureTable domain filter", () => {
+  // Six units: codeShare 0.9, 0.5, 0.1, NaN (dead), 0.7, 0.3.
+  const src = source(6);
+  src.columns.codeShare = Float32Array.of(0.9, 0.5, 0.1, Number.NaN, 0.7, 0.3);
+  const ids = (t: ReturnType<typeof featureTable>) => t.rows.map((r) => r.index);
+
+  it("keeps code units (share ≥ 0.5), prose units (< 0.5), or all; dead units only under any", () => {
+    expect(ids(featureTable(src, { domain: "code" }))).toEqual([0, 1, 4]);
+    expect(ids(featureTable(src, { domain: "prose" }))).toEqual([2, 5]);
+    expect(ids(featureTable(src, { domain: "any" }))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(ids(featureTable(src, { minCodeShare: 0.6 }))).toEqual([0, 4]);
+    expect(ids(featureTable(src, { domain: "prose", maxCodeShare: 0.2 }))).toEqual([2]);
+    const t = featureTable(src, { domain: "code", minCodeShare: 0.8 });
+    expect(ids(t)).toEqual([0]);
+    expect(t.filters).toMatchObject({ domain: "code", minCodeShare: 0.8, maxCodeShare: null });
+    expect(t.codeShareAvailable).toBe(true);
+    expect(t.rows[0]!.codeShare).toBeCloseTo(0.9, 6);
+  });
+
+  it("sorts by code share, the dead unit last", () => {
+    expect(ids(featureTable(src, { sort: "codeShare" }))).toEqual([0, 4, 1, 5, 2, 3]);
+    expect(ids(featureTable(src, { sort: "codeShare", desc: false }))).toEqual([2, 5, 1, 4, 0, 3]);
   });
 });
