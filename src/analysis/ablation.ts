@@ -255,3 +255,41 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
   }
   return out;
 }
+
+/** One stratum of a stratified sample: its share of the population and the values sampled in it. */
+export interface Stratum {
+  weight: number;
+  values: readonly number[];
+}
+
+/**
+ * Stratified mean and its standard error (the ablation's mean loss effect: strata are the activation intervals,
+ * weighted by their share of firing tokens, each with a few sampled tokens):
+ *   mean = Σ_h W_h·ȳ_h,   SE² = Σ_h W_h²·s_h² / n_h,   W_h = w_h / Σ w (strata with samples only),
+ * s_h² the stratum's sample variance (n_h − 1 denominator). A stratum with a single sample borrows the pooled
+ * within-stratum variance of the others; with no stratum of ≥ 2 samples the SE is null. The finite-population
+ * correction is left out (a few samples out of thousands of firing tokens).
+ */
+export function stratifiedMean(strata: readonly Stratum[]): { mean: number | null; se: number | null; n: number } {
+  const used = strata.filter((s) => s.values.length > 0 && s.weight > 0);
+  const W = used.reduce((t, s) => t + s.weight, 0);
+  const n = used.reduce((t, s) => t + s.values.length, 0);
+  if (!(W > 0)) return { mean: null, se: null, n };
+  let mean = 0;
+  let pooledSs = 0;
+  let pooledDf = 0;
+  const parts = used.map((s) => {
+    const m = s.values.reduce((t, v) => t + v, 0) / s.values.length;
+    const ss = s.values.reduce((t, v) => t + (v - m) * (v - m), 0);
+    mean += (s.weight / W) * m;
+    if (s.values.length > 1) {
+      pooledSs += ss;
+      pooledDf += s.values.length - 1;
+    }
+    return { w: s.weight / W, n: s.values.length, variance: s.values.length > 1 ? ss / (s.values.length - 1) : null };
+  });
+  if (pooledDf === 0) return { mean, se: null, n };
+  const pooled = pooledSs / pooledDf;
+  const se2 = parts.reduce((t, p) => t + (p.w * p.w * (p.variance ?? pooled)) / p.n, 0);
+  return { mean, se: Math.sqrt(se2), n };
+}

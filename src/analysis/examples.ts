@@ -3,7 +3,7 @@
  * firing token of the window ablated, for features) and each activation interval's samples (the example token
  * only). The requests go to ablation.ts' ablateRequests; store/assemble.ts turns the plans into stored examples.
  */
-import { AblationRequests } from "./ablation.js";
+import { AblationRequests, stratifiedMean } from "./ablation.js";
 import type { FeatureStats, TokenActivation } from "./feature-stats.js";
 
 /** One example to render and ablate: the unit, its token, and the firing window positions (filled in pass 3). */
@@ -62,27 +62,20 @@ export function planUnit(
 
 /**
  * Stratified mean loss effect of a unit from its interval samples: each interval's mean −Δlog-prob at the example
- * token, weighted by the interval's share of firing tokens; null when nothing was sampled.
+ * token, weighted by the interval's share of firing tokens, and its standard error (ablation.ts stratifiedMean);
+ * null when nothing was sampled.
  */
-export function meanLossEffect(plan: UnitPlan, deltas: Float32Array): { meanLossEffect: number | null; sampled: number } {
-  let weighted = 0;
-  let weight = 0;
-  let sampled = 0;
-  for (const iv of plan.intervals) {
-    let sum = 0;
-    let n = 0;
+export function meanLossEffect(plan: UnitPlan, deltas: Float32Array): { meanLossEffect: number | null; sampled: number; se: number | null } {
+  const strata = plan.intervals.map((iv) => {
+    const values: number[] = [];
     for (const p of iv.examples) {
       const centre = p.window.find(([off]) => off === 0);
-      if (centre && centre[2] >= 0) {
-        sum += -deltas[centre[2]]!;
-        n++;
-      }
+      if (centre && centre[2] >= 0) values.push(-deltas[centre[2]]!);
     }
-    if (n > 0) {
-      weighted += iv.fraction * (sum / n);
-      weight += iv.fraction;
-      sampled += n;
-    }
-  }
-  return { meanLossEffect: weight > 0 ? weighted / weight : null, sampled };
+    return { weight: iv.fraction, values };
+  });
+  const { mean, se } = stratifiedMean(strata);
+  // Every sampled token counts, as before (an interval of weight 0 contributes samples but no weight).
+  const sampled = strata.reduce((t, s) => t + s.values.length, 0);
+  return { meanLossEffect: mean, sampled, se };
 }

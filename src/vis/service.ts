@@ -12,6 +12,7 @@ import { PromptError } from "../analysis/prompt.js";
 import { featureTable, type FeatureTable, type FeatureTableQuery } from "../analysis/feature-table.js";
 import { round4 } from "../analysis/store.js";
 import { compareHits } from "../analysis/store/search.js";
+import { relatedUnits, type RelatedUnitsView } from "../analysis/related-view.js";
 import { parseSteerFeature, steer, type SteerOptions, type SteerResult } from "../analysis/steering.js";
 import type { Workspace } from "../analysis/workspace.js";
 import { neuronSetName, unitSetOf, UnitNameError } from "../names.js";
@@ -124,6 +125,11 @@ export class DashboardService {
     };
   }
 
+  /** Related units of a unit (analysis/related-view.ts): matches both ways, nearest features, a neuron's features. */
+  related(name: string): RelatedUnitsView {
+    return relatedUnits(this.workspace, name);
+  }
+
   /** The comparisons a feature page carries: with its best-correlated neuron and its best match in each compared set. */
   featureComparisons(unit: UnitRecord, warn: (message: string) => void = () => {}): CompareResponse[] {
     const others = [unit.neurons?.correlated[0]?.name, ...Object.values(unit.matches).map((m) => m.name)].filter((n): n is string => n !== undefined);
@@ -142,7 +148,13 @@ export class DashboardService {
   featurePageData(name: string, warn?: (message: string) => void): StaticPageData & { page: "feature" } {
     const unit = this.workspace.unit(name);
     const run = this.workspace.runInfoOf(unitSetOf(unit.name));
-    return { mode: "static", page: "feature", unit, run, comparisons: this.featureComparisons(unit, warn) };
+    let related: RelatedUnitsView | undefined;
+    try {
+      related = this.related(unit.name);
+    } catch (e) {
+      warn?.(`no related units of ${unit.name}: ${(e as Error).message}`);
+    }
+    return { mode: "static", page: "feature", unit, run, comparisons: this.featureComparisons(unit, warn), ...(related ? { related } : {}) };
   }
 
   /** The static page of a prompt: the analysis plus the records of its top-ranked features. */
