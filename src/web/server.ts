@@ -5,8 +5,9 @@
  *   GET  /api/runs                         RunsResponse
  *   GET  /api/unit/A/1/3450                UnitRecord (also /api/unit/A/neuron/489)
  *   GET  /api/search?q=…[&run=A/1][&ignoreCase=1][&exact=1][&limit=50][&offset=0]   one ranked list, total = every match
- *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&limit=100&offset=0]   FeaturesResponse
+ *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&domain=code|prose|any&minCodeShare=…&maxCodeShare=…&limit=100&offset=0]   FeaturesResponse
  *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
+ *   GET  /api/related/A/1/3450             RelatedUnitsView (also /api/related/A/neuron/489)
  *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
  *   POST /api/steer   {"run": "A/1", "text": "…", "features": ["617=+8"], "tokens"?: 40, "temperature"?: 0, "seed"?: 0, "position"?: N}   SteerResult
  *   GET  /, /feature/*, /features/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
@@ -25,7 +26,7 @@ import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
-import { FEATURE_TABLE_COLUMNS, FeatureTableError, type FeatureTableColumn } from "../analysis/feature-table.js";
+import { FEATURE_TABLE_COLUMNS, FeatureTableError, type FeatureTableColumn, type FeatureTableDomain } from "../analysis/feature-table.js";
 import type { Workspace } from "../analysis/workspace.js";
 import { SteerSpecError } from "../analysis/steering.js";
 import { AbandonedError, InlineExecutor, runTask, QueueFullError, type AnalysisExecutor, type AnalysisTask, type SerializedError } from "./analysis-pool.js";
@@ -268,6 +269,11 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return service.unit(name.replace(/\/+$/, ""));
   });
 
+  app.get("/api/related/*", async (req) => {
+    const name = (req.params as { "*": string })["*"];
+    return service.related(name.replace(/\/+$/, ""));
+  });
+
   app.get("/api/search", async (req) => {
     const q = queryString(req, "q", true);
     const run = queryString(req, "run", false);
@@ -311,7 +317,9 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
         ...(desc !== undefined && desc !== "" ? { desc: desc === "1" || desc === "true" } : {}),
         densityMin: numberParam("densityMin", false), densityMax: numberParam("densityMax", false), bin: numberParam("bin", true),
         limit: numberParam("limit", true), offset: numberParam("offset", true),
-        ...(domain !== undefined && domain !== "" ? { domain } : {}),
+        minCodeShare: numberParam("minCodeShare", false), maxCodeShare: numberParam("maxCodeShare", false),
+        // featureTable checks the value and names the allowed ones.
+        ...(domain !== undefined && domain !== "" ? { domain: domain as FeatureTableDomain } : {}),
       });
     } catch (e) {
       if (e instanceof FeatureTableError) throw new HttpError(400, e.message);
@@ -378,7 +386,7 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   };
   app.get("/api/prompt", wrongMethod("POST"));
   app.get("/api/steer", wrongMethod("POST"));
-  for (const route of ["/api/runs", "/api/unit/*", "/api/features/*", "/api/search", "/api/compare"]) {
+  for (const route of ["/api/runs", "/api/unit/*", "/api/related/*", "/api/features/*", "/api/search", "/api/compare"]) {
     app.route({ method: ["POST", "PUT", "DELETE", "PATCH"], url: route, handler: wrongMethod("GET") });
   }
 
