@@ -43,7 +43,7 @@ describe("feature table API", () => {
     expect([t.total, t.offset, t.rows.length]).toEqual([D_SAE, 20, 10]);
     const maxes = Array.from(ws.store("A/1").columns.maxActivation).sort((a, b) => b - a);
     expect(t.rows.map((r) => r.max)).toEqual(maxes.slice(20, 30));
-    for (const [q, msg] of [["domain=code", /no per-unit domain share/], ["sort=bogus", /sort must be one of/], ["limit=x", /limit must be/], ["limit=5000", /limit must be/]] as const) {
+    for (const [q, msg] of [["domain=python", /domain "python" is not one of code, prose, any/], ["minCodeShare=2", /minCodeShare must be a share/], ["sort=bogus", /sort must be one of/], ["limit=x", /limit must be/], ["limit=5000", /limit must be/]] as const) {
       const bad = await server.inject({ url: `/api/features/A/1?${q}` });
       expect(bad.statusCode).toBe(400);
       expect((bad.json() as { error: string }).error).toMatch(msg);

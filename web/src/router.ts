@@ -20,6 +20,9 @@ export interface FeaturesQuery {
   densityMin: number | null;
   densityMax: number | null;
   bin: number | null;
+  /** Domain filter (code / prose by the store's codeShare; null: any) and a lower bound on the code share. */
+  domain?: "code" | "prose" | null;
+  minCodeShare?: number | null;
   offset: number;
 }
 
@@ -30,6 +33,8 @@ export function featuresPath(run: string, q: Partial<FeaturesQuery> = {}): strin
   if (q.densityMin !== null && q.densityMin !== undefined) params.set("densityMin", String(q.densityMin));
   if (q.densityMax !== null && q.densityMax !== undefined) params.set("densityMax", String(q.densityMax));
   if (q.bin !== null && q.bin !== undefined) params.set("bin", String(q.bin));
+  if (q.domain) params.set("domain", q.domain);
+  if (q.minCodeShare !== null && q.minCodeShare !== undefined) params.set("minCodeShare", String(q.minCodeShare));
   if (q.offset) params.set("offset", String(q.offset));
   const qs = params.toString();
   return `/features/${run.split("/").map(encodeURIComponent).join("/")}${qs ? `?${qs}` : ""}`;
@@ -40,6 +45,10 @@ function numberParam(params: URLSearchParams, name: string): number | null {
   if (v === null || v === "") return null;
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
+}
+
+function domainParam(v: string | null): "code" | "prose" | null {
+  return v === "code" || v === "prose" ? v : null;
 }
 
 /** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489" (names.ts). */
@@ -97,6 +106,7 @@ export function parseRoute(pathname: string, search: string): Route {
       query: {
         sort: params.get("sort"), desc: desc === null ? null : desc === "1", densityMin: numberParam(params, "densityMin"),
         densityMax: numberParam(params, "densityMax"), bin: numberParam(params, "bin"), offset: numberParam(params, "offset") ?? 0,
+        domain: domainParam(params.get("domain")), minCodeShare: numberParam(params, "minCodeShare"),
       },
     };
   }

@@ -1,7 +1,8 @@
 /**
  * The feature table of a run (`/features/A/1`): every unit's stored scalars, sorted by clicking a column heading,
- * filtered by a density range or by clicking a bar of the run's density histogram, paged by the server
- * (/api/features; 100 rows a page, so 16,384 units cost the browser one page).
+ * filtered by a density range, by clicking a bar of the run's density histogram, or by domain (the store's code share:
+ * the share of a unit's activation mass on code tokens), paged by the server (/api/features; 100 rows a page, so
+ * 16,384 units cost the browser one page).
  */
 import type { App } from "../app.js";
 import { unitLink } from "../app.js";
@@ -25,7 +26,16 @@ const COLUMNS: { key: string; label: string; title: string; cell: (r: FeatureTab
   { key: "neuronR", label: "best neuron · r", title: "most correlated MLP neuron and its activation r", cell: (r, app) => (r.neuron ? h("span", null, unitLink(app, r.neuron, "features-neuron", r.neuron.split("/").pop()), ` · ${fmt(r.neuronR, 2)}`) : "—") },
   { key: "matchR", label: "best match · r", title: "best-matching unit in the first compared run and its activation r", cell: (r, app) => (r.match ? h("span", null, unitLink(app, r.match, "features-match"), ` · ${fmt(r.matchR, 2)}`) : "—") },
   { key: "score", label: "score", title: "interpretability score: F1 of the best automatic proxy's specificity and sensitivity", cell: (r) => (r.score === null ? "—" : r.score.toFixed(2)) },
+  { key: "codeShare", label: "code", title: "code share: share of the unit's activation mass on code (vs prose) evaluation tokens; 0.5 is neutral", cell: (r) => codeShareCell(r.codeShare) },
 ];
+
+/** The share as a number beside a small bar (code share filled, prose share empty). */
+function codeShareCell(share: number | null): HTMLElement | string {
+  if (share === null) return "—";
+  const bar = h("span", { class: "code-share-bar", "aria-hidden": "true", style: "display:inline-block;width:36px;height:8px;margin-left:6px;vertical-align:middle;border:1px solid var(--border-strong, #999);border-radius:2px;overflow:hidden" },
+    h("span", { style: `display:block;height:100%;width:${Math.round(share * 100)}%;background:${ACCENT}` }));
+  return h("span", { "data-code-share": share.toFixed(4) }, share.toFixed(2), bar);
+}
 
 /** The API query of the page's URL state. */
 function apiQuery(q: FeaturesQuery): URLSearchParams {
@@ -35,6 +45,8 @@ function apiQuery(q: FeaturesQuery): URLSearchParams {
   if (q.densityMin !== null) p.set("densityMin", String(q.densityMin));
   if (q.densityMax !== null) p.set("densityMax", String(q.densityMax));
   if (q.bin !== null) p.set("bin", String(q.bin));
+  if (q.domain) p.set("domain", q.domain);
+  if (q.minCodeShare !== null && q.minCodeShare !== undefined) p.set("minCodeShare", String(q.minCodeShare));
   return p;
 }
 
@@ -101,6 +113,10 @@ export async function featuresPage(app: App, runName: string, q: FeaturesQuery):
 
   const minInput = h("input", { type: "text", name: "densityMin", inputmode: "decimal", placeholder: "e.g. 1e-5", value: q.densityMin ?? "", "data-testid": "density-min", size: 8 });
   const maxInput = h("input", { type: "text", name: "densityMax", inputmode: "decimal", placeholder: "e.g. 0.01", value: q.densityMax ?? "", "data-testid": "density-max", size: 8 });
+  const shareOk = table.codeShareAvailable;
+  const domainSelect = h("select", { name: "domain", "data-testid": "domain-select", disabled: !shareOk, title: "code: most of the unit's activation mass on code tokens (code share ≥ 0.5); prose: below 0.5" },
+    (["any", "code", "prose"] as const).map((d) => h("option", { value: d, selected: (q.domain ?? "any") === d }, d)));
+  const minShareInput = h("input", { type: "text", name: "minCodeShare", inputmode: "decimal", placeholder: "e.g. 0.9", value: q.minCodeShare ?? "", "data-testid": "min-code-share", size: 5, disabled: !shareOk });
   const formError = h("span", { class: "form-error", role: "alert" });
   const form = h(
     "form",
@@ -121,18 +137,29 @@ export async function featuresPage(app: App, runName: string, q: FeaturesQuery):
         const lo = parse(minInput, "min");
         const hi = parse(maxInput, "max");
         if (lo === undefined || hi === undefined) return;
-        app.navigate(go({ densityMin: lo, densityMax: hi, offset: 0 }));
+        const share = minShareInput.value.trim();
+        const minCodeShare = share === "" ? null : Number(share);
+        if (minCodeShare !== null && !(Number.isFinite(minCodeShare) && minCodeShare >= 0 && minCodeShare <= 1)) {
+          formError.textContent = `min code share must be a share between 0 and 1 (e.g. 0.9), not “${share}”`;
+          return;
+        }
+        const domain = domainSelect.value === "code" || domainSelect.value === "prose" ? domainSelect.value : null;
+        app.navigate(go({ densityMin: lo, densityMax: hi, domain, minCodeShare, offset: 0 }));
       },
     },
-    "density from ", minInput, " to ", maxInput, " ", h("button", { type: "submit", "data-testid": "density-apply" }, "Filter"), " ", formError,
+    "density from ", minInput, " to ", maxInput, " · domain ", domainSelect, " · code share ≥ ", minShareInput, " ",
+    h("button", { type: "submit", "data-testid": "density-apply" }, "Filter"), " ", formError,
   );
 
-  const filtered = q.densityMin !== null || q.densityMax !== null || q.bin !== null;
+  const minShare = q.minCodeShare ?? null;
+  const filtered = q.densityMin !== null || q.densityMax !== null || q.bin !== null || !!q.domain || minShare !== null;
   const e = run.densityHistogram.edges;
   const filters = [
     q.bin !== null ? `log10 density in [${fmt(e[q.bin])}, ${fmt(e[q.bin + 1])})` : null,
     q.densityMin !== null ? `density ≥ ${q.densityMin}` : null,
     q.densityMax !== null ? `density ≤ ${q.densityMax}` : null,
+    q.domain ? `domain ${q.domain} (code share ${q.domain === "code" ? "≥" : "<"} 0.5)` : null,
+    minShare !== null ? `code share ≥ ${minShare}` : null,
   ].filter((x): x is string => x !== null);
   const end = table.offset + table.rows.length;
   const pager = h(
@@ -150,7 +177,7 @@ export async function featuresPage(app: App, runName: string, q: FeaturesQuery):
     h("section", { class: "panel" }, histogram(app, run, q), form,
       h("p", { class: "note", "data-testid": "features-filters" }, filtered ? `filtered: ${filters.join(", ")} — ${int(table.total)} units · ` : `all ${int(table.units)} units · `,
         filtered ? h("a", { href: app.href(featuresPath(run.name, { sort: q.sort, desc: q.desc })), "data-testid": "features-clear" }, "clear filters") : null,
-        " No domain filter: the store keeps no per-unit domain share.")),
+        shareOk ? null : h("span", { "data-testid": "code-share-missing" }, " No code shares in this store (written before them): re-run `saekit analyze` to see this column and filter by domain."))),
     pager,
     table.rows.length === 0
       ? note("No unit matches these filters.")
