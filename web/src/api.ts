@@ -87,7 +87,7 @@ export class LiveSource implements DataSource {
     });
   }
 
-  steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number }): Promise<SteerResult> {
+  steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number; position?: number }): Promise<SteerResult> {
     return request<SteerResult>("/api/steer", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },

@@ -2,15 +2,17 @@
 import Chart from "chart.js/auto";
 import type { ChartConfiguration, ChartDataset, TooltipItem } from "chart.js";
 import { h } from "./dom.js";
+import { themeColor } from "./colors.js";
 import { fmt } from "./format.js";
 
 Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;
 Chart.defaults.responsive = true;
-Chart.defaults.color = "#5f6368";
+// Text and grid lines from the stylesheet's theme variables (dark under prefers-color-scheme: dark).
+Chart.defaults.color = themeColor("--chart-text", "#5f6368");
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 Chart.defaults.font.size = 11;
-Chart.defaults.borderColor = "rgba(0, 0, 0, 0.08)";
+Chart.defaults.borderColor = themeColor("--chart-grid", "rgba(0, 0, 0, 0.08)");
 
 type AnyConfig = ChartConfiguration<"bar"> | ChartConfiguration<"scatter">;
 
@@ -34,6 +36,9 @@ export function destroyChart(canvas: HTMLCanvasElement): void {
 
 /** Create the charts whose canvases are now in the document (call after inserting a page or a panel). */
 export function mountCharts(): void {
+  // Again here: the stylesheet may arrive after this module ran.
+  Chart.defaults.color = themeColor("--chart-text", "#5f6368");
+  Chart.defaults.borderColor = themeColor("--chart-grid", "rgba(0, 0, 0, 0.08)");
   const still: typeof pending = [];
   for (const p of pending) {
     if (!p.canvas.isConnected) {

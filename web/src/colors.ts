@@ -56,3 +56,10 @@ export function deltaColor(delta: number, alpha: number): string {
   const a = Math.max(0, Math.min(1, alpha)).toFixed(3);
   return delta < 0 ? `rgba(33, 102, 172, ${a})` : `rgba(192, 57, 43, ${a})`;
 }
+
+/** A colour from the stylesheet's theme variables (web/styles.css :root), or `fallback` before it loads. */
+export function themeColor(variable: string, fallback: string): string {
+  if (typeof document === "undefined") return fallback;
+  const v = getComputedStyle(document.documentElement).getPropertyValue(variable).trim();
+  return v || fallback;
+}

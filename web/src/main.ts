@@ -16,6 +16,8 @@ import { unitPage } from "./pages/unit.js";
 import { parseRoute, type Route } from "./router.js";
 import type { DataSource } from "./source.js";
 import { StaticSource } from "./static-source.js";
+import { installShortcuts } from "./shortcuts.js";
+import { hideTip, installTooltips } from "./tooltip.js";
 
 function readStaticData(): StaticPageData | null {
   const el = document.getElementById("saekit-data");
@@ -85,6 +87,8 @@ function boot(): void {
     },
   };
 
+  installTooltips();
+  installShortcuts();
   const top = header(app, { promptNav: mode === "live" || data?.page === "prompt" });
   const main = h("main", { class: "content", id: "content" });
   root.replaceChildren(top.element, main);
@@ -95,6 +99,7 @@ function boot(): void {
     const route = app.currentRoute();
     top.sync(route);
     destroyCharts();
+    hideTip();
     main.setAttribute("aria-busy", "true");
     main.replaceChildren(h("p", { class: "loading" }, "Loading…"));
     let page: HTMLElement;

@@ -19,7 +19,7 @@ export interface DataSource {
   compare(a: string, b: string): Promise<CompareResponse | null>;
   prompt(run: string, text: string): Promise<PromptAnalysis>;
   /** Generation with features steered (live only): `features` as "617=+8", "617=*2", "617=8". */
-  steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number }): Promise<SteerResult>;
+  steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number; position?: number }): Promise<SteerResult>;
   /** One page of a run's feature table (live only). `query` is the API's query string. */
   features(run: string, query: URLSearchParams): Promise<FeaturesResponse>;
   /** Whether a link to this unit can be followed (always live; static only when the unit is inlined). */

@@ -1,8 +1,13 @@
-/** Example windows as rows of token spans: shaded by activation, underlined by the ablation's Δlog-prob. */
+/**
+ * Example windows as rows of token spans: shaded by activation, underlined by the ablation's Δlog-prob; each token's
+ * figures in the details panel (tooltip.ts) on hover or keyboard focus (one tab stop per list, arrow keys move).
+ */
 import type { Example, ExampleToken } from "./types.js";
 import { activationBg, deltaColor } from "./colors.js";
-import { h } from "./dom.js";
+import { type Child, h } from "./dom.js";
 import { fmt, pct, signed, tokenInline, tokenLabel } from "./format.js";
+import { tokenNav } from "./token-nav.js";
+import { installTooltips, setTip, tipTable } from "./tooltip.js";
 
 export interface TokenStyle {
   /** The unit's max activation: shading is relative to it. */
@@ -24,15 +29,16 @@ export function deltaScale(examples: Example[]): number {
   return v[Math.min(v.length - 1, Math.floor(0.9 * (v.length - 1)))]!;
 }
 
-export function tokenTitle(t: ExampleToken, max: number, next: ExampleToken | undefined): string {
-  const lines = [`"${tokenLabel(t.text)}"  (id ${t.id})`];
-  lines.push(t.activation > 0 ? `activation ${fmt(t.activation)}  (${pct(max > 0 ? t.activation / max : 0, 0)} of max)` : "activation 0");
-  if (t.logprobDelta === null) lines.push("Δ log-prob: —");
-  else {
-    const nextText = next ? ` of "${tokenLabel(next.text)}"` : "";
-    lines.push(`Δ log P(next${nextText}) when zeroed: ${signed(t.logprobDelta)}`);
-  }
-  return lines.join("\n");
+/** The details panel of an example token: its id, UTF-8 bytes, activation and the ablation's Δlog-prob. */
+export function tokenTip(t: ExampleToken, max: number, next: ExampleToken | undefined): HTMLElement {
+  const rows: [string, Child][] = [
+    ["token id", String(t.id)],
+    ["bytes", h("code", null, [...new TextEncoder().encode(t.text)].map((b) => b.toString(16).padStart(2, "0")).join(" "))],
+    ["activation", h("span", { "data-testid": "tip-activation" }, t.activation > 0 ? `${fmt(t.activation)}  (${pct(max > 0 ? t.activation / max : 0, 0)} of max)` : "0")],
+  ];
+  const nextText = next ? ` of “${tokenLabel(next.text)}”` : "";
+  rows.push([`Δ log P(next${nextText})`, h("span", { "data-testid": "tip-delta" }, t.logprobDelta === null ? "—" : `${signed(t.logprobDelta)} when zeroed`)]);
+  return tipTable(h("span", { class: "chip" }, tokenLabel(t.text)), rows);
 }
 
 export function tokenSpan(t: ExampleToken, style: TokenStyle, next: ExampleToken | undefined, centre: boolean): HTMLSpanElement {
@@ -43,7 +49,8 @@ export function tokenSpan(t: ExampleToken, style: TokenStyle, next: ExampleToken
   if (ws) cls.push("ws");
   if (t.activation > 0) cls.push("on");
   const css: string[] = [`background:${activationBg(rel)}`];
-  if (rel > 0.55) css.push("color:#1a0d00");
+  if (rel > 0.55) cls.push("strong");
+  if (rel > 0.75) cls.push("stronger");
   if (style.underline && t.logprobDelta !== null && t.logprobDelta !== 0 && style.deltaMax > 0) {
     const m = Math.min(1, Math.abs(t.logprobDelta) / style.deltaMax);
     if (m >= 0.02) {
@@ -52,18 +59,19 @@ export function tokenSpan(t: ExampleToken, style: TokenStyle, next: ExampleToken
       cls.push(t.logprobDelta < 0 ? "helped" : "hurt");
     }
   }
-  return h(
+  const span = h(
     "span",
     {
       class: cls.join(" "),
       style: css.join(";"),
-      title: tokenTitle(t, style.max, next),
       "data-testid": "token",
       "data-activation": String(t.activation),
       "data-logprob-delta": t.logprobDelta === null ? "" : String(t.logprobDelta),
     },
     tokenInline(t.text),
   );
+  setTip(span, () => tokenTip(t, style.max, next));
+  return span;
 }
 
 /**
@@ -94,5 +102,8 @@ export function exampleRow(ex: Example, style: TokenStyle): HTMLElement {
 
 export function exampleList(examples: Example[], style: TokenStyle): HTMLElement {
   if (examples.length === 0) return h("p", { class: "note" }, "No examples.");
-  return h("div", { class: "examples" }, examples.map((ex) => exampleRow(ex, style)));
+  installTooltips();
+  const list = h("div", { class: "examples", role: "group", "aria-label": "example windows: arrow keys move between tokens, up and down between examples" }, examples.map((ex) => exampleRow(ex, style)));
+  tokenNav(list, ".tok", ".example");
+  return list;
 }

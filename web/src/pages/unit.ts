@@ -20,7 +20,7 @@ export async function unitPage(app: App, name: string): Promise<HTMLElement> {
 /** Links to the previous and next unit of the run. */
 function neighbours(app: App, run: string, index: number): HTMLElement {
   const link = (i: number, text: string, testid: string) =>
-    h("a", { href: app.href(unitPath(`${run}/${i}`)), "data-testid": testid, title: `${run}/${i}` }, text);
+    h("a", { href: app.href(unitPath(`${run}/${i}`)), "data-testid": testid, title: `${run}/${i} (key ${testid === "unit-prev" ? "k or [" : "j or ]"})`, "aria-keyshortcuts": testid === "unit-prev" ? "k [" : "j ]" }, text);
   return h("span", { class: "neighbours" }, index > 0 ? link(index - 1, `← ${index - 1}`, "unit-prev") : null, link(index + 1, `${index + 1} →`, "unit-next"));
 }
 
