@@ -36,6 +36,8 @@ export interface PassContext {
   hook: string;
   evaluation: EvaluationTokens;
   compare: CompareSae[];
+  /** SAE runs of the same model and hook (analyze --family) encoded on the same activations; their codes are kept. */
+  family?: Sae[];
   neurons: boolean;
   batchSequences: number;
   stats: Omit<FeatureStatsOptions, "dSae">;
@@ -62,6 +64,8 @@ export interface ActivationPassResult {
   neuronCorr: FeatureNeuronCorrelation;
   ffCorr: FeatureFeatureCorrelation[];
   nnCorr: DenseColumnCorrelation[];
+  /** Codes of each ctx.family run over the same tokens (family.ts). */
+  familyCodes: CodeStore[];
 }
 
 export async function activationPass(ctx: PassContext): Promise<ActivationPassResult> {
@@ -76,6 +80,7 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
   // Neuron universality: the same question for the raw MLP neurons of the two models (the paper's baseline).
   const nnCorr = ctx.neurons ? compare.map((c) => new DenseColumnCorrelation(dMlp, c.model.cfg.d_mlp)) : [];
   const codes = new CodeStore(ev.sequences * L, 24);
+  const familyCodes = (ctx.family ?? []).map(() => new CodeStore(ev.sequences * L, 24));
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
@@ -83,6 +88,7 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
     const x = forwardTo(model, toks, n, L, hook);
     const c = sae.encode(x, rows);
     codes.append(c);
+    ctx.family?.forEach((f, i) => familyCodes[i]!.append(f.encode(x, rows)));
     featStats.addPass1(c, s, L);
     neuronCorr.add(c, x);
     if (neuronStats) neuronStats.addPass1(neuronCodes(x, rows, dMlp), s, L);
@@ -94,7 +100,7 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
     ctx.progress("pass 1/3: activations, codes, correlations", (s + n) * L);
     await new Promise((r) => setImmediate(r));
   }
-  return { codes, featStats, neuronStats, neuronCorr, ffCorr, nnCorr };
+  return { codes, featStats, neuronStats, neuronCorr, ffCorr, nnCorr, familyCodes };
 }
 
 export interface HistogramPassResult {

@@ -23,11 +23,14 @@ import { planUnit } from "./examples.js";
 import { interpretabilityFigures, type InterpretabilitySummary } from "./interpretability.js";
 import { logitWeightSummaries } from "./logit-weights.js";
 import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
-import { manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
+import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
-import { columnTopK, featureRelations, RELATED_NEURON_FEATURES } from "./related-units.js";
+import { columnTopK, featureRelations, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
 import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { InvestigationManifest, UniversalitySummary } from "./unit-record.js";
+import { familyContext, familyNeighbours, familySide, type FamilySide } from "./family.js";
+import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
+import { densitiesFromCodes, rHistogram, sizePoint, type RunFigures } from "./run-figures.js";
 
 export type { CompareSae };
 /** @deprecated the old name of CompareSae. */
@@ -89,11 +92,23 @@ export interface AnalyzeInput {
   /** Where the model's neuron store goes (…/A/investigation), or null to skip neurons. */
   neuronDir: string | null;
   compare?: CompareSae[];
+  /**
+   * Runs of the same model and hook with other dictionary sizes (analyze --family): each feature is linked to its
+   * nearest features of the next smaller and next larger of them (family.ts); the others are ignored.
+   */
+  family?: FamilyRun[];
   saeSummary?: InvestigationManifest["sae"];
   /** A store over the same tokens (e.g. a compared run's) whose token file to point at instead of a copy. */
   shareTokensWith?: string;
   options?: AnalyzeOptions;
   onProgress?: (p: AnalyzeProgress) => void;
+}
+
+/** A run of the same model at another dictionary size, e.g. { name: "A/0", sae, hook }. */
+export interface FamilyRun {
+  name: string;
+  sae: Sae;
+  hook: string;
 }
 
 export interface AnalyzeResult {
@@ -108,6 +123,24 @@ export interface AnalyzeResult {
   /** Interpretability scores of the features (and neurons, when analysed) over their live units. */
   interpretability: { features: InterpretabilitySummary; neurons?: InterpretabilitySummary };
   tokens: number;
+  /** The family sides written (family.ts), with how many features have children / a parent there. */
+  family: { side: string; run: string; units: number; linked: number }[];
+  /** The run-level figures (run-figures.ts), as stored in the manifest and summary.json. */
+  runFigures: RunFigures;
+  /** The features' log-density histogram (the manifest's). */
+  densityHistogram: InvestigationManifest["densityHistogram"];
+}
+
+/** The family runs to link (the next smaller and larger), checked: same hook and d_in as the analysed SAE. */
+function familyRuns(input: AnalyzeInput): FamilyRun[] {
+  const runs = input.family ?? [];
+  for (const f of runs) {
+    if (f.hook !== input.hook) throw new Error(`analyze --family ${f.name}: it reads ${f.hook} but ${input.run} reads ${input.hook}; families link runs on the same hook of the same model`);
+    if (f.sae.dIn !== input.sae.dIn) throw new Error(`analyze --family ${f.name}: its d_in ${f.sae.dIn} differs from ${input.run}'s ${input.sae.dIn}`);
+    if (parseUnitSetName(f.name).model !== parseUnitSetName(input.run).model) throw new Error(`analyze --family ${f.name}: not a run of model ${parseUnitSetName(input.run).model}; families link runs of one model (use --compare across models)`);
+  }
+  const n = familyNeighbours({ run: input.run, units: input.sae.dSae }, runs.map((f) => ({ run: f.name, units: f.sae.dSae, f })));
+  return [n.smaller?.f, n.larger?.f].filter((f): f is FamilyRun => f !== undefined);
 }
 
 /** The evaluation and options checked before any work (errors name the option). */
@@ -136,12 +169,13 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   checkInput(input, o);
   const { model, sae, hook, tokenizer, evaluation: ev } = input;
   const compare = input.compare ?? [];
+  const family = familyRuns(input);
   const { d_mlp: dMlp, d_vocab: V } = model.cfg;
   const L = ev.seqLen;
   const T = ev.sequences * L;
   const timing: Record<string, number> = {};
   const ctx: PassContext = {
-    model, sae, hook, evaluation: ev, compare, neurons: input.neuronDir !== null, batchSequences: o.batchSequences,
+    model, sae, hook, evaluation: ev, compare, family: family.map((f) => f.sae), neurons: input.neuronDir !== null, batchSequences: o.batchSequences,
     stats: { topK: o.topK, histogramBins: o.histogramBins, intervalCount: o.intervalCount, intervalSamples: o.intervalSamples, seed: o.seed },
     progress: (stage, done) => input.onProgress?.({ stage, done, total: T }),
   };
@@ -152,6 +186,17 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   };
   const p1 = await activationPass(ctx);
   lap("pass1");
+  // Families: the codes of the family runs are only needed here (then dropped with p1's other buffers).
+  const familySides: FamilySide[] = [];
+  const familySizes = family.map((f, i) => sizePoint(f.name, densitiesFromCodes(p1.familyCodes[i]!, f.sae.dSae, T), T, input.run, o.lowDensityThresholds));
+  if (family.length > 0) {
+    const fctx = familyContext(p1.codes, sae.dec, sae.dSae, sae.dIn);
+    family.forEach((f, i) => {
+      familySides.push(familySide(fctx, f.sae.dSae < sae.dSae ? "smaller" : "larger", { run: f.name, decoder: f.sae.dec, units: f.sae.dSae, codes: p1.familyCodes[i]! }));
+    });
+  }
+  p1.familyCodes.length = 0;
+  lap("family");
   const p2 = await histogramPass(ctx, p1, o.llrAlpha);
   lap("pass2");
   const interp = { features: interpretabilityFigures(p2.featureSearch, p2.features.density), ...(p2.neuronSearch && p2.neurons ? { neurons: interpretabilityFigures(p2.neuronSearch, p2.neurons.density) } : {}) };
@@ -188,7 +233,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   });
   const manifest = (m: Pick<ManifestInput, "kind" | "name" | "run" | "units" | "sae" | "compare" | "density" | "lowDensityThresholds" | "interpretability">) => {
     timing.write = (performance.now() - t0) / 1000;
-    timing.total = timing.pass1! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
+    timing.total = timing.pass1! + timing.family! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
     timing.tokensPerSecond = T / timing.total;
     const options = {
       topK: o.topK, histogramBins: o.histogramBins, intervalCount: o.intervalCount, intervalSamples: o.intervalSamples,
@@ -199,6 +244,15 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     });
   };
 
+  const nnBest = p1.nnCorr.map((nc) => nc.best());
+  const runFigures: RunFigures = {
+    universality: compare.map((c, i) => ({
+      against: c.name,
+      features: rHistogram(ffResults[i]!.bestR, p2.features.density),
+      neurons: p2.neurons && nnBest[i] ? { against: neuronSetName(modelOf(c.name)), ...rHistogram(nnBest[i]!.bestR, p2.neurons.density) } : null,
+    })),
+    sizes: [sizePoint(input.run, p2.features.density, T, input.run, o.lowDensityThresholds), ...familySizes].sort((a, b) => a.units - b.units),
+  };
   const share = input.shareTokensWith ? { shareTokensWith: input.shareTokensWith } : {};
   const featWriter = new InvestigationWriter({ dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V, ...share });
   writeUnitRecords(featWriter, p2.features, featPlans, deltas.features, null, p2.featureProxy, p2.featureSets, featLogits, tokenizer, compare[0]?.name ?? null, (f, unit) => {
@@ -214,7 +268,12 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     unit.related = relatedF[f]!;
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
-  featWriter.finish(manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }));
+  if (familySides.length > 0) featWriter.addFile(FAMILY_FILE, encodeFamily(familySides));
+  featWriter.finish({
+    ...manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }),
+    ...(familySides.length > 0 ? { family: familyManifest(familySides) } : {}),
+    runFigures,
+  });
 
   let neuronUniversality: UniversalitySummary[] = [];
   if (input.neuronDir !== null && p2.neurons && p2.neuronProxy) {
@@ -222,10 +281,11 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     const nLogits = logitWeightSummaries(nDirs, dMlp, un.dModel, un.wU, V, un.lnW, logitOpts);
     // Each neuron's best match among the compared model's neurons ("B/neuron"), with its logit-weight r.
     const neuronSets = compare.map((c) => neuronSetName(modelOf(c.name)));
-    const nMatches = p1.nnCorr.map((nc, i) => {
-      const { best, bestR } = nc.best();
+    const nMatches = p1.nnCorr.map((_, i) => {
+      const { best, bestR } = nnBest[i]!;
       return { best, bestR, logitR: matchedLogitCorrelation(nDirs, model, outputDirections(compare[i]!.model, null), compare[i]!.model, best) };
     });
+    const relatedNM = p1.nnCorr.map((nc, i) => matchesFromR(dMlp, compare[i]!.model.cfg.d_mlp, (a, b) => nc.r(a, b)));
     neuronUniversality = nMatches.map((m, i) => universalitySummary(neuronSets[i]!, p2.neurons!.density, m.bestR, { b: compare[i]!.model.cfg.d_mlp }));
     const nWriter = new InvestigationWriter({ dir: input.neuronDir, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
     writeUnitRecords(nWriter, p2.neurons, neuronPlans, deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, nLogits, tokenizer, neuronSets[0] ?? null, (u, unit) => {
@@ -233,11 +293,16 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       nMatches.forEach((m, i) => {
         if (m.best[u]! >= 0) unit.matches[neuronSets[i]!] = [m.best[u]!, m.bestR[u]!, nanToNull(m.logitR[u]!)];
       });
-      unit.related = { f: relatedN[u]! };
+      unit.related = { f: relatedN[u]!, m: Object.fromEntries(neuronSets.map((name, i) => [name, relatedNM[i]![u]!])) };
     }, p2.neuronSearch ?? undefined);
     nWriter.finish({ featureRun: set.name, ...manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }) });
   }
   const lowDensity = densitySummary(p2.features.density, o.lowDensityThresholds, T);
   const neuronLowDensity = input.neuronDir !== null && p2.neurons ? densitySummary(p2.neurons.density, o.lowDensityThresholds, T) : null;
-  return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T };
+  const familySummary = familySides.map((s) => {
+    let linked = 0;
+    for (let f = 0; f < sae.dSae; f++) if (s.side === "larger" ? s.inverseStart[f + 1]! > s.inverseStart[f]! : s.cosIndex[f * s.k]! >= 0) linked++;
+    return { side: s.side, run: s.run, units: s.units, linked };
+  });
+  return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T, family: familySummary, runFigures, densityHistogram: densityHistogram(p2.features.density) };
 }

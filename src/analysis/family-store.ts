@@ -9,15 +9,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { encodeSafetensors, openSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
-import type { FamilySide, FamilySideName } from "./family.js";
+import type { FamilySide } from "./family.js";
+import type { FamilyManifest } from "./family-types.js";
+
+export type { FamilyManifest };
 
 export const FAMILY_FILE = "family.safetensors";
-
-/** The manifest's summary of the file (InvestigationManifest.family). */
-export interface FamilyManifest {
-  file: typeof FAMILY_FILE;
-  sides: { side: FamilySideName; run: string; units: number; k: number }[];
-}
 
 export class FamilyStoreError extends Error {
   override name = "FamilyStoreError";

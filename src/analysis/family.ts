@@ -21,7 +21,9 @@ import { pearsonFromSums } from "./correlation.js";
 /** Entries kept per feature in each forward list. */
 export const FAMILY_TOP_K = 3;
 
-export type FamilySideName = "smaller" | "larger";
+import type { FamilySideName } from "./family-types.js";
+
+export type { FamilySideName };
 
 /** One neighbouring run's links (all arrays indexed by the analysed run's features; [units × k] row-major). */
 export interface FamilySide {

@@ -8,6 +8,8 @@
  */
 
 import type { UnitKind } from "../names.js";
+import type { FamilyManifest, FamilyView } from "./family-types.js";
+import type { RunFigures } from "./run-figures.js";
 
 export type { UnitKind };
 
@@ -202,6 +204,8 @@ export interface UnitRecord {
   interpretability?: InterpretabilityView | null;
   /** Top matches both ways, nearest features, a neuron's features (related-units.ts); absent in older stores. */
   related?: UnitRelations;
+  /** Its family across dictionary sizes (analyze --family; family-view.ts); absent when its store has none. */
+  family?: FamilyView;
 }
 
 /** Per-unit scalars for tables, sorting and search without loading every record. */
@@ -212,8 +216,9 @@ export interface UnitColumns {
   specificity: Float32Array;
   sensitivity: Float32Array;
   meanLossEffect: Float32Array;
-  /** Its standard error (NaN where undefined and in stores written before it). */
+  /** Its standard error and the tokens it was estimated from (NaN where undefined and in stores written before them). */
   meanLossEffectSE?: Float32Array;
+  meanLossEffectN?: Float32Array;
   bestNeuron: Int32Array;
   bestNeuronR: Float32Array;
   /** For the first compared run (manifest.compare[0]); −1 / NaN when there is none. */
@@ -300,6 +305,10 @@ export interface InvestigationManifest {
   interpretability?: { features?: InterpretabilityFigures; neurons?: InterpretabilityFigures };
   /** Neuron stores: the SAE run analysed with them, whose features the records' related features name (absent in older stores). */
   featureRun?: string;
+  /** analyze --family: the runs linked in family.safetensors (analysis/family-store.ts); absent without --family. */
+  family?: FamilyManifest;
+  /** The run-level figures (analysis/run-figures.ts): universality histograms, dead / low-density share by size. */
+  runFigures?: RunFigures;
   /** Seconds per stage and tokens/s of the analysis that wrote it. */
   timing: Record<string, number>;
   /** SHA-256 (hex) of the store's own files by name (store/format.ts); absent in stores written before them. */

@@ -14,6 +14,7 @@ import { parseUnitName, UnitNameError } from "../names.js";
 import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
 import { densitySummary } from "../sae/density.js";
 import { NotFoundError, TooLargeError, UnavailableError } from "./errors.js";
+import { familyView } from "./family-view.js";
 import type { LiveUnit } from "./live-proxy.js";
 import { analyzePrompt, type PromptOptions } from "./prompt.js";
 import { shippedModelsRoot } from "./shipped-models.js";
@@ -118,7 +119,21 @@ export class Workspace {
   /** The full record of `A/1/3450` or `A/neuron/489` (opens only that unit's store). */
   unit(name: string): UnitRecord {
     const { set, index } = this.resolve(name);
-    return this.loader.store(set).unit(index);
+    const store = this.loader.store(set);
+    const record = store.unit(index);
+    const family = familyView(store, index, (run) => this.storeIfAny(run));
+    if (family) record.family = family;
+    return record;
+  }
+
+  /** A unit set's store when the workspace has it (opened now if it was not), else null. */
+  storeIfAny(run: string): InvestigationStore | null {
+    try {
+      return this.store(run);
+    } catch (e) {
+      if (e instanceof NotFoundError) return null;
+      throw e;
+    }
   }
 
   /**

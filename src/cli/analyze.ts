@@ -1,4 +1,5 @@
 /** `saekit analyze`: the detailed investigation of every feature of an SAE run (and its model's neurons). */
+import path from "node:path";
 import type { Command } from "commander";
 import { ANALYZE_DEFAULTS, analyzeRun } from "../analysis/analyze.js";
 import { EvaluationTokensError, evaluationTokens } from "../analysis/eval-tokens.js";
@@ -9,11 +10,13 @@ import { formatDensityBands, LOW_DENSITY_THRESHOLDS } from "../sae/density.js";
 import { describeCorpus } from "./corpus-label.js";
 import { collect, corpusOptions, corpusSources, densityListFlag, integerFlag } from "./flags.js";
 import { ProgressLine, formatDuration } from "./progress.js";
+import { runFiguresReport } from "./run-figures-report.js";
 
 interface AnalyzeFlags {
   sae: string;
   model?: string;
   compare: string[];
+  family: string[];
   tokens: number;
   batch: number;
   topK: number;
@@ -30,6 +33,7 @@ export function registerAnalyze(program: Command): void {
     .requiredOption("--sae <dir>", "SAE run folder (e.g. models/A/1); the store goes to DIR/investigation")
     .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
     .option("--compare <dir>", "another SAE run (another seed, or on model B) to match features against (repeatable)", collect, [])
+    .option("--family <dirs...>", "runs of the same model at other dictionary sizes (e.g. models/A/0 models/A/2): link each feature to its nearest features in the next smaller and larger one (decoder cosine, activation r)", [])
     .option("--tokens <n>", "evaluation tokens (validation prose + code first, then training text)", integerFlag("--tokens", 128), ANALYZE_DEFAULTS.evaluationTokens)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), ANALYZE_DEFAULTS.batchSequences)
     .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), ANALYZE_DEFAULTS.topK)
@@ -40,6 +44,13 @@ export function registerAnalyze(program: Command): void {
       const compare = f.compare.map((dir) => {
         const c = loadSaeRun(dir);
         return { name: c.name, model: c.model, sae: c.sae, hook: c.hook };
+      });
+      const family = f.family.map((dir) => {
+        const r = loadSaeRun(dir);
+        if (path.resolve(r.modelDir) !== path.resolve(run.modelDir)) {
+          throw new Error(`analyze --family ${dir}: its model is ${r.modelDir}, not ${run.modelDir}; families link runs of one model (use --compare across models)`);
+        }
+        return { name: r.name, sae: r.sae, hook: r.hook };
       });
       const sources = corpusSources(f);
       const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources });
@@ -61,7 +72,7 @@ export function registerAnalyze(program: Command): void {
       let stage = "";
       const result = await analyzeRun({
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
-        evaluation, featureDir, neuronDir, compare, saeSummary: run.evalSummary,
+        evaluation, featureDir, neuronDir, compare, family, saeSummary: run.evalSummary,
         ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK, lowDensityThresholds: f.lowDensity },
         onProgress: (p) => {
           if (p.stage !== stage) {
@@ -94,6 +105,7 @@ export function registerAnalyze(program: Command): void {
           console.log(`  of the ${band.features} ${what} with density ≥ ${band.minDensity}: ${band.thresholds.map((th) => `${(100 * th.fraction).toFixed(1)}% with r > ${th.threshold}`).join(", ")}`);
         }
       }
+      for (const line of runFiguresReport(result)) console.log(line);
       console.log(`wrote ${featureDir}${neuronDir ? ` and ${neuronDir}` : ""}`);
     });
 }

@@ -5,6 +5,8 @@ import { registerCorpus } from "./corpus.js";
 import { registerDashboard } from "./dashboard.js";
 import { registerDemo } from "./demo.js";
 import { registerDoctor } from "./doctor.js";
+import { registerFamily } from "./family.js";
+import { registerExport } from "./export.js";
 import { registerFeatures } from "./features.js";
 import { registerInvestigate } from "./investigate.js";
 import { terminalSafe } from "./terminal.js";
@@ -16,6 +18,7 @@ import { registerSaeCache } from "./sae-cache.js";
 import { registerSaeEval } from "./sae-eval.js";
 import { registerSaeTrain } from "./sae-train.js";
 import { registerSearch } from "./search.js";
+import { registerRelated } from "./related.js";
 import { registerServe } from "./serve.js";
 import { registerSteer } from "./steer.js";
 
@@ -35,8 +38,11 @@ export function buildProgram(): Command {
   registerSaeEval(program);
   registerAnalyze(program);
   registerInvestigate(program);
+  registerFamily(program);
   registerFeatures(program);
+  registerExport(program);
   registerSearch(program);
+  registerRelated(program);
   registerSteer(program);
   registerPrompt(program);
   registerServe(program);

@@ -33,8 +33,11 @@ export { INVESTIGATION_DIR } from "../../sae/run-folder.js";
 export const INVESTIGATION_FORMAT = "saekit-investigation";
 export const INVESTIGATION_VERSION = 1;
 
-/** The files whose SHA-256 manifest.checksums records (tokens.gz only when the store has its own). */
-export const CHECKSUMMED_FILES = ["units.bin", "dictionary.bin", "index.safetensors", "search.json.gz", "tokens.gz"] as const;
+/**
+ * The files whose SHA-256 manifest.checksums records (tokens.gz only when the store has its own; family.safetensors
+ * only when analysed with --family: analysis/family-store.ts).
+ */
+export const CHECKSUMMED_FILES = ["units.bin", "dictionary.bin", "index.safetensors", "search.json.gz", "tokens.gz", "family.safetensors"] as const;
 
 export class InvestigationStoreError extends Error {
   override name = "InvestigationStoreError";

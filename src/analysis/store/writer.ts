@@ -41,6 +41,8 @@ export class InvestigationWriter {
   private next = 0;
   private readonly search: UnitSearchEntry[] = [];
   private readonly columns: UnitColumns;
+  /** Optional files of the store (e.g. family.safetensors), written and checksummed at finish. */
+  private readonly extraFiles = new Map<string, Uint8Array>();
 
   constructor(private readonly o: InvestigationWriterOptions) {
     if (o.tokens.length % o.seqLen !== 0) {
@@ -60,6 +62,7 @@ export class InvestigationWriter {
       sensitivity: f32(),
       meanLossEffect: f32(),
       meanLossEffectSE: f32(),
+      meanLossEffectN: f32(),
       bestNeuron: new Int32Array(o.units).fill(-1),
       bestNeuronR: f32(),
       match: new Int32Array(o.units).fill(-1),
@@ -88,6 +91,7 @@ export class InvestigationWriter {
     }
     if (unit.ablation.meanLossEffect !== null) c.meanLossEffect[i] = unit.ablation.meanLossEffect;
     if (unit.ablation.se !== undefined && unit.ablation.se !== null) c.meanLossEffectSE![i] = unit.ablation.se;
+    c.meanLossEffectN![i] = unit.ablation.sampled;
     if (unit.interp) [c.interpScore[i], c.interpSpec[i], c.interpSens[i]] = unit.interp;
     if (unit.codeShare !== undefined && unit.codeShare !== null) c.codeShare![i] = unit.codeShare;
     const best = unit.neurons?.correlated[0];
@@ -103,6 +107,12 @@ export class InvestigationWriter {
     }
     this.search.push({ label: unit.label, ...search });
     this.next++;
+  }
+
+  /** An optional file of the store (format.ts CHECKSUMMED_FILES), written into the folder at finish. */
+  addFile(name: string, data: Uint8Array): void {
+    if (!/^[a-z][a-z0-9_.-]*$/.test(name)) throw new InvestigationStoreError(`investigation ${this.dir}: ${JSON.stringify(name)} is not a plain file name`);
+    this.extraFiles.set(name, data);
   }
 
   finish(manifest: Omit<InvestigationManifest, "tokensFile" | "tokensSha256">): void {
@@ -142,8 +152,15 @@ export class InvestigationWriter {
       write("tokens.gz", zlib.gzipSync(bytes, { level: 9 }));
     }
     write("search.json.gz", zlib.gzipSync(JSON.stringify(this.search), { level: 9 }));
+    for (const [name, data] of this.extraFiles) write(name, data);
     // The headline figures on their own, for scripts and notes that want them without the store's reader.
-    if (manifest.interpretability) fs.writeFileSync(path.join(this.tmp, "summary.json"), `${JSON.stringify({ interpretability: manifest.interpretability }, null, 1)}\n`);
+    if (manifest.interpretability || manifest.runFigures) {
+      const summary = {
+        ...(manifest.interpretability ? { interpretability: manifest.interpretability } : {}),
+        ...(manifest.runFigures ? { lowDensity: manifest.lowDensity, densityHistogram: manifest.densityHistogram, runFigures: manifest.runFigures } : {}),
+      };
+      fs.writeFileSync(path.join(this.tmp, "summary.json"), `${JSON.stringify(summary, null, 1)}\n`);
+    }
     const full: InvestigationManifest = { ...manifest, tokensFile, tokensSha256: tokensHash, checksums };
     fs.writeFileSync(path.join(this.tmp, "manifest.json"), `${JSON.stringify(full, null, 1)}\n`);
     fsyncDirectorySync(this.tmp);
