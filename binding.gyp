@@ -12,7 +12,8 @@
         "native/src/rows.cc",
         "native/src/softmax.cc",
         "native/src/sparse.cc",
-        "native/src/thread_pool.cc"
+        "native/src/thread_pool.cc",
+        "native/src/unembed_ce.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-O2"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp-simd", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -11,7 +11,7 @@
 // One binary serves every Node version (N-API) and every x86-64 CPU: the addon picks AVX-512, AVX2 or scalar code
 // at run time. SAEKIT_SKIP_NATIVE=1 skips the compile; SAEKIT_BUILD_NATIVE=1 compiles even when a prebuild loads.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,9 +83,27 @@ function compile() {
   const [cmd, pre] = nodeGypCommand();
   // In prepack mode stdout belongs to npm (`npm pack --json`): the compiler's chatter goes to stderr.
   const stdio = prebuildMode ? ["ignore", 2, 2] : "inherit";
-  const result = spawnSync(cmd, [...pre, "rebuild", "--jobs=max", ...nodedirArgs()], { stdio, cwd: root });
-  if (result.error) console.warn(`saekit: could not run node-gyp: ${result.error.message}`);
-  return result.status === 0;
+  // node-gyp rebuild deletes build/ first and links in place: compile in a staging copy instead and rename the
+  // finished binary into build/Release, so a process loading the addon meanwhile (a training run starting) finds
+  // the old file or the new one, never none or half of one.
+  const stage = join(root, "build", `staging-${process.pid}`);
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+  try {
+    copyFileSync(join(root, "binding.gyp"), join(stage, "binding.gyp"));
+    cpSync(join(root, "native"), join(stage, "native"), { recursive: true });
+    const result = spawnSync(cmd, [...pre, "rebuild", "--jobs=max", ...nodedirArgs()], { stdio, cwd: stage });
+    if (result.error) console.warn(`saekit: could not run node-gyp: ${result.error.message}`);
+    if (result.status !== 0) return false;
+    const out = join(root, "build", "Release", `${ADDON}.node`);
+    mkdirSync(dirname(out), { recursive: true });
+    const tmp = `${out}.tmp-${process.pid}`;
+    copyFileSync(join(stage, "build", "Release", `${ADDON}.node`), tmp);
+    renameSync(tmp, out);
+    return true;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 /** build/Release's addon when it is newer than binding.gyp and every native source (make's rule), else undefined. */

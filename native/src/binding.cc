@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "peak.h"
 #include "thread_pool.h"
+#include "unembed_ce.h"
 
 namespace saekit {
 namespace {
@@ -381,6 +382,21 @@ SAEKIT_FN(SoftmaxCrossEntropyRows) {
   });
 }
 
+// unembedCrossEntropyBf16(x, rows, d, w, vocab, bias|null, targets, ignore, grad, scale, nll, dx|null, dw|null,
+// db|null) → false when the AVX512-BF16 path is not active (nothing computed; the caller uses the chunked route).
+SAEKIT_FN(UnembedCrossEntropyBf16) {
+  return guarded(env, [&] {
+    Args a(env, info, 14);
+    const bool done = unembed_cross_entropy_bf16(a.f32(0), a.integer(1), a.integer(2), a.f32(3), a.integer(4),
+                                                 a.f32(5, true), a.i32(6), static_cast<int32_t>(a.integer(7)),
+                                                 a.boolean(8), static_cast<float>(a.number(9)), a.f32(10),
+                                                 a.f32(11, true), a.f32(12, true), a.f32(13, true));
+    napi_value v;
+    napi_get_boolean(env, done, &v);
+    return v;
+  });
+}
+
 SAEKIT_FN(LayerNorm) {
   return guarded(env, [&] {
     Args a(env, info, 9);
@@ -522,6 +538,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxRowsBackward", nullptr, SoftmaxRowsBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxCrossEntropyRows", nullptr, SoftmaxCrossEntropyRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unembedCrossEntropyBf16", nullptr, UnembedCrossEntropyBf16, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"topkRows", nullptr, TopkRows, nullptr, nullptr, nullptr, napi_default, nullptr},

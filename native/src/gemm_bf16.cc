@@ -20,14 +20,14 @@
 #include "bf16.h"
 #include "cpu.h"
 #include "gemm.h"
+#include "gemm_bf16_kernels.h"
 #include "simd.h"
 #include "thread_pool.h"
 
 namespace saekit {
 namespace {
 
-enum StoreMode { kStore = 0, kAccumulate = 1, kScaleAccumulate = 2 };
-constexpr int kNr = 32;
+using namespace bf16k;
 
 struct Bf16Blocking {
   int mr;
@@ -61,9 +61,12 @@ void merge_tile(const float* tmp, int ld, float* c, long ldc, long rows, long co
 }
 
 #if SAEKIT_X86
-#define SAEKIT_TARGET_BF16 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,avx2,fma")))
 #define SAEKIT_TARGET_AMX \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,avx2,fma,amx-tile,amx-bf16")))
+
+}  // namespace
+
+namespace bf16k {
 
 // Two rows of n ≤ 16 floats (r1 may be null: zeros) → n bf16 pairs (r0[i], r1[i]) at dst (alpha applied).
 SAEKIT_TARGET_BF16 inline void pair_rows16(const float* r0, const float* r1, int n, float alpha, uint16_t* dst) {
@@ -95,7 +98,7 @@ SAEKIT_TARGET_BF16 inline void pairs_strided(const float* src, long kc, float al
 }
 
 // op(B)[p0:p0+kc, j0:j0+nc] → 32-column panels of k-pairs; rows kc..kcp are zeros.
-SAEKIT_TARGET_BF16 void pack_b(const GemmArgs& g, long j0, long nc, long p0, long kc, long kcp, uint16_t* dst) {
+void pack_b(const GemmArgs& g, long j0, long nc, long p0, long kc, long kcp, uint16_t* dst) {
   for (long jp = 0; jp < nc; jp += kNr) {
     const int cols = static_cast<int>(std::min<long>(kNr, nc - jp));
     uint16_t* d = dst + jp * kcp;
@@ -120,7 +123,7 @@ SAEKIT_TARGET_BF16 void pack_b(const GemmArgs& g, long j0, long nc, long p0, lon
 }
 
 // op(A)[i0:i0+mc, p0:p0+kc] → 12-row panels of k-pairs (alpha folded in).
-SAEKIT_TARGET_BF16 void pack_a_pairs(const GemmArgs& g, long i0, long mc, long p0, long kc, long kcp, uint16_t* dst) {
+void pack_a_pairs(const GemmArgs& g, long i0, long mc, long p0, long kc, long kcp, uint16_t* dst) {
   constexpr int mr = 12;
   for (long ip = 0; ip < mc; ip += mr) {
     const int rows = static_cast<int>(std::min<long>(mr, mc - ip));
@@ -139,6 +142,10 @@ SAEKIT_TARGET_BF16 void pack_a_pairs(const GemmArgs& g, long i0, long mc, long p
     }
   }
 }
+
+}  // namespace bf16k
+
+namespace {
 
 // op(A)[i0:i0+mc, p0:p0+kc] → 32-row panels of 32-k blocks, row-major inside a block (the AMX A tile layout).
 SAEKIT_TARGET_BF16 void pack_a_tiles(const GemmArgs& g, long i0, long mc, long p0, long kc, long kcp, uint16_t* dst) {
@@ -170,6 +177,10 @@ SAEKIT_TARGET_BF16 void pack_a_tiles(const GemmArgs& g, long i0, long mc, long p
   }
 }
 
+}  // namespace
+
+namespace bf16k {
+
 #define SAEKIT_ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
 SAEKIT_TARGET_BF16 inline void store_row(float* c, __m512 lo, __m512 hi, int mode, __m512 beta) {
@@ -185,7 +196,7 @@ SAEKIT_TARGET_BF16 inline void store_row(float* c, __m512 lo, __m512 hi, int mod
 }
 
 // 12×32 tile of C in 24 zmm accumulators; per k-pair: 2 B vectors, 12 broadcast A pairs, 24 vdpbf16ps.
-SAEKIT_TARGET_BF16 void kernel_bf16_12x32(long kpairs, const uint16_t* __restrict a, const uint16_t* __restrict b,
+void kernel_bf16_12x32(long kpairs, const uint16_t* __restrict a, const uint16_t* __restrict b,
                                           float* __restrict c, long ldc, int mode, float beta) {
 #define SAEKIT_DECL(i) __m512 c##i##lo = _mm512_setzero_ps(), c##i##hi = _mm512_setzero_ps();
   SAEKIT_ROWS12(SAEKIT_DECL)
@@ -211,6 +222,10 @@ SAEKIT_TARGET_BF16 void kernel_bf16_12x32(long kpairs, const uint16_t* __restric
   SAEKIT_ROWS12(SAEKIT_STORE)
 #undef SAEKIT_STORE
 }
+
+}  // namespace bf16k
+
+namespace {
 
 // ---- AMX ------------------------------------------------------------------------------------------------
 

@@ -149,18 +149,6 @@ export interface UnembedCrossEntropyOptions extends CrossEntropyOptions {
   chunkRows?: number;
 }
 
-/** Reused logits scratch for unembedCrossEntropy (kernels are synchronous, so one buffer per dtype is safe). */
-const logitScratch: { f32: Float32Array | null; f64: Float64Array | null } = { f32: null, f64: null };
-
-function scratchFor(dtype: "f32" | "f64", size: number): FloatArray {
-  const have = logitScratch[dtype];
-  if (have && have.length >= size) return have.subarray(0, size);
-  const fresh = allocate(size, dtype);
-  if (dtype === "f32") logitScratch.f32 = fresh as Float32Array;
-  else logitScratch.f64 = fresh as Float64Array;
-  return fresh;
-}
-
 export class Tape {
   /** Whether ops on this tape record backward closures. */
   readonly recording: boolean;
@@ -527,8 +515,6 @@ export class Tape {
     if (options.perToken && options.perToken.length !== rows) {
       throw new RangeError(`unembedCrossEntropy: perToken has ${options.perToken.length} elements, needs ${rows}`);
     }
-    const chunkRows = options.chunkRows ?? 256;
-    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new RangeError(`unembedCrossEntropy: chunkRows must be a positive integer, got ${chunkRows}`);
     let count = 0;
     for (let r = 0; r < rows; r++) if (targets[r] !== ignoreIndex) count++;
     const dtype = x.value.dtype;
@@ -537,22 +523,13 @@ export class Tape {
     const dW = wantGrad && w.requiresGrad ? allocate(d * vocab, dtype) : null;
     const dB = wantGrad && b?.requiresGrad ? allocate(vocab, dtype) : null;
     const nll = options.perToken ?? allocate(rows, dtype);
-    const logits = scratchFor(dtype, Math.min(chunkRows, Math.max(rows, 1)) * vocab);
+    k.unembedCrossEntropy({
+      x: x.data, rows, d, w: w.data, vocab, bias: b ? b.data : null, targets, ignoreIndex,
+      gradScale: wantGrad ? 1 / count : null, nll, dX, dW, dB,
+      ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
+    });
     let total = 0;
-    for (let r0 = 0; r0 < rows; r0 += chunkRows) {
-      const n = Math.min(chunkRows, rows - r0);
-      const chunk = logits.subarray(0, n * vocab);
-      const xChunk = x.data.subarray(r0 * d, (r0 + n) * d);
-      k.gemm(false, false, n, vocab, d, 1, xChunk, d, w.data, vocab, 0, chunk, vocab);
-      if (b) k.addBias(chunk, n, vocab, b.data);
-      const nllChunk = nll.subarray(r0, r0 + n);
-      k.softmaxCrossEntropyRows(chunk, n, vocab, targets.subarray(r0, r0 + n), ignoreIndex, wantGrad ? 1 / count : null, nllChunk);
-      for (let i = 0; i < n; i++) if (targets[r0 + i] !== ignoreIndex) total += nllChunk[i]!;
-      if (!wantGrad) continue;
-      if (dW) k.gemm(true, false, d, vocab, n, 1, xChunk, d, chunk, vocab, 1, dW, vocab);
-      if (dB) k.sumOverRows(chunk, n, vocab, dB, true);
-      if (dX) k.gemm(false, true, n, d, vocab, 1, chunk, vocab, w.data, vocab, 0, dX.subarray(r0 * d, (r0 + n) * d), d);
-    }
+    for (let r = 0; r < rows; r++) if (targets[r] !== ignoreIndex) total += nll[r]!;
     const loss = Tensor.scalar(count === 0 ? 0 : total / count, dtype);
     return this.record(loss, inputs, (dOut) => {
       if (!wantGrad) return;

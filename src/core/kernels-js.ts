@@ -7,6 +7,7 @@
  * Argument checks (shared with the native wrapper) run once per call, never per element.
  */
 import type { FloatArray, GeluApprox, Kernels, Precision } from "./kernels.js";
+import { checkUnembedCrossEntropy, chunkedUnembedCrossEntropy } from "./kernels-unembed.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
@@ -707,7 +708,7 @@ function adamwStep(
 
 function jsKernelsAt(precision: Precision): Kernels<FloatArray> {
   const product = precision === "bf16" ? gemmBf16 : gemm;
-  return {
+  const kernels: Kernels<FloatArray> = {
     name: "js",
     isa: "js",
     threads: 1,
@@ -757,7 +758,12 @@ function jsKernelsAt(precision: Precision): Kernels<FloatArray> {
     sumOverRows,
     sumOverCols,
     adamwStep,
+    unembedCrossEntropy(args) {
+      checkUnembedCrossEntropy(args);
+      chunkedUnembedCrossEntropy(kernels, args);
+    },
   };
+  return kernels;
 }
 
 export const jsKernels: Kernels<FloatArray> = jsKernelsAt("fp32");

@@ -38,6 +38,32 @@ export interface PackedB {
   readonly handle?: unknown;
 }
 
+/** Arguments of Kernels.unembedCrossEntropy (one object: thirteen positional arrays and sizes would invite mix-ups). */
+export interface UnembedCrossEntropyArgs<A extends FloatArray = Float32Array> {
+  /** The final residual, rows × d. */
+  x: A;
+  rows: number;
+  d: number;
+  /** The unembedding, d × vocab (row-major), and its bias (vocab elements) or null. */
+  w: A;
+  vocab: number;
+  bias: A | null;
+  /** One target per row in [0, vocab), or ignoreIndex. */
+  targets: Int32Array;
+  ignoreIndex: number;
+  /** null: the loss only. Else the gradients of gradScale · Σ_r nll[r] are written. */
+  gradScale: number | null;
+  /** Receives −log softmax(logits_r)[targets[r]] per row (NaN where ignored); rows elements. */
+  nll: A;
+  /** Overwritten with dX = G Wᵀ (rows × d), dW = xᵀ G (d × vocab), dB = Σ_r G (vocab), where G = gradScale ·
+   * (softmax − onehot) with zero rows where ignored; null skips one (all are skipped when gradScale is null). */
+  dX: A | null;
+  dW: A | null;
+  dB: A | null;
+  /** Rows of logits held at a time by the generic route (default 256; the fused native kernel tiles in cache). */
+  chunkRows?: number;
+}
+
 export interface Kernels<A extends FloatArray = Float32Array> {
   /** "native" or "js". */
   readonly name: "native" | "js";
@@ -118,6 +144,15 @@ export interface Kernels<A extends FloatArray = Float32Array> {
   softmaxCrossEntropyRows(
     x: A, rows: number, cols: number, targets: Int32Array, ignoreIndex: number, gradScale: number | null, nll: A,
   ): void;
+
+  /**
+   * The unembedding with its softmax cross-entropy, never holding all rows × vocab logits: logits = x W + bias,
+   * products at `precision` (bias added in float32), then as softmaxCrossEntropyRows, and with gradScale the
+   * gradients dX, dW, dB of gradScale · Σ nll (see UnembedCrossEntropyArgs). The native AVX512-BF16 path fuses it
+   * into one kernel that keeps tiles of the logits in cache (native/src/unembed_ce.cc); every other path runs it
+   * over row chunks with gemm, addBias, softmaxCrossEntropyRows and sumOverRows (kernels-unembed.ts).
+   */
+  unembedCrossEntropy(args: UnembedCrossEntropyArgs<A>): void;
 
   /**
    * Layer norm over the last axis: out = (x − mean) · rstd · w + b, rstd = 1/sqrt(var + eps) with the biased

@@ -12,6 +12,7 @@ import {
   checkCrossEntropy,
   checkPositiveRows,
 } from "./kernel-checks.js";
+import { checkUnembedCrossEntropy, chunkedUnembedCrossEntropy } from "./kernels-unembed.js";
 
 /** What init reports: the ISA and bf16 path chosen, threads, CPU features, and why AMX is off ("" if on). */
 interface AddonInfo {
@@ -70,6 +71,11 @@ interface NativeAddon {
   sumOverCols(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number,
     eps: number, wd: number, bc1: number, bc2: number): void;
+  /** The fused bf16 unembedding + cross-entropy (native/src/unembed_ce.cc); false where AVX512-BF16 is off. Absent
+   * from addons built before it. */
+  unembedCrossEntropyBf16?(x: Float32Array, rows: number, d: number, w: Float32Array, vocab: number,
+    bias: Float32Array | null, targets: Int32Array, ignoreIndex: number, grad: boolean, gradScale: number,
+    nll: Float32Array, dX: Float32Array | null, dW: Float32Array | null, dB: Float32Array | null): boolean;
   fmaPeakGflops(): number;
 }
 
@@ -139,7 +145,7 @@ function wrapAt(
   if (precision === "bf16" && (!addon.gemmBf16 || !addon.gemmBf16Async)) throw new Error(stale);
   const product = precision === "bf16" ? addon.gemmBf16! : addon.gemm;
   const productAsync = precision === "bf16" ? addon.gemmBf16Async! : addon.gemmAsync;
-  return {
+  const kernels: Kernels = {
     name: "native",
     isa: info.isa,
     get threads() {
@@ -281,7 +287,17 @@ function wrapAt(
       elementwise("adamwStep", ["param", "grad", "m", "v"], [p, g, m, v]);
       addon.adamwStep(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2);
     },
+    unembedCrossEntropy(args) {
+      checkUnembedCrossEntropy(args);
+      const { x, rows, d, w, vocab, bias, targets, ignoreIndex, gradScale, nll } = args;
+      // The fused kernel answers false (computing nothing) where the AVX512-BF16 path is off (e.g. lowered for tests).
+      const fused = precision === "bf16" && addon.unembedCrossEntropyBf16 !== undefined &&
+        addon.unembedCrossEntropyBf16(x, rows, d, w, vocab, bias, targets, ignoreIndex, gradScale !== null, gradScale ?? 0,
+          nll, args.dX, args.dW, args.dB);
+      if (!fused) chunkedUnembedCrossEntropy(kernels, args);
+    },
   };
+  return kernels;
 }
 
 function geluIsTanh(approx: GeluApprox): boolean {
