@@ -338,6 +338,8 @@ export interface RunInfo {
   interpretability?: { features?: InterpretabilityFigures; neurons?: InterpretabilityFigures };
   /** True when the model (and SAE) weights are there, so prompts can be analysed live on this set. */
   promptable: boolean;
+  /** Feature sets: the run-level figures (run-figures-view.ts): universality histograms, share by dictionary size. */
+  figures?: RunFigures;
 }
 
 /** One feature's score in a prompt-level ranking. */

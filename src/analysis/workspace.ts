@@ -15,6 +15,8 @@ import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
 import { densitySummary } from "../sae/density.js";
 import { NotFoundError, TooLargeError, UnavailableError } from "./errors.js";
 import { familyView } from "./family-view.js";
+import type { RunFigures } from "./run-figures.js";
+import { runFiguresView } from "./run-figures-view.js";
 import type { LiveUnit } from "./live-proxy.js";
 import { analyzePrompt, type PromptOptions } from "./prompt.js";
 import { shippedModelsRoot } from "./shipped-models.js";
@@ -100,8 +102,32 @@ export class Workspace {
       ...(m.interpretability ? { interpretability: m.interpretability } : {}),
       promptable: set.kind === "feature" && set.model.hasWeights && this.loader.hasSaeWeights(set),
     };
+    const figures = this.figuresOf(set, inv);
+    if (figures) info.figures = figures;
     this.infos.set(set.name, info);
     return info;
+  }
+
+  /** The run-level figures of a feature set (run-figures-view.ts); sibling stores that do not open are left out. */
+  private figuresOf(set: UnitSetEntry, store: InvestigationStore): RunFigures | null {
+    if (set.kind !== "feature") return null;
+    const siblings: InvestigationStore[] = [];
+    for (const s of this.registry.list()) {
+      if (s.kind !== "feature" || s.name === set.name || s.model.name !== set.model.name) continue;
+      try {
+        siblings.push(this.loader.store(s));
+      } catch {
+        // reported by runs() when that set is listed
+      }
+    }
+    const storeOf = (run: string) => {
+      try {
+        return this.storeIfAny(run);
+      } catch {
+        return null;
+      }
+    };
+    return runFiguresView({ store, siblings, storeOf });
   }
 
   /** The set and index a unit name points at (UnitNameError / NotFoundError otherwise). */

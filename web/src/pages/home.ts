@@ -6,6 +6,7 @@ import { ACCENT, GREY } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
 import { featuresPath, promptPath, unitPath } from "../router.js";
+import { sizeShareChart, universalityHistogram } from "./run-figures.js";
 
 function row(label: string, value: string, testid?: string): HTMLElement[] {
   return [h("dt", null, label), h("dd", { "data-testid": testid }, value)];
@@ -199,6 +200,7 @@ function runCard(app: App, run: RunInfo): HTMLElement {
     densityChart(run),
     interpretabilityChart(run),
     universality(run),
+    universalityHistogram(run),
     h(
       "div",
       { class: "card-actions" },
@@ -225,6 +227,7 @@ export async function homePage(app: App): Promise<HTMLElement> {
         "Sparse-autoencoder features and MLP neurons of the loaded models. Search for a feature by label or token, open a run's units, or analyse a prompt.",
       ),
     ),
+    h("div", { class: "run-figures-grid", "data-testid": "run-figures" }, [...new Set(runs.map((r) => r.model))].map((m) => sizeShareChart(m, runs))),
     runs.length === 0
       ? note("No investigation loaded. Run `saekit analyze` on an SAE folder, then `saekit serve`.")
       : h("div", { class: "run-grid" }, runs.map((r) => runCard(app, r))),

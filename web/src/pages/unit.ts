@@ -10,6 +10,7 @@ import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js
 import { logitsPanel } from "./unit-logits.js";
 import { comparePanel, matchPanel, neuronsPanel } from "./unit-relations.js";
 import { steerPanel } from "./steer-panel.js";
+import { familyPanel } from "./unit-family.js";
 
 export async function unitPage(app: App, name: string): Promise<HTMLElement> {
   const u = await app.source.unit(name);
@@ -55,6 +56,7 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
     { class: "unit-page", "data-unit": u.name },
     header,
     h("div", { class: "unit-grid" }, left, right),
+    familyPanel(app, u),
     examplesPanel(u),
     ablationPanel(u),
     intervalsPanel(u),
