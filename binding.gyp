@@ -3,6 +3,7 @@
     {
       "target_name": "saekit_native",
       "sources": [
+        "native/src/analyze_kernels.cc",
         "native/src/binding.cc",
         "native/src/cpu.cc",
         "native/src/elementwise.cc",

@@ -15,6 +15,9 @@
 #include "unembed_ce.h"
 
 namespace saekit {
+// analyze_kernels.cc: analyze's per-feature kernels (logitRowSummaries).
+void register_analyze_kernels(napi_env env, napi_value exports);
+
 namespace {
 
 struct ArgError {
@@ -553,6 +556,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"adamwStep", nullptr, AdamwStep, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  register_analyze_kernels(env, exports);
   return exports;
 }
 

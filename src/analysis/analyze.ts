@@ -31,6 +31,8 @@ import type { InvestigationManifest, UniversalitySummary } from "./unit-record.j
 import { familyContext, familyNeighbours, familySide, type FamilySide } from "./family.js";
 import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
 import { densitiesFromCodes, rHistogram, sizePoint, type RunFigures } from "./run-figures.js";
+import { computeAtlas, type AtlasOptions, type AtlasRunInput } from "./atlas.js";
+import { ATLAS_FILE, decoderSha256, encodeAtlas } from "./atlas-store.js";
 
 export type { CompareSae };
 /** @deprecated the old name of CompareSae. */
@@ -97,6 +99,11 @@ export interface AnalyzeInput {
    * nearest features of the next smaller and next larger of them (family.ts); the others are ignored.
    */
   family?: FamilyRun[];
+  /**
+   * The feature atlas (analyze --atlas, atlas.ts): a 2-D map of this run's decoder rows and these other runs' of the
+   * same model, stored as the feature store's atlas.safetensors.
+   */
+  atlas?: { runs: AtlasRunInput[]; options?: AtlasOptions };
   saeSummary?: InvestigationManifest["sae"];
   /** A store over the same tokens (e.g. a compared run's) whose token file to point at instead of a copy. */
   shareTokensWith?: string;
@@ -129,6 +136,19 @@ export interface AnalyzeResult {
   runFigures: RunFigures;
   /** The features' log-density histogram (the manifest's). */
   densityHistogram: InvestigationManifest["densityHistogram"];
+}
+
+/** The atlas' runs: the analysed one and the others given, checked (one model, one d_in), sorted by name. */
+function atlasRuns(input: AnalyzeInput): AtlasRunInput[] {
+  const model = parseUnitSetName(input.run).model;
+  const others = input.atlas?.runs ?? [];
+  for (const r of others) {
+    if (parseUnitSetName(r.name).model !== model) throw new Error(`analyze --atlas ${r.name}: not a run of model ${model}; an atlas maps the runs of one model`);
+    if (r.dIn !== input.sae.dIn) throw new Error(`analyze --atlas ${r.name}: its d_in ${r.dIn} differs from ${input.run}'s ${input.sae.dIn}`);
+  }
+  const own: AtlasRunInput = { name: input.run, decoder: input.sae.dec, units: input.sae.dSae, dIn: input.sae.dIn };
+  const runs = [own, ...others.filter((r) => r.name !== input.run)];
+  return runs.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
 }
 
 /** The family runs to link (the next smaller and larger), checked: same hook and d_in as the analysed SAE. */
@@ -170,6 +190,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const { model, sae, hook, tokenizer, evaluation: ev } = input;
   const compare = input.compare ?? [];
   const family = familyRuns(input);
+  const atlasInputs = input.atlas ? atlasRuns(input) : null;
   const { d_mlp: dMlp, d_vocab: V } = model.cfg;
   const L = ev.seqLen;
   const T = ev.sequences * L;
@@ -269,6 +290,14 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
   if (familySides.length > 0) featWriter.addFile(FAMILY_FILE, encodeFamily(familySides));
+  if (input.atlas && atlasInputs) {
+    const t = performance.now();
+    const runs = atlasInputs;
+    const atlas = computeAtlas(runs, input.atlas.options);
+    featWriter.addFile(ATLAS_FILE, encodeAtlas(atlas, (name) => decoderSha256(runs.find((r) => r.name === name)!.decoder)));
+    timing.atlas = (performance.now() - t) / 1000;
+    t0 += performance.now() - t; // reported apart, not as part of "write"
+  }
   featWriter.finish({
     ...manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }),
     ...(familySides.length > 0 ? { family: familyManifest(familySides) } : {}),

@@ -1,7 +1,7 @@
 /**
  * A unit set's investigation in Neuronpedia's import layout (`saekit export --format neuronpedia`), so the run can be
  * loaded into a Neuronpedia instance. The layout and field names follow Neuronpedia's export utilities
- * (github.com/hijohnnylin/neuronpedia, utils/neuronpedia-utils: db_models/*.py and
+ * (github.com/hijohnnylin/neuronpedia, read in the fork zazer0/neuronpedia; utils/neuronpedia-utils: db_models/*.py and
  * convert-saedashboard-to-neuronpedia-export.py, which turns SAEDashboard's batch-N.json into it); docs/exports.md
  * lists every field and where its value comes from. Per source:
  *

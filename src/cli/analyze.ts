@@ -17,6 +17,8 @@ interface AnalyzeFlags {
   model?: string;
   compare: string[];
   family: string[];
+  atlas?: string[] | boolean;
+  atlasSeed: number;
   tokens: number;
   batch: number;
   topK: number;
@@ -34,6 +36,8 @@ export function registerAnalyze(program: Command): void {
     .option("--model <dir>", "model folder (default: the one recorded in the SAE's cfg.json)")
     .option("--compare <dir>", "another SAE run (another seed, or on model B) to match features against (repeatable)", collect, [])
     .option("--family <dirs...>", "runs of the same model at other dictionary sizes (e.g. models/A/0 models/A/2): link each feature to its nearest features in the next smaller and larger one (decoder cosine, activation r)", [])
+    .option("--atlas [dirs...]", "store the feature atlas: a 2-D UMAP map of the decoder directions of this run and these runs of the same model (alone: the --family runs)")
+    .option("--atlas-seed <n>", "seed of the atlas layout (same weights and seed: identical coordinates)", integerFlag("--atlas-seed", 0), 0)
     .option("--tokens <n>", "evaluation tokens (validation prose + code first, then training text)", integerFlag("--tokens", 128), ANALYZE_DEFAULTS.evaluationTokens)
     .option("--batch <n>", "sequences per forward pass", integerFlag("--batch", 1), ANALYZE_DEFAULTS.batchSequences)
     .option("--top-k <n>", "max-activating examples per feature", integerFlag("--top-k", 1), ANALYZE_DEFAULTS.topK)
@@ -50,7 +54,17 @@ export function registerAnalyze(program: Command): void {
         if (path.resolve(r.modelDir) !== path.resolve(run.modelDir)) {
           throw new Error(`analyze --family ${dir}: its model is ${r.modelDir}, not ${run.modelDir}; families link runs of one model (use --compare across models)`);
         }
-        return { name: r.name, sae: r.sae, hook: r.hook };
+        return { name: r.name, sae: r.sae, hook: r.hook, dir: path.resolve(dir) };
+      });
+      // --atlas alone maps the --family runs; runs named in both are loaded once.
+      const atlasRuns = f.atlas === undefined ? null : (f.atlas === true ? f.family : (f.atlas as string[])).map((dir) => {
+        const known = family.find((r) => r.dir === path.resolve(dir));
+        if (known) return { name: known.name, decoder: known.sae.dec, units: known.sae.dSae, dIn: known.sae.dIn };
+        const r = loadSaeRun(dir);
+        if (path.resolve(r.modelDir) !== path.resolve(run.modelDir)) {
+          throw new Error(`analyze --atlas ${dir}: its model is ${r.modelDir}, not ${run.modelDir}; an atlas maps the runs of one model`);
+        }
+        return { name: r.name, decoder: r.sae.dec, units: r.sae.dSae, dIn: r.sae.dIn };
       });
       const sources = corpusSources(f);
       const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources });
@@ -73,6 +87,7 @@ export function registerAnalyze(program: Command): void {
       const result = await analyzeRun({
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
         evaluation, featureDir, neuronDir, compare, family, saeSummary: run.evalSummary,
+        ...(atlasRuns ? { atlas: { runs: atlasRuns, options: { seed: f.atlasSeed } } } : {}),
         ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK, lowDensityThresholds: f.lowDensity },
         onProgress: (p) => {
           if (p.stage !== stage) {
@@ -106,6 +121,11 @@ export function registerAnalyze(program: Command): void {
         }
       }
       for (const line of runFiguresReport(result)) console.log(line);
+      if (atlasRuns && t.atlas !== undefined) {
+        const names = [run.name, ...atlasRuns.map((r) => r.name).filter((n) => n !== run.name)];
+        const points = run.sae.dSae + atlasRuns.filter((r) => r.name !== run.name).reduce((s, r) => s + r.units, 0);
+        console.log(`atlas: ${points.toLocaleString("en-US")} decoder directions of ${names.join(", ")} laid out in ${t.atlas.toFixed(1)} s (UMAP, cosine, seed ${f.atlasSeed}); view it at /atlas/${run.modelName}`);
+      }
       console.log(`wrote ${featureDir}${neuronDir ? ` and ${neuronDir}` : ""}`);
     });
 }

@@ -8,6 +8,7 @@
  */
 import type { FloatArray, GeluApprox, Kernels, Precision } from "./kernels.js";
 import { checkUnembedCrossEntropy, chunkedUnembedCrossEntropy } from "./kernels-unembed.js";
+import { logitRowSummariesJs } from "./kernels-analyze.js";
 import {
   checkDim, checkGemm, checkLayerNorm, checkLength, checkMatrix, checkRows, checkSameLength, checkSparse, checkSparseIndices,
   checkTopk,
@@ -758,6 +759,7 @@ function jsKernelsAt(precision: Precision): Kernels<FloatArray> {
     sumOverRows,
     sumOverCols,
     adamwStep,
+    logitRowSummaries: logitRowSummariesJs,
     unembedCrossEntropy(args) {
       checkUnembedCrossEntropy(args);
       chunkedUnembedCrossEntropy(kernels, args);

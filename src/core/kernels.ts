@@ -12,6 +12,8 @@
  *  - index arrays are Int32Array; an index < 0 in a sparse code means "padding, skip this slot".
  */
 
+import type { LogitRowSummaryOut } from "./kernels-analyze.js";
+
 export type FloatArray = Float32Array | Float64Array;
 
 export type GeluApprox = "tanh" | "erf";
@@ -206,6 +208,13 @@ export interface Kernels<A extends FloatArray = Float32Array> {
   projectOutRows(g: A, w: A, rows: number, cols: number): void;
   /** w_r /= ‖w_r‖ per row in place (zero rows unchanged); norms[r] (if given) receives the norm before. */
   normalizeRows(w: A, rows: number, cols: number, norms: A | null): void;
+
+  /**
+   * analyze's logit-weight summaries, one per row of x [rows, cols] (kernels-analyze.ts logitRowSummariesJs: optional
+   * in-place centring, min/max/mean/std, k largest and smallest with their columns, histogram). Returns −1, or
+   * row·cols + col of the first non-finite value.
+   */
+  logitRowSummaries(x: Float32Array, rows: number, cols: number, centre: boolean, k: number, bins: number, out: LogitRowSummaryOut): number;
 
   /** out[c] (= or +=) Σ_r x[r, c]  — reduce a rows×cols matrix over its rows (e.g. bias gradients). */
   sumOverRows(x: A, rows: number, cols: number, out: A, accumulate: boolean): void;

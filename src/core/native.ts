@@ -13,6 +13,7 @@ import {
   checkPositiveRows,
 } from "./kernel-checks.js";
 import { checkUnembedCrossEntropy, chunkedUnembedCrossEntropy } from "./kernels-unembed.js";
+import { checkLogitRowSummaries, logitRowSummariesJs, type LogitRowSummaryOut } from "./kernels-analyze.js";
 
 /** What init reports: the ISA and bf16 path chosen, threads, CPU features, and why AMX is off ("" if on). */
 interface AddonInfo {
@@ -68,6 +69,9 @@ interface NativeAddon {
   sparseDecodeBackward(rows: number, k: number, indices: Int32Array, values: Float32Array, w: Float32Array,
     n: number, dOut: Float32Array, dValues: Float32Array | null, dW: Float32Array | null): void;
   sumOverRows(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
+  /** analyze_kernels.cc (absent from addons built before it). */
+  logitRowSummaries?(x: Float32Array, rows: number, cols: number, centre: boolean, k: number, bins: number, topTok: Int32Array,
+    topVal: Float32Array, botTok: Int32Array, botVal: Float32Array, counts: Int32Array, stats: Float64Array): number;
   sumOverCols(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number,
     eps: number, wd: number, bc1: number, bc2: number): void;
@@ -286,6 +290,11 @@ function wrapAt(
     adamwStep(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2) {
       elementwise("adamwStep", ["param", "grad", "m", "v"], [p, g, m, v]);
       addon.adamwStep(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2);
+    },
+    logitRowSummaries(x, rows, cols, centre, k, bins, out: LogitRowSummaryOut) {
+      if (!addon.logitRowSummaries) return logitRowSummariesJs(x, rows, cols, centre, k, bins, out);
+      checkLogitRowSummaries(x, rows, cols, k, bins, out);
+      return addon.logitRowSummaries(x, rows, cols, centre, k, bins, out.topTok, out.topVal, out.botTok, out.botVal, out.counts, out.stats);
     },
     unembedCrossEntropy(args) {
       checkUnembedCrossEntropy(args);

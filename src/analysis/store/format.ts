@@ -35,9 +35,9 @@ export const INVESTIGATION_VERSION = 1;
 
 /**
  * The files whose SHA-256 manifest.checksums records (tokens.gz only when the store has its own; family.safetensors
- * only when analysed with --family: analysis/family-store.ts).
+ * only when analysed with --family: analysis/family-store.ts; atlas.safetensors only with --atlas: analysis/atlas-store.ts).
  */
-export const CHECKSUMMED_FILES = ["units.bin", "dictionary.bin", "index.safetensors", "search.json.gz", "tokens.gz", "family.safetensors"] as const;
+export const CHECKSUMMED_FILES = ["units.bin", "dictionary.bin", "index.safetensors", "search.json.gz", "tokens.gz", "family.safetensors", "atlas.safetensors"] as const;
 
 export class InvestigationStoreError extends Error {
   override name = "InvestigationStoreError";
