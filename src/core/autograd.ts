@@ -149,6 +149,25 @@ export interface UnembedCrossEntropyOptions extends CrossEntropyOptions {
   chunkRows?: number;
 }
 
+/**
+ * Gradient scratch of unembedCrossEntropy, by dtype and size: taken in forward, returned after backward has added
+ * it into the gradients (a tape released without backward just drops its buffers). A few per size, so a second
+ * outstanding tape allocates its own instead of sharing.
+ */
+const scratchPool = new Map<string, FloatArray[]>();
+const SCRATCH_PER_SIZE = 2;
+
+function takeScratch(size: number, dtype: "f32" | "f64"): FloatArray {
+  return scratchPool.get(`${dtype}:${size}`)?.pop() ?? allocate(size, dtype);
+}
+
+function returnScratch(buffer: FloatArray): void {
+  const key = `${buffer instanceof Float64Array ? "f64" : "f32"}:${buffer.length}`;
+  const free = scratchPool.get(key) ?? [];
+  if (free.length < SCRATCH_PER_SIZE) free.push(buffer);
+  scratchPool.set(key, free);
+}
+
 export class Tape {
   /** Whether ops on this tape record backward closures. */
   readonly recording: boolean;
@@ -519,9 +538,11 @@ export class Tape {
     for (let r = 0; r < rows; r++) if (targets[r] !== ignoreIndex) count++;
     const dtype = x.value.dtype;
     const wantGrad = this.recording && count > 0 && inputs.some((v) => v.requiresGrad);
-    const dX = wantGrad && x.requiresGrad ? allocate(rows * d, dtype) : null;
-    const dW = wantGrad && w.requiresGrad ? allocate(d * vocab, dtype) : null;
-    const dB = wantGrad && b?.requiresGrad ? allocate(vocab, dtype) : null;
+    // The kernel overwrites these; reused across calls (dW is d·vocab, 26 MB at the default shape: a fresh buffer
+    // per call costs thousands of page faults).
+    const dX = wantGrad && x.requiresGrad ? takeScratch(rows * d, dtype) : null;
+    const dW = wantGrad && w.requiresGrad ? takeScratch(d * vocab, dtype) : null;
+    const dB = wantGrad && b?.requiresGrad ? takeScratch(vocab, dtype) : null;
     const nll = options.perToken ?? allocate(rows, dtype);
     k.unembedCrossEntropy({
       x: x.data, rows, d, w: w.data, vocab, bias: b ? b.data : null, targets, ignoreIndex,
@@ -537,6 +558,7 @@ export class Tape {
       if (dX) addGrad(k, x, dX, g);
       if (dW) addGrad(k, w, dW, g);
       if (dB) addGrad(k, b!, dB, g);
+      for (const buffer of [dX, dW, dB]) if (buffer) returnScratch(buffer);
     });
   }
 
