@@ -53,6 +53,9 @@ export interface FeatureTableRow {
   specificity: number | null;
   sensitivity: number | null;
   lossEffect: number | null;
+  /** The loss effect's standard error and sample count (null: undefined, or a store written before them). */
+  lossEffectSE: number | null;
+  lossEffectN: number | null;
   /** Best-correlated neuron (`A/neuron/489`) and its activation r; null for neurons and when absent. */
   neuron: string | null;
   neuronR: number | null;
@@ -210,6 +213,8 @@ export function featureTable(src: FeatureTableSource, q: FeatureTableQuery = {})
       specificity: num(c.specificity[i]!),
       sensitivity: num(c.sensitivity[i]!),
       lossEffect: num(c.meanLossEffect[i]!),
+      lossEffectSE: c.meanLossEffectSE ? num(c.meanLossEffectSE[i]!) : null,
+      lossEffectN: c.meanLossEffectN ? num(c.meanLossEffectN[i]!) : null,
       neuron: src.neurons !== null && neuron >= 0 ? unitName(src.neurons, neuron) : null,
       neuronR: src.neurons !== null && neuron >= 0 ? num(c.bestNeuronR[i]!) : null,
       match: src.compare !== null && match >= 0 ? unitName(src.compare, match) : null,

@@ -15,6 +15,9 @@
  */
 import type { CodeStore } from "./code-store.js";
 import { pearsonFromSums } from "./correlation.js";
+import type { TokenOverlap } from "./related-types.js";
+
+export type { TokenOverlap };
 
 /** Matches per compared run, nearest features, features per neuron: list lengths analyze stores. */
 export const RELATED_MATCHES = 5;
@@ -171,16 +174,6 @@ export function decoderNeighbours(dec: Float32Array, dSae: number, dIn: number, 
   return top.items;
 }
 
-/** How many of two top-k token lists' tokens they share. */
-export interface TokenOverlap {
-  /** Tokens in both lists. */
-  shared: number;
-  /** shared / |union| (1: the same tokens, 0: none in common); null when both lists are empty. */
-  jaccard: number | null;
-  /** The shorter list's length (the most `shared` can be). */
-  k: number;
-}
-
 /** Overlap of two token id lists (each a unit's top-k or bottom-k logit tokens); duplicates count once. */
 export function tokenOverlap(a: readonly number[], b: readonly number[]): TokenOverlap {
   const sa = new Set(a);
@@ -225,4 +218,14 @@ export function featureRelations(
     m: Object.fromEntries(names.map((name, i) => [name, matches[i]![f]!])),
     co: co[f]!,
   }));
+}
+
+/** Top-k matches both ways from r(a, b) alone (dense correlations, e.g. neurons × the compared model's neurons). */
+export function matchesFromR(dA: number, dB: number, r: (a: number, b: number) => number, k = RELATED_MATCHES): StoredMatch[][] {
+  const top = (a: number, kk: number) => {
+    const t = new TopK(kk);
+    for (let b = 0; b < dB; b++) t.offer(b, r(a, b));
+    return t.items.map(([index, v]) => ({ index, r: v }));
+  };
+  return matchesBothWays(dA, top, columnBest(dA, dB, r), k);
 }

@@ -6,65 +6,12 @@
  * the best match's own best match back (from the compared run's store) and a neuron's features by the feature
  * table's best-neuron column. What cannot be computed is named in `notes` (re-run `saekit analyze`).
  */
-import { modelOf, unitName, type UnitKind } from "../names.js";
-import { decoderNeighbours, isMutual, logitOverlap, RELATED_NEIGHBOURS, RELATED_NEURON_FEATURES, type TokenOverlap } from "./related-units.js";
+export type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView };
+import { modelOf, unitName } from "../names.js";
+import { decoderNeighbours, isMutual, logitOverlap, RELATED_NEIGHBOURS, RELATED_NEURON_FEATURES } from "./related-units.js";
+import type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView } from "./related-types.js";
 import type { UnitRecord } from "./unit-record.js";
 import type { Workspace } from "./workspace.js";
-
-export interface RelatedUnit {
-  name: string;
-  index: number;
-  label: string;
-  density: number;
-}
-
-export interface RelatedScored extends RelatedUnit {
-  /** Pearson r over the evaluation tokens, or the decoder cosine (decoder list); null where undefined. */
-  value: number | null;
-}
-
-export interface RelatedTokenOverlap extends TokenOverlap {
-  /** The shared tokens' texts. */
-  tokens: string[];
-}
-
-export interface RelatedMatch extends RelatedUnit {
-  rank: number;
-  /** Activation r over the evaluation tokens. */
-  r: number | null;
-  /** Logit-weight r over the vocabulary (stored for the best match only), null elsewhere. */
-  logitR: number | null;
-  /** The match's own best match back in this unit's run, with its r; null when unknown. */
-  reverse: (RelatedUnit & { r: number | null }) | null;
-  /** True: the match's best match back is this unit; false: another unit (asymmetric, likely splitting); null: unknown. */
-  mutual: boolean | null;
-  /** Overlap of the two units' top-k positive and negative logit tokens; null when either record is unreadable. */
-  logitOverlap: { top: RelatedTokenOverlap; bottom: RelatedTokenOverlap } | null;
-}
-
-export interface RelatedRun {
-  run: string;
-  /** "analysis": the stored top matches both ways; "best match": an older store's single best match. */
-  source: "analysis" | "best match";
-  matches: RelatedMatch[];
-}
-
-export interface RelatedUnitsView {
-  unit: string;
-  kind: UnitKind;
-  /** Matches in each compared run, best first. */
-  runs: RelatedRun[];
-  /** Features: nearest features of the same SAE by decoder cosine (null: a neuron, or no SAE weights here). */
-  decoder: RelatedScored[] | null;
-  /** Features: nearest features of the same SAE by activation r (null: a store written before it). */
-  coactivation: RelatedScored[] | null;
-  /** Neurons: the features that correlate most with the neuron (r), or of an older store those whose best neuron it is. */
-  features: RelatedScored[] | null;
-  /** "analysis": top features by r; "best neuron": features whose best-correlated neuron this is (older stores). */
-  featuresSource: "analysis" | "best neuron" | null;
-  /** What is missing and why, one line each. */
-  notes: string[];
-}
 
 const RERUN = "re-run `saekit analyze` to see";
 const nullIfNaN = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -87,7 +34,7 @@ export function relatedUnits(ws: Workspace, name: string): RelatedUnitsView {
   };
   const describe = (n: string, index: number): RelatedUnit => {
     const r = record(n);
-    return { name: n, index, label: r?.label ?? "", density: r?.density ?? Number.NaN };
+    return { name: n, index, label: r?.label ?? "", density: r?.density ?? null };
   };
 
   const runs: RelatedRun[] = [];

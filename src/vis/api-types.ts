@@ -4,7 +4,7 @@
  * package exports it too). Unit and prompt payloads are the analysis types unchanged; an r is null where it is
  * undefined (a constant side).
  */
-import type { RelatedUnitsView } from "../analysis/related-view.js";
+import type { RelatedUnitsView } from "../analysis/related-types.js";
 import type {
   Example, ExampleToken, Histogram, NextTokenProb, PredictionFeature, PromptAnalysis, PromptFeatureScore, ProxyBin, RunInfo, TokenPrediction, TokenWeight, UnitRecord,
 } from "../analysis/unit-record.js";
@@ -18,7 +18,7 @@ export type { FeatureTable as FeaturesResponse, FeatureTableColumn, FeatureTable
 export type { NextTokenShift, SteerResult } from "../analysis/steering-types.js";
 
 /** GET /api/related/A/1/617 (analysis/related-view.ts) */
-export type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView } from "../analysis/related-view.js";
+export type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView } from "../analysis/related-types.js";
 
 /** GET /api/runs */
 export interface RunsResponse {

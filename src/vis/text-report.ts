@@ -69,7 +69,7 @@ export function formatUnitReport(u: UnitRecord, proxy: ProxyReport | null = u.pr
   lines.push(`  suppresses ${u.logits.bottom.map((t) => `${visibleToken(t.text)} ${num(t.weight, 3)}`).join("  ")}`);
   lines.push(
     "",
-    `ablation  mean Δloss when zeroed where it fires ${num(u.ablation.meanLossEffect, 4)} nats (${u.ablation.sampled} sampled tokens); per evaluation token ${num(u.ablation.lossEffectPerToken, 6)}`,
+    `ablation  mean Δloss when zeroed where it fires ${num(u.ablation.meanLossEffect, 4)}${ablationSe(u.ablation.standardError)} nats (n = ${u.ablation.sampled} sampled tokens); per evaluation token ${num(u.ablation.lossEffectPerToken, 6)}`,
   );
   if (u.neurons) {
     lines.push(
@@ -107,4 +107,10 @@ export function formatPromptReport(p: PromptAnalysis, perToken = 3, ranking = 10
   table("by loss effect when ablated (nats summed over the prompt; positive = the feature helps)", p.rankings.lossEffect);
   table("by direct logit effect on the next token", p.rankings.logitEffect);
   return lines.join("\n");
+}
+
+/** " ± SE" of the ablation's mean (a store written before it: a note to re-run analyze). */
+function ablationSe(se: number | null | undefined): string {
+  if (se === undefined) return " (standard error: re-run saekit analyze)";
+  return se === null ? "" : ` ± ${num(se, 2)}`;
 }

@@ -111,9 +111,13 @@ describe.skipIf(!fs.existsSync(CHROMIUM))("static pages in Chromium", () => {
     expect(logits).toContain("·city");
     expect(logits).toContain("↵");
     expect(await page.textContent("[data-testid=ablation-mean]")).toContain("+0.0412");
-    const deltas = page.locator("[data-testid=panel-ablation] span[data-logprob-delta]");
+    // The ablation's per-token effects underline the top examples in place (no second list in the ablation panel).
+    const deltas = page.locator("[data-testid=panel-examples] span[data-logprob-delta]");
     expect(await deltas.count()).toBeGreaterThan(100);
-    expect(await page.locator("[data-testid=panel-ablation] .tok.helped").count()).toBeGreaterThan(5);
+    expect(await page.locator("[data-testid=panel-examples] .tok.helped").count()).toBeGreaterThan(5);
+    expect(await page.locator("[data-testid=panel-ablation] [data-testid=example]").count()).toBe(0);
+    // A record without a standard error (a store written before it) says to re-run analyze.
+    expect(await page.getAttribute("[data-testid=ablation-se]", "title")).toMatch(/re-run `saekit analyze`/);
 
     // Links: neurons and the compared run's match are not inlined, so they are text with a tooltip.
     expect(await page.locator("[data-testid=neuron-link]").count()).toBe(10);

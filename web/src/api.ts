@@ -3,6 +3,7 @@ import type {
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
+  RelatedUnitsView,
   RunInfo,
   RunsResponse,
   SearchResponse,
@@ -73,6 +74,10 @@ export class LiveSource implements DataSource {
     if (options.offset) params.set("offset", String(options.offset));
     if (options.limit) params.set("limit", String(options.limit));
     return request<SearchResponse>(`/api/search?${params}`);
+  }
+
+  related(name: string): Promise<RelatedUnitsView | null> {
+    return request<RelatedUnitsView>(`/api/related/${encodeName(name)}`);
   }
 
   compare(a: string, b: string): Promise<CompareResponse | null> {

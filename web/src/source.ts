@@ -3,6 +3,7 @@ import type {
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
+  RelatedUnitsView,
   RunInfo,
   SearchResponse,
   SteerResult,
@@ -15,6 +16,8 @@ export interface DataSource {
   unit(name: string): Promise<UnitRecord>;
   /** Ranked matches of `query` (exact tokens, leading space kept); `options` pages and folds case (live). */
   search(query: string, run?: string | null, options?: { ignoreCase?: boolean; exact?: boolean; offset?: number; limit?: number }): Promise<SearchResponse>;
+  /** Related units of a unit (matches both ways, nearest features, a neuron's features); null when a static page does not carry them. */
+  related(name: string): Promise<RelatedUnitsView | null>;
   /** Scatter data for two units; null when a static page does not carry it. */
   compare(a: string, b: string): Promise<CompareResponse | null>;
   prompt(run: string, text: string): Promise<PromptAnalysis>;

@@ -3,6 +3,7 @@ import type {
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
+  RelatedUnitsView,
   RunInfo,
   SearchResponse,
   SteerResult,
@@ -61,6 +62,10 @@ export class StaticSource implements DataSource {
 
   features(run: string): Promise<FeaturesResponse> {
     return Promise.reject(new AppError(`the feature table of ${run} is not part of this page; open it with \`saekit serve\``, 404));
+  }
+
+  related(name: string): Promise<RelatedUnitsView | null> {
+    return Promise.resolve(this.data.page === "feature" && this.data.unit.name === name ? this.data.related ?? null : null);
   }
 
   compare(a: string, b: string): Promise<CompareResponse | null> {

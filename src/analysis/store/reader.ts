@@ -84,6 +84,7 @@ export class InvestigationStore {
         sensitivity: f32("sensitivity"),
         meanLossEffect: f32("meanLossEffect"),
         meanLossEffectSE: laterF32("meanLossEffectSE"),
+        meanLossEffectN: laterF32("meanLossEffectN"),
         bestNeuron: i32("bestNeuron"),
         bestNeuronR: f32("bestNeuronR"),
         match: i32("match"),

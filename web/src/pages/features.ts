@@ -22,12 +22,21 @@ const COLUMNS: { key: string; label: string; title: string; cell: (r: FeatureTab
   { key: "mean", label: "mean", title: "mean activation where it fires", cell: (r) => fmt(r.mean) },
   { key: "specificity", label: "spec", title: "specificity of the stored proxy (activation mass where it holds)", cell: (r) => fmt(r.specificity) },
   { key: "sensitivity", label: "sens", title: "sensitivity of the stored proxy (share of its tokens the unit fires on)", cell: (r) => fmt(r.sensitivity) },
-  { key: "lossEffect", label: "loss effect", title: "mean rise of next-token loss when the unit is zeroed where it fires", cell: (r) => signed(r.lossEffect) },
+  { key: "lossEffect", label: "loss effect", title: "mean rise of next-token loss when the unit is zeroed where it fires", cell: (r) => lossEffectCell(r) },
   { key: "neuronR", label: "best neuron · r", title: "most correlated MLP neuron and its activation r", cell: (r, app) => (r.neuron ? h("span", null, unitLink(app, r.neuron, "features-neuron", r.neuron.split("/").pop()), ` · ${fmt(r.neuronR, 2)}`) : "—") },
   { key: "matchR", label: "best match · r", title: "best-matching unit in the first compared run and its activation r", cell: (r, app) => (r.match ? h("span", null, unitLink(app, r.match, "features-match"), ` · ${fmt(r.matchR, 2)}`) : "—") },
   { key: "score", label: "score", title: "interpretability score: F1 of the best automatic proxy's specificity and sensitivity", cell: (r) => (r.score === null ? "—" : r.score.toFixed(2)) },
   { key: "codeShare", label: "code", title: "code share: share of the unit's activation mass on code (vs prose) evaluation tokens; 0.5 is neutral", cell: (r) => codeShareCell(r.codeShare) },
 ];
+
+/** The mean loss effect, with its standard error and sample count in the tooltip (stores written before them: a note). */
+function lossEffectCell(r: FeatureTableRow): HTMLElement | string {
+  if (r.lossEffect === null) return "—";
+  const title = r.lossEffectSE !== null
+    ? `${signed(r.lossEffect)} ± ${fmt(r.lossEffectSE, 2)} nats (standard error, n = ${r.lossEffectN ?? "?"} sampled tokens)`
+    : r.lossEffectN !== null ? `n = ${r.lossEffectN} sampled tokens: too few per interval for a standard error` : "standard error: re-run `saekit analyze` to see it";
+  return h("span", { title, "data-testid": "features-loss-effect" }, signed(r.lossEffect));
+}
 
 /** The share as a number beside a small bar (code share filled, prose share empty). */
 function codeShareCell(share: number | null): HTMLElement | string {

@@ -1,4 +1,4 @@
-/** Neurons behind a feature, its best match in other runs, and the side-by-side scatter plots. */
+/** Neurons behind a feature and the side-by-side scatter plots (matches in other runs: unit-related.ts). */
 import type { CompareResponse, UnitRecord } from "../types.js";
 import { type App, unitLink } from "../app.js";
 import { chartBox, mountCharts, scatterConfig } from "../charts.js";
@@ -6,7 +6,8 @@ import { BLUE } from "../colors.js";
 import { errorBox, h, note, panel } from "../dom.js";
 import { fmt, int, pct, signed } from "../format.js";
 
-function rBar(r: number | null): HTMLElement {
+/** r (or a cosine) as a signed bar and its value. */
+export function rBar(r: number | null): HTMLElement {
   const v = r === null || !Number.isFinite(r) ? 0 : r;
   return h(
     "span",
@@ -53,44 +54,6 @@ export function neuronsPanel(app: App, u: UnitRecord): HTMLElement | null {
           "tbody",
           null,
           correlated.map((c) => h("tr", null, h("td", null, unitLink(app, c.name, "neuron-link", c.name)), h("td", { class: "num" }, rBar(c.r)))),
-        ),
-      ),
-    ),
-  );
-}
-
-export function matchPanel(app: App, u: UnitRecord): HTMLElement {
-  const entries = Object.entries(u.matches);
-  if (entries.length === 0) {
-    return panel(
-      "panel-match",
-      "Universality",
-      note("No compared run: analyse with `--compare B/1` to find this unit's best match in another run.", "note empty-message"),
-    );
-  }
-  return panel(
-    "panel-match",
-    "Universality: best match in other runs",
-    h(
-      "table",
-      { class: "data" },
-      h(
-        "thead",
-        null,
-        h("tr", null, h("th", null, "run"), h("th", null, "best match"), h("th", { class: "num" }, "activation r"), h("th", { class: "num" }, "logit-weight r")),
-      ),
-      h(
-        "tbody",
-        null,
-        entries.map(([run, m]) =>
-          h(
-            "tr",
-            null,
-            h("td", null, run),
-            h("td", null, unitLink(app, m.name, "match-link", m.name)),
-            h("td", { class: "num" }, rBar(m.r)),
-            h("td", { class: "num" }, m.logitR === null ? "—" : rBar(m.logitR)),
-          ),
         ),
       ),
     ),

@@ -8,9 +8,9 @@ import { activationsPanel, proxyPanel } from "./unit-activity.js";
 import { interpretabilityPanel } from "./unit-interpretability.js";
 import { ablationPanel, examplesPanel, intervalsPanel } from "./unit-examples.js";
 import { logitsPanel } from "./unit-logits.js";
-import { comparePanel, matchPanel, neuronsPanel } from "./unit-relations.js";
+import { comparePanel, neuronsPanel } from "./unit-relations.js";
+import { relatedPanels } from "./unit-related.js";
 import { steerPanel } from "./steer-panel.js";
-import { familyPanel } from "./unit-family.js";
 
 export async function unitPage(app: App, name: string): Promise<HTMLElement> {
   const u = await app.source.unit(name);
@@ -50,13 +50,14 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
     ),
   );
   const left = h("div", { class: "col" }, activationsPanel(u), logitsPanel(u));
-  const right = h("div", { class: "col" }, interpretabilityPanel(u), proxyPanel(u), neuronsPanel(app, u), matchPanel(app, u));
+  const [matches, near] = relatedPanels(app, u);
+  const right = h("div", { class: "col" }, interpretabilityPanel(u), proxyPanel(u), neuronsPanel(app, u), near);
   return h(
     "div",
     { class: "unit-page", "data-unit": u.name },
     header,
     h("div", { class: "unit-grid" }, left, right),
-    familyPanel(app, u),
+    matches,
     examplesPanel(u),
     ablationPanel(u),
     intervalsPanel(u),
