@@ -36,6 +36,8 @@ describe("steering in chromium", () => {
     const want = dashboardService(ws).steer("A/1", "The president of the", ["617=+8"], { tokens: 20 });
     await page.goto(`${url}feature/A/1/617`);
     const panel = page.locator('[data-testid="steer-panel"]');
+    // The session's first page also waits for the app bundle and the unit's record (slow on a loaded machine).
+    await panel.locator('[data-testid="steer-features"]').waitFor({ timeout: 90_000 });
     expect(await panel.locator('[data-testid="steer-features"]').inputValue()).toBe("617=+8");
     await panel.locator('[data-testid="steer-text"]').fill("The president of the");
     await panel.locator('[data-testid="steer-tokens"]').fill("20");
