@@ -11,6 +11,7 @@ import { logitsPanel } from "./unit-logits.js";
 import { comparePanel, neuronsPanel } from "./unit-relations.js";
 import { relatedPanels } from "./unit-related.js";
 import { steerPanel } from "./steer-panel.js";
+import { familyPanel } from "./unit-family.js";
 
 export async function unitPage(app: App, name: string): Promise<HTMLElement> {
   const u = await app.source.unit(name);
@@ -58,6 +59,7 @@ export function renderUnit(app: App, u: UnitRecord): HTMLElement {
     header,
     h("div", { class: "unit-grid" }, left, right),
     matches,
+    familyPanel(app, u),
     examplesPanel(u),
     ablationPanel(u),
     intervalsPanel(u),
