@@ -10,46 +10,15 @@
  */
 import { roundTo } from "./store/format.js";
 import { NotFoundError } from "./errors.js";
-import type { AtlasParams } from "./atlas.js";
+import type { AtlasRunView, AtlasView } from "./atlas-types.js";
 import { hasAtlas, readAtlas } from "./atlas-store.js";
 import type { InvestigationStore } from "./store.js";
 import type { RunInfo } from "./unit-record.js";
 
+export type { AtlasRunView, AtlasView };
+
 /** Top tokens per point in the view (hover labels). */
 export const ATLAS_TOP_TOKENS = 3;
-
-export interface AtlasRunView {
-  name: string;
-  units: number;
-  /** Index of the run's first point. */
-  offset: number;
-  /** Whether the run's own store was joined (density, scores, tokens, links). */
-  analysed: boolean;
-  /** Why not, when it was not. */
-  note?: string;
-}
-
-export interface AtlasView {
-  model: string;
-  /** The feature set whose store holds the atlas, e.g. "A/1". */
-  source: string;
-  params: AtlasParams;
-  runs: AtlasRunView[];
-  /** Per point (run after run, units in order): coordinates, 5 significant digits. */
-  x: number[];
-  y: number[];
-  /** Density over the run's evaluation tokens (null: run not analysed). */
-  density: (number | null)[];
-  /** Interpretability score (null: dead, not analysed, or a store without it). */
-  interpScore: (number | null)[];
-  /** Share of activation mass on code (null: dead, not analysed, or a store without the column). */
-  codeShare: (number | null)[];
-  /** The first ATLAS_TOP_TOKENS top-activating tokens ([] when not analysed or dead). */
-  top: string[][];
-  /** Whether any joined run's store has the column at all (the page greys the colouring out otherwise). */
-  hasCodeShare: boolean;
-  hasInterpScore: boolean;
-}
 
 export interface AtlasSources {
   /** Every unit set (workspace.runs()). */

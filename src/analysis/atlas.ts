@@ -15,6 +15,9 @@ import { UMAP } from "umap-js";
 import { kernels } from "../core/backend.js";
 import { Rng } from "../core/rng.js";
 import { cosineNeighbours } from "./atlas-knn.js";
+import type { AtlasParams } from "./atlas-types.js";
+
+export type { AtlasParams };
 
 export interface AtlasRunInput {
   /** Unit set name, e.g. "A/1". */
@@ -42,14 +45,6 @@ export function defaultAtlasEpochs(n: number): number {
   return n <= 10_000 ? 500 : 200;
 }
 
-export interface AtlasParams {
-  seed: number;
-  neighbors: number;
-  minDist: number;
-  epochs: number;
-  metric: "cosine";
-  knn: "exact";
-}
 
 export interface Atlas {
   /** The runs in stacking order: points [offset, offset + units) are that run's units 0…units−1. */

@@ -340,6 +340,8 @@ export interface RunInfo {
   promptable: boolean;
   /** Feature sets: the run-level figures (run-figures-view.ts): universality histograms, share by dictionary size. */
   figures?: RunFigures;
+  /** Feature sets: true when this set's store holds an atlas of its model (analyze --atlas; the page is /atlas/MODEL). */
+  atlas?: boolean;
 }
 
 /** One feature's score in a prompt-level ranking. */

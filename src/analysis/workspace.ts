@@ -15,6 +15,7 @@ import { DENSE_FEATURE_THRESHOLD } from "../sae/eval.js";
 import { densitySummary } from "../sae/density.js";
 import { NotFoundError, TooLargeError, UnavailableError } from "./errors.js";
 import { familyView } from "./family-view.js";
+import { hasAtlas } from "./atlas-store.js";
 import type { RunFigures } from "./run-figures.js";
 import { runFiguresView } from "./run-figures-view.js";
 import type { LiveUnit } from "./live-proxy.js";
@@ -102,6 +103,7 @@ export class Workspace {
       ...(m.interpretability ? { interpretability: m.interpretability } : {}),
       promptable: set.kind === "feature" && set.model.hasWeights && this.loader.hasSaeWeights(set),
     };
+    if (set.kind === "feature" && hasAtlas(set.storeDir)) info.atlas = true;
     const figures = this.figuresOf(set, inv);
     if (figures) info.figures = figures;
     this.infos.set(set.name, info);

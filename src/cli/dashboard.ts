@@ -4,6 +4,7 @@
  *
  *   saekit dashboard --feature A/1/3450 --out f.html [--models DIR]
  *   saekit dashboard --prompt "…" [--run A/1] --out p.html [--models DIR]
+ *   saekit dashboard --atlas A --out atlas.html [--models DIR]      the feature atlas of model A (analyze --atlas)
  */
 import type { Command } from "commander";
 import fs from "node:fs";
@@ -16,6 +17,7 @@ import { dashboardService } from "../vis/service.js";
 interface DashboardFlags {
   feature?: string;
   prompt?: string;
+  atlas?: string;
   run?: string;
   out: string;
   models?: string;
@@ -34,18 +36,23 @@ export function registerDashboard(program: Command): void {
     .description("write a self-contained HTML dashboard (opens offline) for a feature or neuron, or for a prompt")
     .option("--feature <name>", "the unit: a feature (A/1/3450) or a neuron (A/neuron/489)")
     .option("--prompt <text>", "analyse this prompt live and write the prompt page")
+    .option("--atlas <model>", "the feature atlas of a model (e.g. A): every mapped feature, hover labels, colourings")
     .option("--run <name>", "SAE run for --prompt (default: A/1, else the first run that can take prompts)")
     .requiredOption("--out <file>", "HTML file to write")
     .option("--models <dir>", "models folder (default: the package's shipped models/)")
     .action((f: DashboardFlags) => {
-      if ((f.feature === undefined) === (f.prompt === undefined)) {
-        throw new Error("dashboard: give either --feature NAME or --prompt TEXT (exactly one)");
+      if ([f.feature, f.prompt, f.atlas].filter((v) => v !== undefined).length !== 1) {
+        throw new Error("dashboard: give one of --feature NAME, --prompt TEXT or --atlas MODEL");
       }
       if (f.run !== undefined && f.prompt === undefined) throw new Error("dashboard: --run goes with --prompt (a feature name already names its run)");
       const workspace = openWorkspace(f.models ?? shippedModelsRoot());
       const service = dashboardService(workspace);
       try {
-        if (f.feature !== undefined) {
+        if (f.atlas !== undefined) {
+          const data = service.atlasPageData(f.atlas);
+          writePage(f.out, renderStaticPage(data, `Atlas of ${data.atlas.model} — saekit`));
+          console.log(`atlas of ${data.atlas.model}: ${data.atlas.x.length} points of ${data.atlas.runs.map((r) => r.name).join(", ")} (stored with ${data.atlas.source})`);
+        } else if (f.feature !== undefined) {
           const data = service.featurePageData(f.feature, (m) => console.error(`warning: ${m}`));
           const title = `${data.unit.name} ${data.unit.label} — saekit`;
           writePage(f.out, renderStaticPage(data, title));

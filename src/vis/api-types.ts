@@ -20,6 +20,10 @@ export type { NextTokenShift, SteerResult } from "../analysis/steering-types.js"
 /** GET /api/related/A/1/617 (analysis/related-view.ts) */
 export type { RelatedMatch, RelatedRun, RelatedScored, RelatedTokenOverlap, RelatedUnit, RelatedUnitsView } from "../analysis/related-types.js";
 
+/** GET /api/atlas/A (analysis/atlas-view.ts): the model's feature atlas, one entry per point in each column. */
+export type { AtlasView as AtlasResponse, AtlasRunView } from "../analysis/atlas-types.js";
+import type { AtlasView } from "../analysis/atlas-types.js";
+
 /** GET /api/runs */
 export interface RunsResponse {
   runs: RunInfo[];
@@ -71,4 +75,5 @@ export interface ErrorResponse {
  */
 export type StaticPageData =
   | { mode: "static"; page: "feature"; unit: UnitRecord; run: RunInfo | null; comparisons: CompareResponse[]; related?: RelatedUnitsView }
-  | { mode: "static"; page: "prompt"; prompt: PromptAnalysis; run: RunInfo | null; units: Record<string, UnitRecord> };
+  | { mode: "static"; page: "prompt"; prompt: PromptAnalysis; run: RunInfo | null; units: Record<string, UnitRecord> }
+  | { mode: "static"; page: "atlas"; atlas: AtlasView; run: null };

@@ -15,6 +15,7 @@ import { compareHits } from "../analysis/store/search.js";
 import { relatedUnits, type RelatedUnitsView } from "../analysis/related-view.js";
 import { parseSteerFeature, steer, type SteerOptions, type SteerResult } from "../analysis/steering.js";
 import type { Workspace } from "../analysis/workspace.js";
+import { atlasView, type AtlasView } from "../analysis/atlas-view.js";
 import { neuronSetName, unitSetOf, UnitNameError } from "../names.js";
 import type { CompareResponse, PromptAnalysis, RunInfo, SearchResponse, StaticPageData, UnitRecord } from "./api-types.js";
 
@@ -155,6 +156,24 @@ export class DashboardService {
       warn?.(`no related units of ${unit.name}: ${(e as Error).message}`);
     }
     return { mode: "static", page: "feature", unit, run, comparisons: this.featureComparisons(unit, warn), ...(related ? { related } : {}) };
+  }
+
+  private readonly atlases = new Map<string, AtlasView>();
+
+  /** The feature atlas of a model (analysis/atlas-view.ts), joined with its runs' stores once and kept. */
+  atlas(model: string): AtlasView {
+    let view = this.atlases.get(model);
+    if (!view) {
+      const ws = this.workspace;
+      view = atlasView(model, { runs: ws.runs(), storeOf: (run) => ws.storeIfAny(run) });
+      this.atlases.set(model, view);
+    }
+    return view;
+  }
+
+  /** The self-contained page of a model's atlas (points, hover labels; feature pages need `saekit serve`). */
+  atlasPageData(model: string): StaticPageData & { page: "atlas" } {
+    return { mode: "static", page: "atlas", atlas: this.atlas(model), run: null };
   }
 
   /** The static page of a prompt: the analysis plus the records of its top-ranked features. */

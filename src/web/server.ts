@@ -8,9 +8,10 @@
  *   GET  /api/features/A/1?sort=density&desc=1[&densityMin=…&densityMax=…&bin=…&domain=code|prose|any&minCodeShare=…&maxCodeShare=…&limit=100&offset=0]   FeaturesResponse
  *   GET  /api/compare?a=A/1/3450&b=A/neuron/489
  *   GET  /api/related/A/1/3450             RelatedUnitsView (also /api/related/A/neuron/489)
+ *   GET  /api/atlas/A                      AtlasResponse (the model's feature atlas: every point, columns per point)
  *   POST /api/prompt  {"run": "A/1", "text": "…"}   PromptAnalysis
  *   POST /api/steer   {"run": "A/1", "text": "…", "features": ["617=+8"], "tokens"?: 40, "temperature"?: 0, "seed"?: 0, "position"?: N}   SteerResult
- *   GET  /, /feature/*, /features/*, /neuron/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
+ *   GET  /, /feature/*, /features/*, /neuron/*, /atlas/*, /prompt, /search  the app shell;  GET /app.js, /app.css (html.ts' paths)
  *
  * Every failure is JSON `{error}` with a status that says whose fault it is: 400 malformed name or request (bad
  * JSON, missing or mistyped fields), 404 unknown run, unit or route, 405 wrong method, 409 valid but not servable
@@ -274,6 +275,12 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
     return service.related(name.replace(/\/+$/, ""));
   });
 
+  app.get("/api/atlas/*", async (req) => {
+    const model = (req.params as { "*": string })["*"].replace(/\/+$/, "");
+    if (!/^[A-Za-z0-9_.-]+$/.test(model)) throw new HttpError(400, `expected /api/atlas/MODEL (e.g. /api/atlas/A), got ${JSON.stringify(model.slice(0, 100))}`);
+    return service.atlas(model);
+  });
+
   app.get("/api/search", async (req) => {
     const q = queryString(req, "q", true);
     const run = queryString(req, "run", false);
@@ -386,14 +393,14 @@ export function createServer(workspace: Workspace, options: ServerOptions = {}):
   };
   app.get("/api/prompt", wrongMethod("POST"));
   app.get("/api/steer", wrongMethod("POST"));
-  for (const route of ["/api/runs", "/api/unit/*", "/api/related/*", "/api/features/*", "/api/search", "/api/compare"]) {
+  for (const route of ["/api/runs", "/api/unit/*", "/api/related/*", "/api/features/*", "/api/atlas/*", "/api/search", "/api/compare"]) {
     app.route({ method: ["POST", "PUT", "DELETE", "PATCH"], url: route, handler: wrongMethod("GET") });
   }
 
   // --- the app -----------------------------------------------------------------------------------------------
 
   const shell = async (req: FastifyRequest, reply: FastifyReply) => sendAsset(req, reply, appAssets().shell);
-  for (const route of ["/", "/feature/*", "/features/*", "/neuron/*", "/prompt", "/search"]) app.get(route, shell);
+  for (const route of ["/", "/feature/*", "/features/*", "/neuron/*", "/atlas/*", "/prompt", "/search"]) app.get(route, shell);
   const bundleFile = (which: "js" | "css") => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = appAssets();
     return sendAsset(req, reply, a[which], 200, (req.query as { v?: unknown }).v === a.version);

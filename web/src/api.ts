@@ -1,5 +1,6 @@
 /** The live data source: the saekit server's JSON routes (src/vis/api-types.ts). */
 import type {
+  AtlasResponse,
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
@@ -103,6 +104,10 @@ export class LiveSource implements DataSource {
   features(run: string, query: URLSearchParams): Promise<FeaturesResponse> {
     const qs = query.toString();
     return request<FeaturesResponse>(`/api/features/${encodeName(run)}${qs ? `?${qs}` : ""}`);
+  }
+
+  atlas(model: string): Promise<AtlasResponse> {
+    return request<AtlasResponse>(`/api/atlas/${encodeURIComponent(model)}`);
   }
 
   canOpen(): boolean {

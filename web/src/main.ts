@@ -8,6 +8,7 @@ import { type App, pathOfLocation } from "./app.js";
 import { destroyCharts, mountCharts } from "./charts.js";
 import { errorBox, h } from "./dom.js";
 import { header } from "./layout.js";
+import { atlasPage } from "./pages/atlas.js";
 import { featuresPage } from "./pages/features.js";
 import { homePage } from "./pages/home.js";
 import { promptPage } from "./pages/prompt.js";
@@ -31,6 +32,7 @@ function staticDefault(data: StaticPageData, route: Route): Route {
     if (route.page === "home") return { page: "unit", kind: data.unit.kind, name: data.unit.name };
     return route;
   }
+  if (data.page === "atlas") return route.page === "home" ? { page: "atlas", model: data.atlas.model } : route;
   const p = data.prompt;
   if (route.page === "home") return { page: "prompt", run: p.run, text: p.text, feature: null };
   if (route.page === "prompt" && !route.text) return { page: "prompt", run: p.run, text: p.text, feature: route.feature };
@@ -49,6 +51,8 @@ async function buildPage(app: App, route: Route): Promise<HTMLElement> {
       return searchPage(app, route.q, route.run, route.options);
     case "features":
       return featuresPage(app, route.run, route.query);
+    case "atlas":
+      return atlasPage(app, route.model);
     case "notfound":
       document.title = "Not found · saekit";
       return h("div", null, h("h1", null, "Page not found"), h("p", null, `No page at ${route.path}. `, h("a", { href: app.href("/") }, "Go home")));

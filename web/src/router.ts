@@ -9,6 +9,7 @@ export type Route =
   | { page: "prompt"; run: string | null; text: string | null; feature: string | null }
   | { page: "search"; q: string; run: string | null; options: SearchOptions }
   | { page: "features"; run: string; query: FeaturesQuery }
+  | { page: "atlas"; model: string }
   | { page: "notfound"; path: string };
 
 import { unitFromPath, unitPath } from "saekit/names";
@@ -49,6 +50,11 @@ function numberParam(params: URLSearchParams, name: string): number | null {
 
 function domainParam(v: string | null): "code" | "prose" | null {
   return v === "code" || v === "prose" ? v : null;
+}
+
+/** The feature atlas of a model: "A" → "/atlas/A". */
+export function atlasPath(model: string): string {
+  return `/atlas/${encodeURIComponent(model)}`;
 }
 
 /** The page of a unit: "A/1/3450" → "/feature/A/1/3450", "A/neuron/489" → "/neuron/A/489" (names.ts). */
@@ -110,6 +116,7 @@ export function parseRoute(pathname: string, search: string): Route {
       },
     };
   }
+  if (head === "atlas" && rest.length === 1) return { page: "atlas", model: rest[0]! };
   if (head === "search" && rest.length === 0) {
     const options = { ignoreCase: params.get("ignoreCase") === "1", exact: params.get("exact") === "1", offset: numberParam(params, "offset") ?? 0 };
     return { page: "search", q: params.get("q") ?? "", run: params.get("run"), options };

@@ -1,5 +1,6 @@
 /** Where the pages get their data: the saekit server (live) or the JSON inlined in a self-contained page (static). */
 import type {
+  AtlasResponse,
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
@@ -25,6 +26,8 @@ export interface DataSource {
   steer(run: string, text: string, features: string[], options: { tokens?: number; temperature?: number; seed?: number; position?: number }): Promise<SteerResult>;
   /** One page of a run's feature table (live only). `query` is the API's query string. */
   features(run: string, query: URLSearchParams): Promise<FeaturesResponse>;
+  /** The feature atlas of a model (live: /api/atlas/A; static: only on an atlas page). */
+  atlas(model: string): Promise<AtlasResponse>;
   /** Whether a link to this unit can be followed (always live; static only when the unit is inlined). */
   canOpen(name: string): boolean;
 }

@@ -1,5 +1,6 @@
 /** The data source of a self-contained HTML page: everything comes from the inlined StaticPageData. */
 import type {
+  AtlasResponse,
   CompareResponse,
   FeaturesResponse,
   PromptAnalysis,
@@ -18,7 +19,7 @@ export class StaticSource implements DataSource {
 
   constructor(readonly data: StaticPageData) {
     if (data.page === "feature") this.units.set(data.unit.name, data.unit);
-    else for (const [name, unit] of Object.entries(data.units)) this.units.set(name, unit);
+    else if (data.page === "prompt") for (const [name, unit] of Object.entries(data.units)) this.units.set(name, unit);
   }
 
   runs(): Promise<RunInfo[]> {
@@ -89,6 +90,11 @@ export class StaticSource implements DataSource {
       return Promise.resolve(this.data.prompt);
     }
     return Promise.reject(new AppError("analysing a new prompt needs the server: run `saekit serve`"));
+  }
+
+  atlas(model: string): Promise<AtlasResponse> {
+    if (this.data.page === "atlas" && this.data.atlas.model === model) return Promise.resolve(this.data.atlas);
+    return Promise.reject(new AppError(`the atlas of ${model} is not part of this page; open it with \`saekit serve\``, 404));
   }
 
   canOpen(name: string): boolean {

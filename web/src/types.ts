@@ -1,5 +1,7 @@
 /** The data types the app renders: the server contract (src/vis/api-types.ts, imported as `saekit/api`; type-only). */
 export type {
+  AtlasResponse,
+  AtlasRunView,
   CompareResponse,
   ErrorResponse,
   Example,
@@ -11,12 +13,12 @@ export type {
   PromptAnalysis,
   PromptFeatureScore,
   ProxyBin,
-  RunInfo,
-  RunsResponse,
   RelatedMatch,
   RelatedScored,
   RelatedTokenOverlap,
   RelatedUnitsView,
+  RunInfo,
+  RunsResponse,
   SearchResponse,
   SteerResult,
   StaticPageData,

@@ -5,7 +5,7 @@ import { barConfig, binLabels, chartBox } from "../charts.js";
 import { ACCENT, GREY } from "../colors.js";
 import { h, note } from "../dom.js";
 import { fmt, int, pct, pctLoose } from "../format.js";
-import { featuresPath, promptPath, unitPath } from "../router.js";
+import { atlasPath, featuresPath, promptPath, unitPath } from "../router.js";
 import { sizeShareChart, universalityHistogram } from "./run-figures.js";
 
 function row(label: string, value: string, testid?: string): HTMLElement[] {
@@ -207,6 +207,7 @@ function runCard(app: App, run: RunInfo): HTMLElement {
       openUnitForm(app, run),
       app.source.mode === "live" ? h("a", { href: app.href(featuresPath(run.name)), "data-testid": "run-features-link" }, `all ${int(run.units)} ${run.kind === "feature" ? "features" : "neurons"} →`) : null,
       run.promptable && run.kind === "feature" ? h("a", { href: app.href(promptPath(run.name, null)) }, "analyse a prompt →") : null,
+      app.source.mode === "live" && run.atlas ? h("a", { href: app.href(atlasPath(run.model)), "data-testid": "run-atlas-link" }, `atlas of ${run.model} →`) : null,
     ),
   );
 }
