@@ -7,7 +7,7 @@
  */
 import type { RelatedMatch, RelatedScored, RelatedTokenOverlap, RelatedUnitsView, UnitRecord } from "../types.js";
 import { type App, unitLink } from "../app.js";
-import { errorBox, h, note, panel } from "../dom.js";
+import { h, note, panel } from "../dom.js";
 import { density, fmt, tokenLabel } from "../format.js";
 import { rBar } from "./unit-relations.js";
 
@@ -119,7 +119,7 @@ function notesBlock(notes: string[]): HTMLElement | null {
 }
 
 /** What a page without the related units (a static page written before them) can still show: the best matches. */
-function fromRecord(u: UnitRecord): RelatedUnitsView {
+function fromRecord(u: UnitRecord, why: string): RelatedUnitsView {
   return {
     unit: u.name,
     kind: u.kind,
@@ -132,7 +132,7 @@ function fromRecord(u: UnitRecord): RelatedUnitsView {
     coactivation: u.related?.coactivation ? u.related.coactivation.map((c) => ({ name: c.name, index: c.index, label: "", density: null, value: c.r })) : null,
     features: u.related?.features ? u.related.features.map((c) => ({ name: c.name, index: c.index, label: "", density: null, value: c.r })) : null,
     featuresSource: u.related?.features ? "analysis" : null,
-    notes: ["this page does not carry the related units: open it with `saekit serve` for the matches both ways, the logit overlap and the nearest features"],
+    notes: [why],
   };
 }
 
@@ -152,32 +152,29 @@ export function relatedPanels(app: App, u: UnitRecord): HTMLElement[] {
   const near = u.kind === "feature"
     ? panel("panel-nearest", "Nearest features in this SAE", nearSlot)
     : panel("panel-neuron-features", "Features that correlate with this neuron", nearSlot);
+  const render = (view: RelatedUnitsView, loaded: boolean) => {
+    const runNotes = view.notes.filter((n) => !loaded || view.runs.some((r) => n.startsWith(`${r.run}:`)));
+    const otherNotes = view.notes.filter((n) => !runNotes.includes(n));
+    matchSlot.replaceChildren(...matchesBody(app, view), notesBlock(runNotes) ?? "");
+    if (u.kind === "feature") {
+      nearSlot.replaceChildren(
+        h(
+          "div",
+          { class: "two-col tight" },
+          scoredTable(app, view.decoder, "By decoder cosine", "cosine", "nearest-decoder", loaded ? "Needs the SAE weights (not in this folder)." : "Open this page with `saekit serve` to see these."),
+          scoredTable(app, view.coactivation, "By activation r over the evaluation tokens", "r", "nearest-activation", "Re-run `saekit analyze` to see these."),
+        ),
+        loaded ? notesBlock(otherNotes) ?? "" : "",
+      );
+    } else {
+      const caption = view.featuresSource === "best neuron" ? "Features whose best-correlated neuron this is" : "Features by Pearson r over the evaluation tokens";
+      nearSlot.replaceChildren(scoredTable(app, view.features, caption, "r", "neuron-features", "Re-run `saekit analyze` to see these."), loaded ? notesBlock(otherNotes) ?? "" : "");
+    }
+  };
   app.source.related(u.name).then(
-    (loaded) => {
-      const view = loaded ?? fromRecord(u);
-      const runNotes = view.notes.filter((n) => !loaded || view.runs.some((r) => n.startsWith(`${r.run}:`)));
-      const otherNotes = view.notes.filter((n) => !runNotes.includes(n));
-      matchSlot.replaceChildren(...matchesBody(app, view), notesBlock(runNotes) ?? "");
-      if (u.kind === "feature") {
-        nearSlot.replaceChildren(
-          h(
-            "div",
-            { class: "two-col tight" },
-            scoredTable(app, view.decoder, "By decoder cosine", "cosine", "nearest-decoder", "Needs the SAE weights (not in this folder)."),
-            scoredTable(app, view.coactivation, "By activation r over the evaluation tokens", "r", "nearest-activation", "Re-run `saekit analyze` to see these."),
-          ),
-          notesBlock(otherNotes) ?? "",
-        );
-      } else {
-        const caption = view.featuresSource === "best neuron" ? "Features whose best-correlated neuron this is" : "Features by Pearson r over the evaluation tokens";
-        nearSlot.replaceChildren(scoredTable(app, view.features, caption, "r", "neuron-features", "Re-run `saekit analyze` to see these."), notesBlock(otherNotes) ?? "");
-      }
-    },
-    (e: unknown) => {
-      const box = () => errorBox(e instanceof Error ? e.message : String(e));
-      matchSlot.replaceChildren(box());
-      nearSlot.replaceChildren(box());
-    },
+    (view) => render(view ?? fromRecord(u, "this page does not carry the related units: open it with `saekit serve` for the matches both ways, the logit overlap and the nearest features"), view !== null),
+    // The best matches the record carries are still worth showing (e.g. a server without /api/related).
+    (e: unknown) => render(fromRecord(u, `related units unavailable: ${e instanceof Error ? e.message : String(e)}`), false),
   );
   return [matches, near];
 }
