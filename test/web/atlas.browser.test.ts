@@ -17,6 +17,8 @@ import { computeAtlas, type Atlas } from "../../src/analysis/atlas.js";
 import { ATLAS_FILE, decoderSha256, encodeAtlas } from "../../src/analysis/atlas-store.js";
 import { INVESTIGATION_DIR } from "../../src/analysis/store.js";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
+import { renderStaticPage } from "../../src/vis/html.js";
+import { dashboardService } from "../../src/vis/service.js";
 import { Rng } from "../../src/core/rng.js";
 import { writeFileAtomicSync } from "../../src/io/atomic.js";
 import { density as fmtDensity, tokenLabel } from "../../web/src/format.js";
@@ -167,6 +169,22 @@ describe("atlas page", () => {
     );
     await shot("atlas-B-20k");
     console.log(`atlas of 20,496 points: drawn ${elapsed} ms after navigation (data ${fetchMs} ms), one redraw ${renderMs} ms`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("is the same map in the self-contained export (saekit dashboard --atlas): points, hover labels, no server", async () => {
+    const data = dashboardService(ws).atlasPageData("A");
+    const file = path.join(fx.root, "atlas-A.html");
+    fs.writeFileSync(file, renderStaticPage(data, "Atlas of A"));
+    await page.goto(`file://${file}`);
+    await expect.poll(() => canvas().getAttribute("data-points-drawn")).toBe("56");
+    const p = await pointOnPage(0);
+    await page.mouse.move(p.x, p.y);
+    await expect.poll(() => page.locator('[data-testid="atlas-tip"]').getAttribute("data-unit")).toMatch(/^A\/\d\/\d+$/);
+    // A click cannot open a page the file does not carry: the status line says so.
+    await page.mouse.click(p.x, p.y);
+    await expect.poll(() => page.locator('[data-testid="atlas-status"]').textContent()).toContain("offline snapshot");
+    await shot("atlas-A-export");
     expect(pageErrors).toEqual([]);
   });
 
