@@ -10,6 +10,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import type { PromptAnalysis } from "../../src/analysis/unit-record.js";
+import { renderStaticPage } from "../../src/vis/html.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { fmt, signed, tokenLabel } from "../../web/src/format.js";
 import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
@@ -90,13 +91,13 @@ describe("the prompt page's prediction at a token", () => {
     await byTestId("ranking-maxActivation").locator("tbody tr").first().locator("button").click();
     await expect.poll(() => byTestId("prediction-title").textContent()).toContain(`token #${top.position} `);
     await shot(page, "prompt-prediction-light.png");
-  });
+  }, 400_000); // the session's first page: the app bundle is built and the model loaded
 
   it("tokens are reached by keyboard: Tab lands on the token list, arrows move the focus and the details panel, Enter picks", async () => {
     await byTestId("prompt-token").nth(2).click(); // the list's tab stop is now token 2
     await byTestId("selected-feature-link").focus();
     await page.keyboard.press("Tab");
-    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("data-index") ?? null);
+    const focused = () => page.evaluate<string | null>(`document.activeElement?.getAttribute("data-index") ?? null`);
     expect(await focused()).toBe("2");
     const tip = byTestId("token-tooltip");
     await expect.poll(() => tip.isVisible()).toBe(true);
@@ -108,7 +109,7 @@ describe("the prompt page's prediction at a token", () => {
     expect(await byTestId("tip-activation").textContent()).toBe(`activation ${fmt(t3.prediction!.features.find((f) => f.name === "A/1/617")!.activation)}`);
     const part = t3.prediction!.features.find((f) => f.name === "A/1/617")!;
     expect(await byTestId("tip-delta").textContent()).toBe(`${signed(-part.lossEffect)} when zeroed here`);
-    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-describedby"))).toBe("token-tooltip");
+    expect(await page.evaluate(`document.activeElement?.getAttribute("aria-describedby")`)).toBe("token-tooltip");
     await page.keyboard.press("End");
     expect(await focused()).toBe(String(a.tokens.length - 1));
     await page.keyboard.press("Home");
@@ -156,6 +157,27 @@ describe("the prompt page's prediction at a token", () => {
   });
 });
 
+describe("the self-contained prompt page", () => {
+  it("shows the same prediction panel and merged text offline (saekit dashboard --prompt)", async () => {
+    const text = "Привет, мир";
+    const data = dashboardService(ws).promptPageData("A/1", text);
+    const file = path.join(ARTIFACTS, "prompt-static.html");
+    fs.writeFileSync(file, renderStaticPage(data, "static prompt"));
+    await page.goto(`file://${file}`);
+    await byTestId("prediction-features").waitFor();
+    expect((await byTestId("prompt-token").allTextContents()).join("")).toBe(text);
+    await byTestId("prompt-token").nth(2).click();
+    await expect.poll(() => byTestId("prediction-title").textContent()).toBe("Prediction at token #2 р");
+    const pred = data.prompt.tokens[2]!.prediction!;
+    const shown = await shownPrediction();
+    // The actual next token (" и") is below the top 10: it gets a row of its own after them.
+    expect(pred.top.some((x) => x.id === pred.target.id)).toBe(false);
+    expect(shown.next.map((r) => r.id)).toEqual([...pred.top.map((x) => x.id), pred.target.id]);
+    expect(shown.next.at(-1)!.cells).toEqual(["…", `${tokenLabel(pred.target.text)} actual`, pctProb(pred.target.prob)]);
+    expect(shown.feats.map((r) => r[0])).toEqual(pred.features.map((f) => f.name));
+  });
+});
+
 describe("feature pages", () => {
   it("j / ] and k / [ open the next and previous feature; example tokens have the details panel", async () => {
     await page.goto(`${url}feature/A/1/617`);
@@ -178,7 +200,7 @@ describe("feature pages", () => {
     // Keyboard: the list's tab stop, arrows within a window, down to the next window's centre token.
     await centre.focus();
     await page.keyboard.press("ArrowDown");
-    const active = await page.evaluate(() => ({ centre: document.activeElement?.classList.contains("centre"), act: document.activeElement?.getAttribute("data-activation") }));
+    const active = await page.evaluate(`({ centre: document.activeElement?.classList.contains("centre"), act: document.activeElement?.getAttribute("data-activation") })`);
     const second = unit.top[1]!;
     expect(active).toEqual({ centre: true, act: String(second.tokens[second.position - second.start]!.activation) });
   });
@@ -192,21 +214,22 @@ describe("dark theme", () => {
     await byTestId("prediction-features", dark).waitFor();
     await byTestId("prompt-token", dark).nth(3).click();
     await byTestId("prompt-token", dark).nth(3).hover();
-    const colours = await dark.evaluate(() => {
-      const css = (el: Element | null) => (el ? getComputedStyle(el) : null);
+    // A string: the test project compiles without the DOM library.
+    const colours = await dark.evaluate(`(() => {
+      const bg = (sel) => getComputedStyle(document.querySelector(sel)).backgroundColor;
       return {
-        body: css(document.body)!.backgroundColor,
-        text: css(document.body)!.color,
-        panel: css(document.querySelector('[data-testid="prediction-panel"]'))!.backgroundColor,
-        textarea: css(document.querySelector('[data-testid="prompt-input"]'))!.backgroundColor,
-        tooltip: css(document.querySelector('[data-testid="token-tooltip"]'))!.backgroundColor,
+        body: bg("body"),
+        text: getComputedStyle(document.body).color,
+        panel: bg('[data-testid="prediction-panel"]'),
+        textarea: bg('[data-testid="prompt-input"]'),
+        tooltip: bg('[data-testid="token-tooltip"]'),
         chartText: getComputedStyle(document.documentElement).getPropertyValue("--chart-text").trim(),
       };
-    });
+    })()`);
     expect(colours).toEqual({ body: "rgb(17, 20, 24)", text: "rgb(227, 230, 234)", panel: "rgb(27, 31, 36)", textarea: "rgb(20, 24, 28)", tooltip: "rgb(36, 42, 49)", chartText: "#b4bcc6" });
     await shot(dark, "prompt-prediction-dark.png");
     // The light page keeps the light theme.
-    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(245, 246, 248)");
+    expect(await page.evaluate(`getComputedStyle(document.body).backgroundColor`)).toBe("rgb(245, 246, 248)");
     await dark.goto(`${url}feature/A/1/617`);
     await byTestId("panel-activations", dark).locator("canvas").first().waitFor();
     await shot(dark, "feature-dark.png");
