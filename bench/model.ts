@@ -3,10 +3,13 @@
  * vocabulary): a full training step (forward, cross-entropy, backward, gradient clipping, AdamW) broken into its
  * parts, and the forward pass to `blocks.0.mlp.hook_post` without gradients, which is what SAE training consumes.
  * Random token ids stand in for text (the cost does not depend on which ids they are).
- * Runs at both precisions of the matrix products (fp32, and bf16 operands with float32 accumulation).
+ * Runs at both precisions of the matrix products (fp32, and bf16 operands with float32 accumulation). Also the step
+ * at `model train`'s default shape (2 micro-batches of 16 × 128), and at bf16 the unembedding kernel against the
+ * chunked route it replaced.
  */
 import { Tape, type Var } from "../src/core/autograd.js";
-import { backendInfo, setPrecision } from "../src/core/backend.js";
+import { backendInfo, kernels, setPrecision } from "../src/core/backend.js";
+import { chunkedUnembedCrossEntropy } from "../src/core/kernels-unembed.js";
 import type { Precision } from "../src/core/kernels.js";
 import { AdamW, clipGradNorm, decayMatricesOnly } from "../src/core/optim.js";
 import { Rng } from "../src/core/rng.js";
@@ -112,6 +115,27 @@ function benchModelAt(precision: Precision): { train: number; evalLoss: number }
       `${(unfusedMs / fusedMs).toFixed(2)}× faster`,
   );
   console.log(`training throughput: ${rate(stepMs)} tokens/s (forward + backward + clip + AdamW)`);
+
+  // ---- the step as `saekit model train` runs it by default: 16 sequences per micro-batch, 2 micro-batches per step
+  const trainBatch = 16, accum = 2;
+  const microTokens = Array.from({ length: accum }, () => randomTokens(rng, trainBatch * nCtx, cfg.d_vocab));
+  const microTargets = microTokens.map((t) => nextTokenTargets(t, nCtx));
+  const trainStepMs = bestOf(3, () => {
+    for (let i = 0; i < accum; i++) {
+      const t = new Tape();
+      const { loss } = model.forwardLoss(t, microTokens[i]!, trainBatch, nCtx, microTargets[i]!);
+      t.backward(t.scale(loss, 1 / accum));
+    }
+    clipGradNorm(params, 1);
+    optimizer.step(1e-4);
+    optimizer.zeroGrad();
+  });
+  const trainTokens = trainBatch * nCtx * accum;
+  console.log(
+    `training step as model train runs it (${accum} micro-batches of ${trainBatch} × ${nCtx}, ${trainTokens} tokens): ` +
+      `${trainStepMs.toFixed(0)} ms, ${rate(trainStepMs, trainTokens)} tokens/s`,
+  );
+  if (precision === "bf16") benchUnembedding(cfg.d_model, cfg.d_vocab, trainBatch * nCtx, rng);
   console.log(`evaluation loss (no-grad forward + fused loss): ${rate(evalMs)} tokens/s`);
 
   // ---- forward to hook_post, no gradients
@@ -128,4 +152,35 @@ function benchModelAt(precision: Precision): { train: number; evalLoss: number }
   console.log(`\nforward to ${HOOK} (stopAt, no-grad tape), target ≥ ${FORWARD_TARGET.toLocaleString("en-US")} tokens/s`);
   console.log(table(["batch", "ms", "tokens/s"], rows));
   return { train: perStep / (stepMs / 1000), evalLoss: perStep / (evalMs / 1000) };
+}
+
+/**
+ * The unembedding + cross-entropy with its gradients for one training micro-batch, the kernel (native bf16: fused,
+ * logits tiled in cache) against the chunked route (gemm, softmax, two gemms per 256 rows) it replaced — same
+ * process, alternating, best of 3 each, so a busy machine slows both alike.
+ */
+function benchUnembedding(d: number, vocab: number, rows: number, rng: Rng): void {
+  const k = kernels();
+  const x = Float32Array.from({ length: rows * d }, () => rng.normal());
+  const w = Float32Array.from({ length: d * vocab }, () => 0.02 * rng.normal());
+  const bias = new Float32Array(vocab);
+  const targets = randomTokens(rng, rows, vocab);
+  const args = {
+    x, rows, d, w, vocab, bias, targets, ignoreIndex: -1, gradScale: 1 / rows, nll: new Float32Array(rows),
+    dX: new Float32Array(rows * d), dW: new Float32Array(d * vocab), dB: new Float32Array(vocab),
+  };
+  const best = { kernel: Infinity, chunked: Infinity };
+  for (let i = 0; i < 4; i++) {
+    let t0 = performance.now();
+    k.unembedCrossEntropy(args);
+    if (i > 0) best.kernel = Math.min(best.kernel, performance.now() - t0);
+    t0 = performance.now();
+    chunkedUnembedCrossEntropy(k, args);
+    if (i > 0) best.chunked = Math.min(best.chunked, performance.now() - t0);
+  }
+  const gflop = (3 * 2 * rows * d * vocab) / 1e9;
+  console.log(
+    `unembedding + cross-entropy + gradients, ${rows} rows × ${vocab.toLocaleString("en-US")} (${gflop.toFixed(0)} GFLOP of products): ` +
+      `kernel ${best.kernel.toFixed(0)} ms vs chunked route ${best.chunked.toFixed(0)} ms → ${(best.chunked / best.kernel).toFixed(2)}×`,
+  );
 }
