@@ -43,7 +43,6 @@ export class NextTokenScorer {
   private readonly lnB: Float32Array | null;
   private readonly eps: number;
   private readonly chunk: number;
-  private readonly logits: Float32Array;
   private readonly normed: Float32Array;
   private readonly mean: Float32Array;
   private readonly rstd: Float32Array;
@@ -59,7 +58,6 @@ export class NextTokenScorer {
     this.lnB = u.lnB;
     this.eps = u.eps;
     this.chunk = chunkRows;
-    this.logits = new Float32Array(chunkRows * this.dVocab);
     this.normed = new Float32Array(chunkRows * this.dModel);
     this.mean = new Float32Array(chunkRows);
     this.rstd = new Float32Array(chunkRows);
@@ -80,10 +78,13 @@ export class NextTokenScorer {
         normed = this.normed.subarray(0, m * d);
         k.layerNorm(x, m, d, this.lnW, this.lnB, this.eps, normed, this.mean, this.rstd);
       }
-      const logits = this.logits.subarray(0, m * v);
-      k.gemm(false, false, m, v, d, 1, normed, d, this.wU, v, 0, logits, v);
-      k.addBias(logits, m, v, this.bU);
-      k.softmaxCrossEntropyRows(logits, m, v, targets.subarray(first, first + m), -1, null, out.subarray(first, first + m));
+      // Logits, b_U and the cross-entropy as one kernel: on AVX512-BF16 it keeps vocabulary tiles of the logits in
+      // cache (pass 3 scores ~65 ablated rows per live feature: 8·10^6 rows × 50,257 at 131,072 features); elsewhere
+      // it is the same gemm + addBias + softmaxCrossEntropyRows over row chunks as before (bit-identical in fp32).
+      k.unembedCrossEntropy({
+        x: normed, rows: m, d, w: this.wU, vocab: v, bias: this.bU, targets: targets.subarray(first, first + m), ignoreIndex: -1,
+        gradScale: null, nll: out.subarray(first, first + m), dX: null, dW: null, dB: null, chunkRows: this.chunk,
+      });
     }
     return out;
   }
