@@ -48,7 +48,7 @@ const promptUrl = (text: string, feature = "A/1/617") => `${url}prompt?run=A/1&t
 /** The rows of the prediction panel: next tokens and the ranked features, as shown. */
 async function shownPrediction(p: Page = page) {
   const next = await byTestId("next-token-row", p).evaluateAll((rows) => rows.map((r) => ({ id: Number(r.getAttribute("data-token-id")), cells: [...r.querySelectorAll("td")].map((td) => td.textContent) })));
-  const feats = await byTestId("prediction-feature", p).evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].slice(1).map((td) => td.querySelector("a")?.textContent ?? td.textContent)));
+  const feats = await byTestId("prediction-feature", p).evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].slice(1).map((td) => td.querySelector('[data-testid="feature-link"]')?.textContent ?? td.textContent)));
   return { next, feats };
 }
 
