@@ -38,6 +38,8 @@ export interface FamilySideView {
    * Larger side: the children (its features whose nearest feature in this run is this one), by cosine.
    */
   members: (FamilyMember & { relation: "parent" | "child" | "nearest by cosine" | "nearest by r" })[];
+  /** Larger side: features whose nearest here is this one but at decoder cosine < 0.3 (counted, not listed). */
+  weakChildren: number;
 }
 
 /** UnitRecord.family: the feature's family across dictionary sizes (absent when its store has no family links). */

@@ -9,6 +9,12 @@ import type { FamilySide } from "./family.js";
 import type { FamilyMember, FamilySideView, FamilyView } from "./family-types.js";
 import type { InvestigationStore } from "./store.js";
 
+/**
+ * Children below this decoder cosine are counted, not listed: every feature of the larger run has a nearest feature
+ * here, however far (on A/0 → A/1 most children of a feature sit above 0.5, the rest below 0.3).
+ */
+export const FAMILY_MIN_CHILD_COS = 0.3;
+
 /** Top tokens shown per member. */
 const MEMBER_TOP_TOKENS = 6;
 
@@ -48,15 +54,19 @@ function sideView(s: FamilySide, f: number, found: InvestigationStore | null): F
     seen.add(index);
     members.push({ ...member(s.run, index, cos, r, other), relation });
   };
+  let weakChildren = 0;
   if (s.side === "larger") {
-    for (let e = s.inverseStart[f]!; e < s.inverseStart[f + 1]!; e++) add(s.inverseIndex[e]!, s.inverseCos[e]!, s.inverseR[e]!, "child");
+    for (let e = s.inverseStart[f]!; e < s.inverseStart[f + 1]!; e++) {
+      if (s.inverseCos[e]! >= FAMILY_MIN_CHILD_COS) add(s.inverseIndex[e]!, s.inverseCos[e]!, s.inverseR[e]!, "child");
+      else weakChildren++;
+    }
   }
   for (let j = 0; j < s.k; j++) {
     const relation = s.side === "smaller" && j === 0 ? "parent" : "nearest by cosine";
     add(s.cosIndex[f * s.k + j]!, s.cosValue[f * s.k + j]!, s.cosR[f * s.k + j]!, relation);
   }
   for (let j = 0; j < s.k; j++) add(s.rIndex[f * s.k + j]!, s.rCos[f * s.k + j]!, s.rValue[f * s.k + j]!, "nearest by r");
-  return { side: s.side, run: s.run, units: s.units, available: other !== null, members };
+  return { side: s.side, run: s.run, units: s.units, available: other !== null, members, weakChildren };
 }
 
 /**

@@ -25,6 +25,7 @@ export function formatFamily(name: string, label: string, family: FamilyView): s
         `  ${m.relation.padEnd(18)} ${m.name.padEnd(12)} ${num(m.cos).padStart(6)} ${num(m.r).padStart(6)} ${(m.density === null ? "–" : m.density.toExponential(2)).padStart(9)}  ${m.topTokens.map(visibleToken).join(" ")}`,
       );
     }
+    if (s.weakChildren > 0) lines.push(`  (${s.weakChildren} more of ${s.run} have it as nearest at cosine < 0.3)`);
   }
   return lines.join("\n");
 }

@@ -52,6 +52,7 @@ function sideTable(app: App, s: Side): HTMLElement {
       ),
     ),
     s.side === "larger" && !hasChildren ? note(`No feature of ${s.run} has this one as its nearest: the rows are its nearest features there.`) : null,
+    s.weakChildren > 0 ? note(`${int(s.weakChildren)} more feature${s.weakChildren === 1 ? "" : "s"} of ${s.run} ha${s.weakChildren === 1 ? "s" : "ve"} this one as nearest at decoder cosine < 0.3 (not listed).`) : null,
     s.available ? null : note(`${s.run} has no investigation here: labels, top tokens and densities are missing.`),
   );
 }
