@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
 import path from "node:path";
+import { ATLAS_FILE, readAtlas } from "../../src/analysis/atlas-store.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openInvestigation } from "../../src/analysis/store.js";
 import { buildFixture, LIVE, type Fixture } from "../web/fixture.js";
@@ -98,5 +99,29 @@ describe("saekit analyze", () => {
     expect(store.manifest.domains.map((d) => d.domain)).toEqual(["prose", "code"]);
     store.close();
     expect(fs.existsSync(path.join(copy, "investigation", "manifest.json"))).toBe(true);
+  });
+
+  it("stores the feature atlas with --atlas: every feature of the run and the named run, checksummed, reproducible", async () => {
+    const copy = path.join(fx.root, "atlas-copy");
+    fs.cpSync(path.join(fx.root, "B"), copy, { recursive: true });
+    fs.cpSync(path.join(copy, "1"), path.join(copy, "2"), { recursive: true });
+    fs.rmSync(path.join(copy, "2", "investigation"), { recursive: true, force: true });
+    const corpus = path.join(fx.root, "atlas-corpus.jsonl");
+    fs.writeFileSync(corpus, Array.from({ length: 60 }, (_, i) => JSON.stringify(i % 2
+      ? { domain: "code", text: `def g${i}(x):\n    return x + ${i}\n`.repeat(4) }
+      : { domain: "prose", text: `The river ${i} rose over its banks and the farmers moved their cattle. `.repeat(4) })).join("\n"));
+    const store = path.join(copy, "1", "investigation");
+    const analyze = () => run("analyze", "--sae", path.join(copy, "1"), "--atlas", path.join(copy, "2"), "--no-neurons", "--tokens", "256", "--jsonl", corpus, "--cache-dir", path.join(fx.root, "atlas-tokens"));
+    await analyze();
+    expect(text()).toMatch(/atlas: 128 decoder directions of atlas-copy\/1, atlas-copy\/2 laid out in [\d.]+ s \(UMAP, cosine, seed 0\); view it at \/atlas\/atlas-copy/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(store, "manifest.json"), "utf8")) as { checksums: Record<string, string> };
+    const first = readAtlas(store, manifest.checksums[ATLAS_FILE])!;
+    expect(manifest.checksums[ATLAS_FILE]).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.runs.map((r) => [r.name, r.units])).toEqual([["atlas-copy/1", 64], ["atlas-copy/2", 64]]);
+    // Both runs hold the same weights: their decoder hashes agree, and each feature's two points are neighbours.
+    expect(first.runs[0]!.decoderSha256).toBe(first.runs[1]!.decoderSha256);
+    // Analysed again: byte-identical coordinates.
+    await analyze();
+    expect(Buffer.from(readAtlas(store)!.coords.buffer).equals(Buffer.from(first.coords.buffer))).toBe(true);
   });
 });
