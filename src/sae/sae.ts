@@ -117,9 +117,24 @@ export class Sae {
       : reluCodes(pre, rows, this.dSae);
   }
 
-  /** Sparse feature activations of x [rows, d_in]. */
-  encode(x: Float32Array, rows: number): SparseCodes {
-    return this.codesFromPre(this.preActivations(this.centred(x, rows), rows), rows);
+  /**
+   * Sparse feature activations of x [rows, d_in]. Encoded ENCODE_BLOCK_VALUES pre-activations at a time through one
+   * reused buffer, so no [rows, d_sae] matrix is allocated (4096 tokens × 131,072 features would be 2 GiB per call):
+   * a row's products and its ReLU / TopK selection do not depend on the other rows, so the codes are the same as one
+   * block's (ReLU codes are padded to the same k: the densest row's count, at least 32).
+   */
+  encode(x: Float32Array, rows: number, blockValues = ENCODE_BLOCK_VALUES): SparseCodes {
+    const xc = this.centred(x, rows);
+    const block = Math.max(1, Math.floor(blockValues / this.dSae));
+    if (rows <= block) return this.codesFromPre(this.preActivations(xc, rows), rows);
+    if (sharedPre.length < block * this.dSae) sharedPre = new Float32Array(block * this.dSae);
+    const parts: SparseCodes[] = [];
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      const n = Math.min(block, rows - r0);
+      const pre = this.preActivations(xc.subarray(r0 * this.dIn, (r0 + n) * this.dIn), n, sharedPre.subarray(0, n * this.dSae));
+      parts.push(this.codesFromPre(pre, n));
+    }
+    return concatCodes(parts, rows);
   }
 
   /** Dense feature activations [rows, d_sae] (for small inputs and tests; prefer encode). */
@@ -179,6 +194,32 @@ export class Sae {
       throw new SaeError(`SAE input: ${x.length} values for ${rows} rows of d_in ${this.dIn} (need ${rows * this.dIn})`);
     }
   }
+}
+
+/** Pre-activations encode() computes at once: 2^24 floats (64 MiB; 128 rows at 131,072 features). */
+export const ENCODE_BLOCK_VALUES = 1 << 24;
+/** encode()'s block buffer, shared by every SAE (encode is synchronous). */
+let sharedPre = new Float32Array(0);
+
+/** Codes of consecutive row blocks as one batch, padded to the largest k (padding: index −1, value 0). */
+export function concatCodes(parts: readonly SparseCodes[], rows: number): SparseCodes {
+  const k = Math.max(1, ...parts.map((p) => p.k));
+  const indices = new Int32Array(rows * k).fill(-1);
+  const values = new Float32Array(rows * k);
+  let r = 0;
+  for (const p of parts) {
+    if (p.k === k) {
+      indices.set(p.indices.subarray(0, p.rows * k), r * k);
+      values.set(p.values.subarray(0, p.rows * k), r * k);
+    } else {
+      for (let i = 0; i < p.rows; i++) {
+        indices.set(p.indices.subarray(i * p.k, (i + 1) * p.k), (r + i) * k);
+        values.set(p.values.subarray(i * p.k, (i + 1) * p.k), (r + i) * k);
+      }
+    }
+    r += p.rows;
+  }
+  return { rows, k, indices, values };
 }
 
 /** ReLU codes: every positive pre-activation, in column order; k = the largest row count (≥ 1). */
