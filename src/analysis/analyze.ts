@@ -9,177 +9,34 @@
  * then weights work that needs no tokens (logit weights, neuron alignment, universality.ts' logit-weight r) and
  * store/assemble.ts + store/writer.ts write the records and manifests.
  */
-import type { Tokenizer } from "../data/tokenizer.js";
-import { densitySummary, LOW_DENSITY_THRESHOLDS, type DensitySummary } from "../sae/density.js";
+import { densitySummary } from "../sae/density.js";
 import { unembed } from "../model/readout.js";
-import type { HookedTransformer } from "../model/transformer.js";
 import { modelOf, neuronSetName, parseUnitSetName } from "../names.js";
-import type { Sae } from "../sae/sae.js";
-import { ablateRequests, AblationRequests, checkAblationHook, outputDirections } from "./ablation.js";
+import { ablateRequests, AblationRequests, outputDirections } from "./ablation.js";
 import { activationPass, histogramPass, type CompareSae, type PassContext } from "./analyze-passes.js";
+import { atlasRuns, checkInput, familyRuns } from "./analyze-checks.js";
+import { ANALYZE_DEFAULTS, type AnalyzeInput, type AnalyzeOptions, type AnalyzeResult } from "./analyze-types.js";
 import { neuronAlignment } from "./correlation.js";
-import { DEFAULT_EVALUATION_TOKENS, type EvaluationTokens } from "./eval-tokens.js";
 import { planUnit } from "./examples.js";
-import { interpretabilityFigures, type InterpretabilitySummary } from "./interpretability.js";
+import { interpretabilityFigures } from "./interpretability.js";
 import { logitWeightSummaries } from "./logit-weights.js";
-import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
 import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
 import { columnTopK, featureRelations, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
 import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
-import type { InvestigationManifest, UniversalitySummary } from "./unit-record.js";
-import { familyContext, familyNeighbours, familySide, type FamilySide } from "./family.js";
+import type { UniversalitySummary } from "./unit-record.js";
+import { familyContext, familySide, type FamilySide } from "./family.js";
 import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
 import { densitiesFromCodes, rHistogram, sizePoint, type RunFigures } from "./run-figures.js";
-import { computeAtlas, type AtlasOptions, type AtlasRunInput } from "./atlas.js";
+import { computeAtlas } from "./atlas.js";
 import { ATLAS_FILE, decoderSha256, encodeAtlas } from "./atlas-store.js";
 
 export type { CompareSae };
 /** @deprecated the old name of CompareSae. */
 export type CompareRun = CompareSae;
 
-export interface AnalyzeOptions {
-  /** Max-activating examples per unit. */
-  topK?: number;
-  histogramBins?: number;
-  intervalCount?: number;
-  intervalSamples?: number;
-  /** Tokens shown before / after an example's token. */
-  windowBefore?: number;
-  windowAfter?: number;
-  /** Tokens in the top and bottom logit lists. */
-  logitTop?: number;
-  /** Sequences per forward pass. */
-  batchSequences?: number;
-  seed?: number;
-  /** Smoothing of the proxy log-likelihood ratio (proxy-stats.ts). */
-  llrAlpha?: number;
-  /** Densities below which the share of units is reported (the ultra-low-density cluster; sae/density.ts). */
-  lowDensityThresholds?: readonly number[];
-}
-
-/** The defaults of every analyze option (the CLI's too), plus the evaluation budget in tokens. */
-export const ANALYZE_DEFAULTS = {
-  topK: 20,
-  histogramBins: 40,
-  intervalCount: 5,
-  intervalSamples: 5,
-  windowBefore: 8,
-  windowAfter: 4,
-  logitTop: 10,
-  batchSequences: 32,
-  seed: 0,
-  llrAlpha: DEFAULT_LLR_ALPHA,
-  lowDensityThresholds: LOW_DENSITY_THRESHOLDS,
-  evaluationTokens: DEFAULT_EVALUATION_TOKENS,
-} as const;
-
-export interface AnalyzeProgress {
-  stage: string;
-  done: number;
-  total: number;
-}
-
-export interface AnalyzeInput {
-  /** The unit set of the SAE run, e.g. "A/1" (names.ts), and its model, e.g. "A". */
-  run: string;
-  modelName: string;
-  model: HookedTransformer;
-  sae: Sae;
-  hook: string;
-  tokenizer: Tokenizer;
-  evaluation: EvaluationTokens;
-  /** Where the feature store goes (…/A/1/investigation). */
-  featureDir: string;
-  /** Where the model's neuron store goes (…/A/investigation), or null to skip neurons. */
-  neuronDir: string | null;
-  compare?: CompareSae[];
-  /**
-   * Runs of the same model and hook with other dictionary sizes (analyze --family): each feature is linked to its
-   * nearest features of the next smaller and next larger of them (family.ts); the others are ignored.
-   */
-  family?: FamilyRun[];
-  /**
-   * The feature atlas (analyze --atlas, atlas.ts): a 2-D map of this run's decoder rows and these other runs' of the
-   * same model, stored as the feature store's atlas.safetensors.
-   */
-  atlas?: { runs: AtlasRunInput[]; options?: AtlasOptions };
-  saeSummary?: InvestigationManifest["sae"];
-  /** A store over the same tokens (e.g. a compared run's) whose token file to point at instead of a copy. */
-  shareTokensWith?: string;
-  options?: AnalyzeOptions;
-  onProgress?: (p: AnalyzeProgress) => void;
-}
-
-/** A run of the same model at another dictionary size, e.g. { name: "A/0", sae, hook }. */
-export interface FamilyRun {
-  name: string;
-  sae: Sae;
-  hook: string;
-}
-
-export interface AnalyzeResult {
-  /** Seconds per stage, plus tokens/s over the whole analysis. */
-  timing: Record<string, number>;
-  universality: UniversalitySummary[];
-  /** The same for the model's neurons against each compared model's neurons (when neurons are analysed). */
-  neuronUniversality: UniversalitySummary[];
-  /** Dead and ultra-low-density features over the evaluation tokens (and neurons, when analysed). */
-  lowDensity: DensitySummary;
-  neuronLowDensity: DensitySummary | null;
-  /** Interpretability scores of the features (and neurons, when analysed) over their live units. */
-  interpretability: { features: InterpretabilitySummary; neurons?: InterpretabilitySummary };
-  tokens: number;
-  /** The family sides written (family.ts), with how many features have children / a parent there. */
-  family: { side: string; run: string; units: number; linked: number }[];
-  /** The run-level figures (run-figures.ts), as stored in the manifest and summary.json. */
-  runFigures: RunFigures;
-  /** The features' log-density histogram (the manifest's). */
-  densityHistogram: InvestigationManifest["densityHistogram"];
-}
-
-/** The atlas' runs: the analysed one and the others given, checked (one model, one d_in), sorted by name. */
-function atlasRuns(input: AnalyzeInput): AtlasRunInput[] {
-  const model = parseUnitSetName(input.run).model;
-  const others = input.atlas?.runs ?? [];
-  for (const r of others) {
-    if (parseUnitSetName(r.name).model !== model) throw new Error(`analyze --atlas ${r.name}: not a run of model ${model}; an atlas maps the runs of one model`);
-    if (r.dIn !== input.sae.dIn) throw new Error(`analyze --atlas ${r.name}: its d_in ${r.dIn} differs from ${input.run}'s ${input.sae.dIn}`);
-  }
-  const own: AtlasRunInput = { name: input.run, decoder: input.sae.dec, units: input.sae.dSae, dIn: input.sae.dIn };
-  const runs = [own, ...others.filter((r) => r.name !== input.run)];
-  return runs.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
-}
-
-/** The family runs to link (the next smaller and larger), checked: same hook and d_in as the analysed SAE. */
-function familyRuns(input: AnalyzeInput): FamilyRun[] {
-  const runs = input.family ?? [];
-  for (const f of runs) {
-    if (f.hook !== input.hook) throw new Error(`analyze --family ${f.name}: it reads ${f.hook} but ${input.run} reads ${input.hook}; families link runs on the same hook of the same model`);
-    if (f.sae.dIn !== input.sae.dIn) throw new Error(`analyze --family ${f.name}: its d_in ${f.sae.dIn} differs from ${input.run}'s ${input.sae.dIn}`);
-    if (parseUnitSetName(f.name).model !== parseUnitSetName(input.run).model) throw new Error(`analyze --family ${f.name}: not a run of model ${parseUnitSetName(input.run).model}; families link runs of one model (use --compare across models)`);
-  }
-  const n = familyNeighbours({ run: input.run, units: input.sae.dSae }, runs.map((f) => ({ run: f.name, units: f.sae.dSae, f })));
-  return [n.smaller?.f, n.larger?.f].filter((f): f is FamilyRun => f !== undefined);
-}
-
-/** The evaluation and options checked before any work (errors name the option). */
-function checkInput(input: AnalyzeInput, o: Required<AnalyzeOptions>): void {
-  const { model, sae, hook, evaluation: ev } = input;
-  checkAblationHook(model, hook);
-  parseUnitSetName(input.run);
-  if (sae.dIn !== model.cfg.d_mlp) throw new Error(`analyze: the SAE has d_in ${sae.dIn} but ${hook} has ${model.cfg.d_mlp} values per token`);
-  for (const c of input.compare ?? []) {
-    checkAblationHook(c.model, c.hook);
-    if (c.model.cfg.d_vocab !== model.cfg.d_vocab) throw new Error(`analyze --compare ${c.name}: its model's vocabulary (${c.model.cfg.d_vocab}) differs from ${input.modelName}'s (${model.cfg.d_vocab}); SAE runs are matched on shared tokens`);
-    if (c.model.cfg.n_ctx < ev.seqLen) throw new Error(`analyze --compare ${c.name}: its model's context ${c.model.cfg.n_ctx} is shorter than the evaluation sequences (${ev.seqLen})`);
-  }
-  // The store keeps window offsets in an i8, positions in a u16 (store/format.ts encodeRecord).
-  if (!(o.windowBefore >= 0 && o.windowBefore <= 127 && o.windowAfter >= 0 && o.windowAfter <= 127)) {
-    throw new RangeError(`analyze: windowBefore/windowAfter must lie in [0, 127], got ${o.windowBefore}/${o.windowAfter}`);
-  }
-  if (ev.seqLen > 65535) throw new RangeError(`analyze: sequences of ${ev.seqLen} tokens exceed the store's 65,535-position limit`);
-}
+export { ANALYZE_DEFAULTS } from "./analyze-types.js";
+export type { AnalyzeInput, AnalyzeOptions, AnalyzeProgress, AnalyzeResult, FamilyRun } from "./analyze-types.js";
 
 const nanToNull = (v: number) => (Number.isNaN(v) ? null : v);
 
