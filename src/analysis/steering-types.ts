@@ -13,6 +13,8 @@ export interface SteerResult {
   run: string;
   prompt: string;
   promptTokens: string[];
+  /** Each prompt token's raw bytes (byte-level BPE), so a page can merge split UTF-8 characters for display. */
+  promptTokenBytes?: number[][];
   features: { name: string; index: number; mode: SteerMode; value: number; label: string }[];
   temperature: number;
   seed: number;

@@ -187,6 +187,7 @@ export function steer(ctx: SteerContext, text: string, features: readonly SteerF
     run: ctx.run,
     prompt: text,
     promptTokens: texts(Array.from(prompt)),
+    ...(tokenizer.tokenBytes ? { promptTokenBytes: Array.from(prompt, (id) => Array.from(tokenizer.tokenBytes!(id))) } : {}),
     features: features.map((f) => ({ name: `${ctx.run}/${f.index}`, index: f.index, mode: f.mode, value: f.value, label: steerLabel(f) })),
     temperature,
     seed,

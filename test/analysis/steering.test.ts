@@ -8,6 +8,7 @@ import { parseSteerFeature, SteerSpecError } from "../../src/analysis/steering.j
 import { openWorkspace } from "../../src/analysis/workspace.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
+import { mergeTokenText } from "../../web/src/token-bytes.js";
 
 const ws = openWorkspace();
 const svc = dashboardService(ws);
@@ -49,6 +50,18 @@ describe("steering", () => {
     expect(b.unsteered.text).toBe(a.unsteered.text);
     expect(() => svc.steer("A/1", "hi", ["617=8"], { tokens: 500 })).toThrow(/tokens must be an integer in \[0, 128\]/);
     expect(() => svc.steer("A/neuron", "hi", ["3=8"])).toThrow(/steering needs an SAE run/);
+  });
+
+  it("sends each prompt token's bytes, so a Cyrillic prompt's split characters merge back into the prompt for display", () => {
+    const prompt = "Привет, мир! Это";
+    const r = svc.steer("A/1", prompt, ["617=+8"], { tokens: 1 });
+    expect(r.promptTokens.filter((t) => t.includes("\ufffd")).length).toBeGreaterThan(0); // alone, the halves are "�"
+    expect(r.promptTokenBytes).toHaveLength(r.promptTokens.length);
+    expect(Buffer.from(r.promptTokenBytes!.flat()).toString("utf8")).toBe(prompt);
+    const pieces = mergeTokenText(r.promptTokens.map((text, i) => ({ text, bytes: r.promptTokenBytes![i]! })));
+    expect(pieces.map((p) => p.text).join("")).toBe(prompt);
+    expect(pieces[0]!.text).toBe("П"); // D0 9F split over tokens 0 and 1: shown on the first, the second shows nothing
+    expect(pieces[1]!.text).toBe("");
   });
 
   it("saekit steer --json", async () => {

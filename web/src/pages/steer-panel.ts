@@ -7,11 +7,18 @@
 import type { App } from "../app.js";
 import { errorBox, h, panel } from "../dom.js";
 import { tokenLabel } from "../format.js";
+import { mergeTokenText } from "../token-bytes.js";
 import type { SteerResult } from "../types.js";
 
 const pct = (p: number) => `${(100 * p).toFixed(2)} %`;
 
+/** The prompt tokens as displayed: byte-level pieces of a split UTF-8 character merged (token-bytes.ts). */
+export function steerPromptPieces(r: Pick<SteerResult, "promptTokens" | "promptTokenBytes">): string[] {
+  return mergeTokenText(r.promptTokens.map((text, i) => (r.promptTokenBytes?.[i] ? { text, bytes: r.promptTokenBytes[i]! } : { text }))).map((p) => p.text);
+}
+
 function result(r: SteerResult): HTMLElement {
+  const pieces = steerPromptPieces(r);
   const text = (label: string, testid: string, t: { text: string }) =>
     h("div", { class: "steer-text" }, h("div", { class: "caption" }, label), h("pre", { "data-testid": testid }, r.prompt, h("mark", null, t.text)));
   const shiftTable = (title: string, rows: SteerResult["nextToken"]["raised"], testid: string) =>
@@ -27,7 +34,7 @@ function result(r: SteerResult): HTMLElement {
     h("p", { class: "note" }, `${r.features.map((f) => `${f.name} ${f.label}`).join(", ")} · ${r.temperature > 0 ? `temperature ${r.temperature}, seed ${r.seed}` : "greedy"}`),
     h("div", { class: "steer-columns" }, text("unsteered", "steer-unsteered", r.unsteered), text("steered", "steer-steered", r.steered)),
     h("div", { class: "caption", "data-testid": "steer-shift-caption", "data-position": r.nextToken.position }, `Next token after “${tokenLabel(r.nextToken.token)}” (prompt token #${r.nextToken.position} of ${r.promptTokens.length}): probability without → with steering`),
-    h("div", { class: "steer-prompt-tokens" }, r.promptTokens.slice(0, r.nextToken.position + 1).map((t, i) => (i === r.nextToken.position ? h("mark", null, t) : t))),
+    h("div", { class: "steer-prompt-tokens" }, pieces.slice(0, r.nextToken.position + 1).map((t, i) => (i === r.nextToken.position ? h("mark", null, t) : t))),
     h("div", { class: "steer-columns" }, shiftTable("raised most", r.nextToken.raised, "steer-raised"), shiftTable("lowered most", r.nextToken.lowered, "steer-lowered")),
   );
 }
