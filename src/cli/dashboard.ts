@@ -41,8 +41,9 @@ export function registerDashboard(program: Command): void {
     .requiredOption("--out <file>", "HTML file to write")
     .option("--models <dir>", "models folder (default: the package's shipped models/)")
     .action((f: DashboardFlags) => {
-      if ([f.feature, f.prompt, f.atlas].filter((v) => v !== undefined).length !== 1) {
-        throw new Error("dashboard: give one of --feature NAME, --prompt TEXT or --atlas MODEL");
+      const given = [f.feature, f.prompt, f.atlas].filter((v) => v !== undefined).length;
+      if (given !== 1) {
+        throw new Error(`dashboard: give exactly one of --feature NAME, --prompt TEXT or --atlas MODEL${given > 1 ? ` (got ${given})` : ""}`);
       }
       if (f.run !== undefined && f.prompt === undefined) throw new Error("dashboard: --run goes with --prompt (a feature name already names its run)");
       const workspace = openWorkspace(f.models ?? shippedModelsRoot());

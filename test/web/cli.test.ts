@@ -106,8 +106,8 @@ describe("saekit dashboard", () => {
       expect(process.exitCode).toBe(1);
       expect(cli.text()).toMatch(message);
     };
-    await expectFailure(["--out", file], /either --feature NAME or --prompt TEXT/);
-    await expectFailure(["--feature", "A/1/1", "--prompt", "x", "--out", file], /exactly one/);
+    await expectFailure(["--out", file], /give exactly one of --feature NAME, --prompt TEXT or --atlas MODEL$/m);
+    await expectFailure(["--feature", "A/1/1", "--prompt", "x", "--out", file], /exactly one .* \(got 2\)/);
     await expectFailure(["--feature", "A/1/xyz", "--out", file], /malformed unit name "A\/1\/xyz"/);
     await expectFailure(["--feature", "A/1/999", "--out", file], /A\/1 has 64 features/);
     await expectFailure(["--prompt", "hi", "--run", "A/neuron", "--out", file], /prompts are analysed on an SAE run/);
