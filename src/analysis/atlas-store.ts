@@ -13,7 +13,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { encodeSafetensors, openSafetensors } from "../io/safetensors.js";
+import { encodeSafetensors } from "../io/safetensors.js";
+import { openOptionalStoreFile } from "./store/optional-file.js";
 import type { Atlas, AtlasParams } from "./atlas.js";
 
 export const ATLAS_FILE = "atlas.safetensors";
@@ -60,17 +61,9 @@ export function hasAtlas(storeDir: string): boolean {
  */
 export function readAtlas(storeDir: string, sha256?: string): StoredAtlas | null {
   const file = path.join(storeDir, ATLAS_FILE);
-  if (!fs.existsSync(file)) return null;
   const fail = (what: string) => new AtlasStoreError(`investigation ${file}: ${what}; the atlas is damaged, rerun saekit analyze --atlas`);
-  if (sha256 !== undefined && crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex") !== sha256) {
-    throw fail("its SHA-256 differs from the manifest's checksum");
-  }
-  let reader;
-  try {
-    reader = openSafetensors(file);
-  } catch (e) {
-    throw fail((e as Error).message);
-  }
+  const reader = openOptionalStoreFile(file, sha256, fail);
+  if (!reader) return null;
   try {
     const meta = reader.metadata ?? {};
     if (meta.format !== ATLAS_FORMAT) throw fail(`metadata format is ${JSON.stringify(meta.format)}, expected "${ATLAS_FORMAT}"`);

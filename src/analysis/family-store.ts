@@ -5,10 +5,9 @@
  * run's units]); the metadata names each side's run, its size and k. Listed in the manifest's `family` field and
  * its checksums; a store without the file has no family links.
  */
-import crypto from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
-import { encodeSafetensors, openSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
+import { encodeSafetensors, type SafetensorsTensorToSave } from "../io/safetensors.js";
+import { openOptionalStoreFile } from "./store/optional-file.js";
 import type { FamilySide } from "./family.js";
 import type { FamilyManifest } from "./family-types.js";
 
@@ -61,17 +60,9 @@ export function familyManifest(sides: FamilySide[]): FamilyManifest {
  */
 export function readFamily(storeDir: string, units: number, sha256?: string): FamilySide[] | null {
   const file = path.join(storeDir, FAMILY_FILE);
-  if (!fs.existsSync(file)) return null;
   const fail = (what: string) => new FamilyStoreError(`investigation ${file}: ${what}; the store is damaged, rerun saekit analyze --family`);
-  if (sha256 !== undefined && crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex") !== sha256) {
-    throw fail("its SHA-256 differs from the manifest's checksum");
-  }
-  let reader;
-  try {
-    reader = openSafetensors(file);
-  } catch (e) {
-    throw fail((e as Error).message);
-  }
+  const reader = openOptionalStoreFile(file, sha256, fail);
+  if (!reader) return null;
   try {
     const meta = reader.metadata ?? {};
     const sides: FamilySide[] = [];
