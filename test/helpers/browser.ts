@@ -49,3 +49,16 @@ export async function startBrowserSession(
     },
   };
 }
+
+/**
+ * A full-page screenshot into test-artifacts/, copied into $SAEKIT_SCREENSHOTS too when it is set (the pictures a
+ * session note lists). `file` includes its extension, e.g. "atlas-A-hover.png".
+ */
+export async function saveScreenshot(page: Page, file: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true });
+  const dir = process.env.SAEKIT_SCREENSHOTS;
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(ARTIFACTS, file), path.join(dir, file));
+  }
+}

@@ -23,7 +23,7 @@ import { Rng } from "../../src/core/rng.js";
 import { writeFileAtomicSync } from "../../src/io/atomic.js";
 import { density as fmtDensity, tokenLabel } from "../../web/src/format.js";
 import { buildFamilyFixture, type FamilyFixture } from "../analysis/family-fixture.js";
-import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let fx: FamilyFixture;
 let ws: Workspace;
@@ -69,14 +69,7 @@ afterAll(async () => {
   fx?.cleanup();
 });
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-  const dir = process.env.SAEKIT_SCREENSHOTS;
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
-  }
-}
+const shot = (name: string) => saveScreenshot(page, `${name}.png`);
 
 const canvas = () => page.locator('[data-testid="atlas"] canvas.atlas-canvas');
 

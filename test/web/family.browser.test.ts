@@ -4,14 +4,12 @@
  * link opens its page whose parent is the feature; the home page draws the share-by-size bars and the universality
  * histogram with the stored numbers. Screenshots go to test-artifacts/ and, when SAEKIT_SCREENSHOTS is set, there.
  */
-import fs from "node:fs";
-import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { densitySummary } from "../../src/sae/density.js";
 import { buildFamilyFixture, type FamilyFixture } from "../analysis/family-fixture.js";
-import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let fx: FamilyFixture;
 let ws: Workspace;
@@ -32,14 +30,7 @@ afterAll(async () => {
   fx?.cleanup();
 });
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-  const dir = process.env.SAEKIT_SCREENSHOTS;
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
-  }
-}
+const shot = (name: string) => saveScreenshot(page, `${name}.png`);
 
 /** The app's fmt(x, 3) for the numbers in the fixture's range (|x| in [0.001, 1]). */
 const three = (x: number) => Number(x.toPrecision(3)).toString().replace("-", "−");

@@ -4,14 +4,12 @@
  * there; the API refuses a bad domain. Screenshots go to test-artifacts/ and, when SAEKIT_SCREENSHOTS is set, to that
  * folder too.
  */
-import fs from "node:fs";
-import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { buildFixture, D_SAE, DEAD, type Fixture } from "./fixture.js";
-import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let fx: Fixture;
 let ws: Workspace;
@@ -33,14 +31,7 @@ afterAll(async () => {
   fx?.cleanup();
 });
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
-  const dir = process.env.SAEKIT_SCREENSHOTS;
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(path.join(ARTIFACTS, name), path.join(dir, name));
-  }
-}
+const shot = (name: string) => saveScreenshot(page, name);
 
 const rowUnits = () => page.locator('[data-testid="features-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-unit")));
 const count = () => page.locator('[data-testid="features-count"]').first().textContent();

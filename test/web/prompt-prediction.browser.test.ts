@@ -13,7 +13,7 @@ import type { PromptAnalysis } from "../../src/analysis/unit-record.js";
 import { renderStaticPage } from "../../src/vis/html.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { fmt, signed, tokenLabel } from "../../web/src/format.js";
-import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { ARTIFACTS, saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 
 let ws: Workspace;
 let session: BrowserSession;
@@ -32,14 +32,7 @@ afterAll(async () => {
   ws?.close();
 });
 
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
-  const dir = process.env.SAEKIT_SCREENSHOTS;
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(path.join(ARTIFACTS, name), path.join(dir, name));
-  }
-}
+const shot = saveScreenshot;
 
 const pctProb = (p: number) => `${(100 * p).toFixed(p >= 0.0995 ? 1 : 2)} %`;
 const byTestId = (id: string, p: Page = page) => p.locator(`[data-testid="${id}"]`);
