@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Prints the λ frontier of scripts/l1-sweep.sh as a Markdown table: one row per SAE folder, from its cfg.json,
+// Prints the frontier of scripts/l1-sweep.sh as a Markdown table: one row per SAE folder, from its training.json,
 // eval.json (`saekit sae eval --save`) and investigation/summary.json (`saekit analyze`).
-// Usage: node scripts/frontier-table.mjs SAE_DIR…   (rows sorted by L1 coefficient)
+// Usage: node scripts/frontier-table.mjs SAE_DIR…   (ReLU+L1 rows by λ, then TopK rows by k)
 import fs from "node:fs";
 import path from "node:path";
 
@@ -21,25 +21,29 @@ if (dirs.length === 0) {
   console.error("usage: node scripts/frontier-table.mjs SAE_DIR…");
   process.exit(2);
 }
-const rows = dirs.map((dir) => {
+const pending = dirs.filter((dir) => !fs.existsSync(path.join(dir, "cfg.json")));
+const rows = dirs.filter((dir) => !pending.includes(dir)).map((dir) => {
   const cfg = readJson(path.join(dir, "cfg.json"));
-  if (!cfg) throw new Error(`${dir}: no cfg.json (not an SAE folder)`);
   const training = readJson(path.join(dir, "training.json"));
   const ev = readJson(path.join(dir, "eval.json")) ?? readJson(`${dir}.eval.json`);
   const interp = readJson(path.join(dir, "investigation", "summary.json"))?.interpretability?.features;
-  const l1 = training?.l1Coefficient ?? training?.config?.l1Coefficient ?? cfg.l1_coefficient ?? NaN;
+  const t = training ?? cfg.saekit?.training ?? {};
+  const topk = (t.architecture ?? cfg.architecture) === "topk";
+  const l1 = t.l1Coefficient ?? t.config?.l1Coefficient ?? cfg.l1_coefficient ?? NaN;
+  const k = t.k ?? cfg.k ?? NaN;
   const below = (t) => ev?.lowDensity?.below?.find((b) => b.threshold === t)?.share;
   return {
-    l1,
+    order: topk ? 1e6 + k : l1,
     cells: [
-      path.basename(dir), num(l1, 2), num(ev?.overall?.l0), num(ev?.domains?.prose?.l0), num(ev?.domains?.code?.l0),
+      path.basename(dir), topk ? `TopK k = ${k}` : `ReLU+L1 λ = ${num(l1, 2)}`, num(ev?.overall?.l0), num(ev?.domains?.prose?.l0), num(ev?.domains?.code?.l0),
       pct(ev?.domains?.prose?.lossRecovered), pct(ev?.domains?.code?.lossRecovered), pct(ev?.deadFraction),
       pct(below(1e-4)), pct(below(1e-5)), num(interp?.median, 3), pct(interp?.share_spec_sens_ge_0_8),
     ],
   };
 });
-rows.sort((a, b) => a.l1 - b.l1);
-const head = ["run", "λ", "L0", "L0 prose", "L0 code", "CE rec. prose", "CE rec. code", "dead", "< 1e-4", "< 1e-5", "score median", "spec&sens ≥ 0.8"];
+rows.sort((a, b) => a.order - b.order);
+const head = ["run", "recipe", "L0", "L0 prose", "L0 code", "CE rec. prose", "CE rec. code", "dead", "< 1e-4", "< 1e-5", "score median", "spec&sens ≥ 0.8"];
 console.log(`| ${head.join(" | ")} |`);
 console.log(`|${head.map(() => "---").join("|")}|`);
 for (const r of rows) console.log(`| ${r.cells.join(" | ")} |`);
+if (pending.length) console.log(`\nnot finished (no cfg.json yet): ${pending.map((d) => path.basename(d)).join(", ")}`);

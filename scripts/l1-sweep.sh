@@ -30,4 +30,5 @@ for value in "${lambdas[@]}"; do
   [[ -f $run/investigation/summary.json ]] || \
     saekit analyze --sae "$run" --model "$model" --corpus "$corpus" --tokens "$analyze_tokens" --no-neurons
 done
-node scripts/frontier-table.mjs "$out"/l1-* "$out"/topk-* 2>/dev/null || node scripts/frontier-table.mjs "$out"/l1-*
+shopt -s nullglob
+node scripts/frontier-table.mjs "$out"/l1-* "$out"/topk-*
