@@ -6,7 +6,7 @@
  *   features its own best match back in A. Matching is not symmetric: when B's best match back is another A feature
  *   the pair is flagged (typically B's feature is split across several A features, or the reverse).
  * - Nearest features in the same SAE by activation r over the evaluation tokens (`coactivationNeighbours`: sparse
- *   co-activation sums from the kept codes, a bounded block of [features × d_sae] sums at a time — never a dense
+ *   co-activation sums from the kept codes, one feature's row of [d_sae] sums at a time — never a dense
  *   [tokens × features] matrix) and by decoder cosine (`decoderNeighbours`: from the SAE weights, on demand).
  * - The features that correlate most with a neuron (`columnTopK` over the feature × neuron correlations).
  * - The overlap of two units' top-k logit tokens (`logitOverlap`), beside the logit-weight r (which is dominated by
@@ -23,8 +23,6 @@ export type { TokenOverlap };
 export const RELATED_MATCHES = 5;
 export const RELATED_NEIGHBOURS = 8;
 export const RELATED_NEURON_FEATURES = 8;
-/** Most [block × d_sae] float64 co-activation sums held at once (64 MiB). */
-const COACTIVATION_BLOCK_ENTRIES = 1 << 23;
 
 /** A partner and its score (r or cosine). */
 export type ScoredIndex = [index: number, score: number];
@@ -103,11 +101,15 @@ export function isMutual(a: number, reverse: number): boolean | null {
 
 /**
  * Each feature's k nearest features of the same SAE by Pearson r of their activations over the codes' tokens,
- * among the features it fires together with at least once (any other pair has r ≤ 0). The sums Σ fa·fb are
- * accumulated for a block of features at a time from the sparse rows (work: the co-firing pairs of every token, plus
- * one scan of the codes per block), so memory stays bounded whatever d_sae is.
+ * among the features it fires together with at least once (any other pair has r ≤ 0). Per feature a, the sums
+ * Σ fa·fb are accumulated over the tokens where a fires (the codes' transpose), for the features b firing there:
+ * work is the co-firing pairs of every token (tokens × L0²) and memory one [d_sae] row of sums, whatever d_sae is
+ * (a scan of all codes per block of features cost d_sae / block scans: 2,048 of 32·10^6 entries at 131,072).
  */
-export function coactivationNeighbours(codes: CodeStore, dSae: number, k = RELATED_NEIGHBOURS, blockEntries = COACTIVATION_BLOCK_ENTRIES): ScoredIndex[][] {
+export function coactivationNeighbours(codes: CodeStore, dSae: number, k?: number): ScoredIndex[][];
+/** The same, handing each feature's list to `each` instead of keeping them (returns nothing). */
+export function coactivationNeighbours(codes: CodeStore, dSae: number, k: number, each: (a: number, items: ScoredIndex[]) => void): void;
+export function coactivationNeighbours(codes: CodeStore, dSae: number, k = RELATED_NEIGHBOURS, each?: (a: number, items: ScoredIndex[]) => void): ScoredIndex[][] | void {
   const n = codes.rows;
   const { rowStart, indices, values } = codes;
   const sum = new Float64Array(dSae);
@@ -117,34 +119,43 @@ export function coactivationNeighbours(codes: CodeStore, dSae: number, k = RELAT
     sum[indices[e]!]! += v;
     sum2[indices[e]!]! += v * v;
   }
-  const out: ScoredIndex[][] = Array.from({ length: dSae }, () => []);
-  const block = Math.max(1, Math.min(dSae, Math.floor(blockEntries / dSae)));
-  const acc = new Float64Array(block * dSae);
-  for (let f0 = 0; f0 < dSae; f0 += block) {
-    const f1 = Math.min(dSae, f0 + block);
-    acc.fill(0);
-    for (let t = 0; t < n; t++) {
-      const start = rowStart[t]!;
-      const end = rowStart[t + 1]!;
-      for (let e = start; e < end; e++) {
-        const a = indices[e]!;
-        if (a < f0 || a >= f1) continue;
-        const va = values[e]!;
-        const off = (a - f0) * dSae;
-        for (let e2 = start; e2 < end; e2++) acc[off + indices[e2]!]! += va * values[e2]!;
+  const col = codes.transpose(dSae);
+  const out: ScoredIndex[][] | null = each ? null : new Array(dSae);
+  const acc = new Float64Array(dSae);
+  const seen = new Uint8Array(dSae);
+  let touched = new Int32Array(1024);
+  for (let a = 0; a < dSae; a++) {
+    let m = 0;
+    // Tokens in stream order: each sum adds its terms in the same order as a scan of the rows would.
+    for (let j = col.start[a]!, end = col.start[a + 1]!; j < end; j++) {
+      const t = col.tokens[j]!;
+      const va = col.values[j]!;
+      for (let e2 = rowStart[t]!, e2End = rowStart[t + 1]!; e2 < e2End; e2++) {
+        const b = indices[e2]!;
+        acc[b]! += va * values[e2]!;
+        if (seen[b] === 0) {
+          seen[b] = 1;
+          if (m === touched.length) {
+            const grown = new Int32Array(m * 2);
+            grown.set(touched);
+            touched = grown;
+          }
+          touched[m++] = b;
+        }
       }
     }
-    for (let a = f0; a < f1; a++) {
-      const top = new TopK(k);
-      const off = (a - f0) * dSae;
-      for (let b = 0; b < dSae; b++) {
-        if (b === a || acc[off + b] === 0) continue;
-        top.offer(b, pearsonFromSums(n, sum[a]!, sum2[a]!, sum[b]!, sum2[b]!, acc[off + b]!));
-      }
-      out[a] = top.items;
+    const bs = touched.subarray(0, m).sort(); // offered in index order: ties keep the smaller index
+    const top = new TopK(k);
+    for (let i = 0; i < m; i++) {
+      const b = bs[i]!;
+      if (b !== a && acc[b] !== 0) top.offer(b, pearsonFromSums(n, sum[a]!, sum2[a]!, sum[b]!, sum2[b]!, acc[b]!));
+      acc[b] = 0;
+      seen[b] = 0;
     }
+    if (out) out[a] = top.items;
+    else each!(a, top.items);
   }
-  return out;
+  return out ?? undefined;
 }
 
 /**
@@ -212,12 +223,56 @@ export interface PairCorrelation {
 export function featureRelations(
   codes: CodeStore, dSae: number, compared: readonly PairCorrelation[], names: readonly string[], sizes: readonly number[],
 ): Array<{ m: Record<string, StoredMatch[]>; co: ScoredIndex[] }> {
-  const matches = compared.map((c, i) => matchesBothWays(dSae, (a, k) => c.top(a, k), columnBest(dSae, sizes[i]!, (a, b) => c.r(a, b))));
-  const co = coactivationNeighbours(codes, dSae);
-  return Array.from({ length: dSae }, (_, f) => ({
-    m: Object.fromEntries(names.map((name, i) => [name, matches[i]![f]!])),
-    co: co[f]!,
-  }));
+  const table = featureRelationTable(codes, dSae, compared, names, sizes);
+  return Array.from({ length: dSae }, (_, f) => table.at(f));
+}
+
+/** Lists of up to k [index, score] pairs per unit, flat (a unit's list is built when asked for). */
+class ScoredLists {
+  readonly count: Uint8Array;
+  readonly index: Int32Array;
+  readonly score: Float64Array;
+  constructor(units: number, readonly k: number) {
+    this.count = new Uint8Array(units);
+    this.index = new Int32Array(units * k);
+    this.score = new Float64Array(units * k);
+  }
+  set(u: number, items: readonly ScoredIndex[]): void {
+    this.count[u] = items.length;
+    items.forEach(([i, v], j) => {
+      this.index[u * this.k + j] = i;
+      this.score[u * this.k + j] = v;
+    });
+  }
+  get(u: number): ScoredIndex[] {
+    return Array.from({ length: this.count[u]! }, (_, j): ScoredIndex => [this.index[u * this.k + j]!, this.score[u * this.k + j]!]);
+  }
+}
+
+/**
+ * featureRelations kept flat until each feature's record is written (`at(f)`): at 131,072 features the lists are
+ * millions of small arrays, which would stay alive until the store is written and slow every major GC.
+ */
+export function featureRelationTable(
+  codes: CodeStore, dSae: number, compared: readonly PairCorrelation[], names: readonly string[], sizes: readonly number[],
+): { at(f: number): { m: Record<string, StoredMatch[]>; co: ScoredIndex[] } } {
+  const matches = compared.map((c, i) => {
+    const reverse = columnBest(dSae, sizes[i]!, (a, b) => c.r(a, b));
+    const lists = new ScoredLists(dSae, RELATED_MATCHES);
+    for (let a = 0; a < dSae; a++) lists.set(a, c.top(a, RELATED_MATCHES).map(({ index, r }): ScoredIndex => [index, r]));
+    return { reverse, lists };
+  });
+  const co = new ScoredLists(dSae, RELATED_NEIGHBOURS);
+  coactivationNeighbours(codes, dSae, RELATED_NEIGHBOURS, (a, items) => co.set(a, items));
+  return {
+    at: (f) => ({
+      m: Object.fromEntries(names.map((name, i) => {
+        const { reverse, lists } = matches[i]!;
+        return [name, lists.get(f).map(([index, r]): StoredMatch => [index, r, reverse.best[index]!, reverse.bestR[index]!])];
+      })),
+      co: co.get(f),
+    }),
+  };
 }
 
 /** Top-k matches both ways from r(a, b) alone (dense correlations, e.g. neurons × the compared model's neurons). */

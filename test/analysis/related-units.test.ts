@@ -84,9 +84,46 @@ describe("nearest features by activation r", () => {
     expect(near[3]).toEqual([]);
   });
 
-  it("gives the same lists whatever the block of sums held at once", () => {
-    const one = coactivationNeighbours(store, 4, 8, 4); // one feature per block
-    expect(one).toEqual(coactivationNeighbours(store, 4, 8));
+  it("equals a dense computation of every pair's r on random real-valued codes (ties to the smaller index)", () => {
+    // 300 tokens, 40 features, up to 6 active per token with values in (0, 2]; some features never fire.
+    const T = 300, F = 40, K = 6;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const dense = new Float64Array(T * F);
+    const indices = new Int32Array(T * K).fill(-1);
+    const values = new Float32Array(T * K);
+    for (let t = 0; t < T; t++) {
+      const chosen = new Set<number>();
+      const n = Math.floor(rand() * (K + 1));
+      while (chosen.size < n) chosen.add(Math.floor(rand() * (F - 4)));
+      [...chosen].forEach((f, j) => {
+        const v = Math.fround(0.25 + Math.floor(rand() * 8) / 4); // quarter steps: ties in r happen
+        indices[t * K + j] = f;
+        values[t * K + j] = v;
+        dense[t * F + f] = v;
+      });
+    }
+    const codes = new CodeStore(T, K);
+    codes.append({ rows: T, k: K, indices, values });
+    const near = coactivationNeighbours(codes, F, 5);
+    for (let a = 0; a < F; a++) {
+      const expected = new TopK(5);
+      for (let b = 0; b < F; b++) {
+        if (b === a) continue;
+        let sa = 0, sa2 = 0, sb = 0, sb2 = 0, sab = 0;
+        for (let t = 0; t < T; t++) {
+          const x = dense[t * F + a]!, y = dense[t * F + b]!;
+          sa += x; sa2 += x * x; sb += y; sb2 += y * y; sab += x * y;
+        }
+        if (sab === 0) continue;
+        const r = (T * sab - sa * sb) / Math.sqrt((T * sa2 - sa * sa) * (T * sb2 - sb * sb));
+        expected.offer(b, r);
+      }
+      expect(near[a]!.map(([i]) => i)).toEqual(expected.items.map(([i]) => i));
+      near[a]!.forEach(([, r], j) => expect(r).toBeCloseTo(expected.items[j]![1], 9));
+    }
+    expect(near.filter((l) => l.length > 0).length).toBeGreaterThan(30);
+    expect(near[F - 1]).toEqual([]);
   });
 });
 
