@@ -146,17 +146,71 @@ export function ablatedRows(
   }
 }
 
-/** Ablation requests: token (global index into the evaluation tokens), unit, activation (NaN: read it in the pass). */
-export class AblationRequests {
-  token: number[] = [];
-  unit: number[] = [];
-  act: number[] = [];
-  add(token: number, unit: number, act: number): number {
-    this.token.push(token);
-    this.unit.push(unit);
-    this.act.push(act);
-    return this.token.length - 1;
+/** Where planning puts an ablation request; returns the request's index (examples.ts planUnit). */
+export interface RequestSink {
+  add(token: number, unit: number, act: number): number;
+}
+
+/**
+ * Ablation requests: token (global index into the evaluation tokens), unit, activation (NaN: read it in the pass).
+ * Kept in growing typed arrays, not number[] or objects: at 131,072 features there are ~10^7 requests, alive from
+ * planning to the end of pass 3, and a heap of that many small values makes every major GC slow.
+ */
+export class AblationRequests implements RequestSink {
+  private tok = new Int32Array(1024);
+  private uni = new Int32Array(1024);
+  private ac = new Float32Array(1024);
+  private n = 0;
+
+  get length(): number {
+    return this.n;
   }
+  /** The requests' tokens, units and activations (views of the first `length` entries; activations are float32). */
+  get token(): Int32Array {
+    return this.tok.subarray(0, this.n);
+  }
+  get unit(): Int32Array {
+    return this.uni.subarray(0, this.n);
+  }
+  get act(): Float32Array {
+    return this.ac.subarray(0, this.n);
+  }
+
+  add(token: number, unit: number, act: number): number {
+    if (this.n === this.tok.length) {
+      const grow = <T extends Int32Array | Float32Array>(a: T, b: T): T => (b.set(a), b);
+      const cap = this.n * 2;
+      this.tok = grow(this.tok, new Int32Array(cap));
+      this.uni = grow(this.uni, new Int32Array(cap));
+      this.ac = grow(this.ac, new Float32Array(cap));
+    }
+    this.tok[this.n] = token;
+    this.uni[this.n] = unit;
+    this.ac[this.n] = act;
+    return this.n++;
+  }
+}
+
+/**
+ * A sink that hands out the indices a unit's requests got when it was first planned (from `first` on) without
+ * storing anything: analyze plans each unit once to register its requests and again, transiently, when it writes
+ * the unit's record, so no per-unit plan objects live through pass 3.
+ */
+export class ReplayedRequests implements RequestSink {
+  constructor(public next: number) {}
+  add(): number {
+    return this.next++;
+  }
+}
+
+/** Request indices sorted by token, ties by index (a stable counting sort over the tokens [0, tokens)). */
+export function requestsByToken(token: Int32Array, tokens: number): Int32Array {
+  const start = new Int32Array(tokens + 1);
+  for (let i = 0; i < token.length; i++) start[token[i]! + 1]! += 1;
+  for (let t = 0; t < tokens; t++) start[t + 1]! += start[t]!;
+  const order = new Int32Array(token.length);
+  for (let i = 0; i < token.length; i++) order[start[token[i]!]!++] = i;
+  return order;
 }
 
 export interface AblationPassInput {
@@ -184,23 +238,30 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
   const k = kernels();
   const featDirs = outputDirections(model, sae);
   const scorer = new NextTokenScorer(model, 256);
-  const out = { features: new Float32Array(reqF.token.length), neurons: new Float32Array(reqN.token.length), neuronActs: new Float32Array(reqN.token.length) };
+  const out = { features: new Float32Array(reqF.length), neurons: new Float32Array(reqN.length), neuronActs: new Float32Array(reqN.length) };
   // Requests sorted by token so each batch takes a contiguous slice.
-  const order = (r: AblationRequests) => Int32Array.from(r.token.keys()).sort((a, b) => r.token[a]! - r.token[b]!);
-  const ordF = order(reqF);
-  const ordN = order(reqN);
+  const T = ev.sequences * L;
+  const ordF = requestsByToken(reqF.token, T);
+  const ordN = requestsByToken(reqN.token, T);
+  const tokF = reqF.token;
+  const tokN = reqN.token;
   let pf = 0;
   let pn = 0;
   const residMidName = lastResidMidHook(model);
+  // Scratch reused across batches (the ablated rows of a batch, their targets and losses; each position's row).
+  let mat = new Float32Array(0);
+  let targets = new Int32Array(0);
+  let losses = new Float32Array(0);
+  const rowOf = new Int32Array(B * L).fill(-1);
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
     const first = s * L;
     const endTok = first + rows;
     const f0 = pf;
-    while (pf < ordF.length && reqF.token[ordF[pf]!]! < endTok) pf++;
+    while (pf < ordF.length && tokF[ordF[pf]!]! < endTok) pf++;
     const n0 = pn;
-    while (pn < ordN.length && reqN.token[ordN[pn]!]! < endTok) pn++;
+    while (pn < ordN.length && tokN[ordN[pn]!]! < endTok) pn++;
     if (pf === f0 && pn === n0) continue;
     const toks = ev.tokens.subarray(first, endTok);
     const { cache } = model.forward(Tape.noGrad(), toks, n, L, { stopAt: hook, cache: [hook, residMidName] });
@@ -217,25 +278,33 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
     if (pf > f0) jobs.push({ resid: residual(sae.decode(codes.batch(first, rows))), req: reqF, ord: ordF, from: f0, to: pf, dirs: featDirs, out: out.features, neurons: false });
     if (pn > n0) jobs.push({ resid: residual(post), req: reqN, ord: ordN, from: n0, to: pn, dirs: wOut, out: out.neurons, neurons: true });
     for (const job of jobs) {
-      // Rows: the distinct clean positions, then one ablated row per request.
+      const tok = job.req.token;
+      const unit = job.req.unit;
+      const act = job.req.act;
+      // Rows: the distinct clean positions (in token order), then one ablated row per request.
       const m = job.to - job.from;
-      const positions = new Map<number, number>();
+      let P = 0;
       for (let i = job.from; i < job.to; i++) {
-        const t = job.req.token[job.ord[i]!]! - first;
-        if (!positions.has(t)) positions.set(t, positions.size);
+        const t = tok[job.ord[i]!]! - first;
+        if (rowOf[t] === -1) rowOf[t] = P++;
       }
-      const P = positions.size;
-      const mat = new Float32Array((P + m) * d);
-      const targets = new Int32Array(P + m);
-      for (const [t, row] of positions) {
+      if (mat.length < (P + m) * d) mat = new Float32Array((P + m) * d * 1.25);
+      if (targets.length < P + m) {
+        targets = new Int32Array(Math.ceil((P + m) * 1.25));
+        losses = new Float32Array(targets.length);
+      }
+      for (let i = job.from; i < job.to; i++) {
+        const t = tok[job.ord[i]!]! - first;
+        const row = rowOf[t]!;
+        if (i > job.from && tok[job.ord[i - 1]!]! - first === t) continue;
         mat.set(job.resid.subarray(t * d, (t + 1) * d), row * d);
         targets[row] = toks[t + 1]!;
       }
       for (let i = 0; i < m; i++) {
         const r = job.ord[job.from + i]!;
-        const t = job.req.token[r]! - first;
-        const u = job.req.unit[r]!;
-        let a = job.req.act[r]!;
+        const t = tok[r]! - first;
+        const u = unit[r]!;
+        let a = act[r]!;
         if (job.neurons) {
           a = post[t * dMlp + u]!;
           out.neuronActs[r] = a;
@@ -244,12 +313,12 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
         for (let c = 0; c < d; c++) mat[dst + c] = job.resid[t * d + c]! - a * job.dirs[u * d + c]!;
         targets[P + i] = toks[t + 1]!;
       }
-      const losses = scorer.losses(mat, P + m, targets);
+      scorer.losses(mat, P + m, targets, losses);
       for (let i = 0; i < m; i++) {
         const r = job.ord[job.from + i]!;
-        const row = positions.get(job.req.token[r]! - first)!;
-        job.out[r] = losses[row]! - losses[P + i]!;
+        job.out[r] = losses[rowOf[tok[r]! - first]!]! - losses[P + i]!;
       }
+      for (let i = job.from; i < job.to; i++) rowOf[tok[job.ord[i]!]! - first] = -1;
     }
     input.onProgress?.(endTok);
     await new Promise((r) => setImmediate(r));

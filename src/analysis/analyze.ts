@@ -12,17 +12,17 @@
 import { densitySummary } from "../sae/density.js";
 import { unembed } from "../model/readout.js";
 import { modelOf, neuronSetName, parseUnitSetName } from "../names.js";
-import { ablateRequests, AblationRequests, outputDirections } from "./ablation.js";
+import { ablateRequests, AblationRequests, outputDirections, type RequestSink } from "./ablation.js";
 import { activationPass, histogramPass, type CompareSae, type PassContext } from "./analyze-passes.js";
 import { atlasRuns, checkInput, familyRuns } from "./analyze-checks.js";
 import { ANALYZE_DEFAULTS, type AnalyzeInput, type AnalyzeOptions, type AnalyzeResult } from "./analyze-types.js";
 import { neuronAlignment } from "./correlation.js";
-import { planUnit } from "./examples.js";
+import { planUnit, registerPlans, replayPlan } from "./examples.js";
 import { interpretabilityFigures } from "./interpretability.js";
-import { logitWeightSummaries } from "./logit-weights.js";
+import { logitWeightTable } from "./logit-weights.js";
 import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
-import { columnTopK, featureRelations, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
+import { columnTopK, featureRelationTable, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
 import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { UniversalitySummary } from "./unit-record.js";
 import { familyContext, familySide, type FamilySide } from "./family.js";
@@ -83,8 +83,11 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const reqF = new AblationRequests();
   const reqN = new AblationRequests();
   const planOptions = { seqLen: L, windowBefore: o.windowBefore, windowAfter: o.windowAfter };
-  const featPlans = Array.from({ length: sae.dSae }, (_, f) => planUnit(p2.features, f, (t) => p1.codes.valueAt(t, f), reqF, true, planOptions));
-  const neuronPlans = p2.neurons ? Array.from({ length: dMlp }, (_, u) => planUnit(p2.neurons!, u, () => null, reqN, false, planOptions)) : [];
+  // Each unit is planned once here for its requests and again, transiently, when its record is written.
+  const planFeature = (f: number, req: RequestSink) => planUnit(p2.features, f, (t) => p1.codes.valueAt(t, f), req, true, planOptions);
+  const planNeuron = (u: number, req: RequestSink) => planUnit(p2.neurons!, u, () => null, req, false, planOptions);
+  const featFirst = registerPlans(sae.dSae, reqF, planFeature);
+  const neuronFirst = p2.neurons ? registerPlans(dMlp, reqN, planNeuron) : null;
   const deltas = await ablateRequests({
     model, sae, hook, evaluation: ev, codes: p1.codes, features: reqF, neurons: reqN, batchSequences: o.batchSequences,
     onProgress: (done) => ctx.progress("pass 3/3: ablations", done),
@@ -95,12 +98,12 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const un = unembed(model);
   const logitOpts = { top: o.logitTop, bins: 40, centre: true };
   const featDirs = outputDirections(model, sae);
-  const featLogits = logitWeightSummaries(featDirs, sae.dSae, un.dModel, un.wU, V, un.lnW, logitOpts);
+  const featLogits = logitWeightTable(featDirs, sae.dSae, un.dModel, un.wU, V, un.lnW, logitOpts);
   const corrN = p1.neuronCorr.result();
   const ffResults = p1.ffCorr.map((c) => c.result([...UNIVERSALITY_THRESHOLDS]));
   const logitR = compare.map((c, i) => matchedLogitCorrelation(featDirs, model, outputDirections(c.model, c.sae), c.model, ffResults[i]!.best));
   // Related units (related-units.ts): top matches both ways, nearest features by activation r, each neuron's features.
-  const relatedF = featureRelations(p1.codes, sae.dSae, ffResults, compare.map((c) => c.name), compare.map((c) => c.sae.dSae));
+  const relatedF = featureRelationTable(p1.codes, sae.dSae, ffResults, compare.map((c) => c.name), compare.map((c) => c.sae.dSae));
   const relatedN = input.neuronDir !== null ? columnTopK(sae.dSae, dMlp, (f, n) => corrN.r(f, n), RELATED_NEURON_FEATURES) : [];
   lap("weights");
 
@@ -133,7 +136,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   };
   const share = input.shareTokensWith ? { shareTokensWith: input.shareTokensWith } : {};
   const featWriter = new InvestigationWriter({ dir: input.featureDir, units: sae.dSae, tokens: ev.tokens, seqLen: L, vocabSize: V, ...share });
-  writeUnitRecords(featWriter, p2.features, featPlans, deltas.features, null, p2.featureProxy, p2.featureSets, featLogits, tokenizer, compare[0]?.name ?? null, (f, unit) => {
+  writeUnitRecords(featWriter, p2.features, (f) => replayPlan(featFirst, f, planFeature), deltas.features, null, p2.featureProxy, p2.featureSets, (f) => featLogits.at(f), tokenizer, compare[0]?.name ?? null, (f, unit) => {
     unit.codeShare = nanToNull(p2.featureCodeShare[f]!);
     unit.neurons = {
       alignment: neuronAlignment(sae, f, 5).map((a) => [a.neuron, a.value, a.l1Share, a.cosine]),
@@ -143,7 +146,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       const best = ffResults[i]!.best[f]!;
       if (best >= 0) unit.matches[c.name] = [best, ffResults[i]!.bestR[f]!, nanToNull(logitR[i]![f]!)];
     });
-    unit.related = relatedF[f]!;
+    unit.related = relatedF.at(f);
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
   if (familySides.length > 0) featWriter.addFile(FAMILY_FILE, encodeFamily(familySides));
@@ -164,7 +167,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   let neuronUniversality: UniversalitySummary[] = [];
   if (input.neuronDir !== null && p2.neurons && p2.neuronProxy) {
     const nDirs = outputDirections(model, null);
-    const nLogits = logitWeightSummaries(nDirs, dMlp, un.dModel, un.wU, V, un.lnW, logitOpts);
+    const nLogits = logitWeightTable(nDirs, dMlp, un.dModel, un.wU, V, un.lnW, logitOpts);
     // Each neuron's best match among the compared model's neurons ("B/neuron"), with its logit-weight r.
     const neuronSets = compare.map((c) => neuronSetName(modelOf(c.name)));
     const nMatches = p1.nnCorr.map((_, i) => {
@@ -174,7 +177,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     const relatedNM = p1.nnCorr.map((nc, i) => matchesFromR(dMlp, compare[i]!.model.cfg.d_mlp, (a, b) => nc.r(a, b)));
     neuronUniversality = nMatches.map((m, i) => universalitySummary(neuronSets[i]!, p2.neurons!.density, m.bestR, { b: compare[i]!.model.cfg.d_mlp }));
     const nWriter = new InvestigationWriter({ dir: input.neuronDir, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });
-    writeUnitRecords(nWriter, p2.neurons, neuronPlans, deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, nLogits, tokenizer, neuronSets[0] ?? null, (u, unit) => {
+    writeUnitRecords(nWriter, p2.neurons, (u) => replayPlan(neuronFirst!, u, planNeuron), deltas.neurons, deltas.neuronActs, p2.neuronProxy, p2.neuronSets, (u) => nLogits.at(u), tokenizer, neuronSets[0] ?? null, (u, unit) => {
       unit.codeShare = nanToNull(p2.neuronCodeShare![u]!);
       nMatches.forEach((m, i) => {
         if (m.best[u]! >= 0) unit.matches[neuronSets[i]!] = [m.best[u]!, m.bestR[u]!, nanToNull(m.logitR[u]!)];

@@ -3,7 +3,7 @@
  * firing token of the window ablated, for features) and each activation interval's samples (the example token
  * only). The requests go to ablation.ts' ablateRequests; store/assemble.ts turns the plans into stored examples.
  */
-import { AblationRequests, stratifiedMean } from "./ablation.js";
+import { ReplayedRequests, stratifiedMean, type RequestSink } from "./ablation.js";
 import type { FeatureStats, TokenActivation } from "./feature-stats.js";
 
 /** One example to render and ablate: the unit, its token, and the firing window positions (filled in pass 3). */
@@ -30,9 +30,11 @@ export interface PlanOptions {
  * The plan of unit u. `valueAt(t)` is the unit's activation at global token t, or null where it is only known in
  * the ablation pass (neurons: their activations are not kept), in which case every window token is requested
  * there. `wholeWindow` ablates every firing token of the top examples' windows, not just the example token.
+ * The requests go to `req` in a fixed order, so planning the unit again with a ReplayedRequests (ablation.ts) started
+ * at its first request's index gives the same plan with the same indices.
  */
 export function planUnit(
-  stats: FeatureStats, u: number, valueAt: (t: number) => number | null, req: AblationRequests, wholeWindow: boolean, o: PlanOptions,
+  stats: FeatureStats, u: number, valueAt: (t: number) => number | null, req: RequestSink, wholeWindow: boolean, o: PlanOptions,
 ): UnitPlan {
   const L = o.seqLen;
   const plan = (e: TokenActivation, ablateWindow: boolean): ExamplePlan => {
@@ -78,4 +80,29 @@ export function meanLossEffect(plan: UnitPlan, deltas: Float32Array): { meanLoss
   // Every sampled token counts, as before (an interval of weight 0 contributes samples but no weight).
   const sampled = strata.reduce((t, s) => t + s.values.length, 0);
   return { meanLossEffect: mean, sampled, se };
+}
+
+/**
+ * Plans units 0 … count−1 only to register their ablation requests in `req`, keeping no plan: returns where each
+ * unit's requests start (count + 1 entries). replayPlan builds a unit's plan again when it is needed, with the same
+ * request indices; at 131,072 features the kept plans were tens of millions of small objects alive through pass 3.
+ */
+export function registerPlans(count: number, req: RequestSink & { readonly length: number }, plan: (u: number, req: RequestSink) => unknown): Int32Array {
+  const first = new Int32Array(count + 1);
+  for (let u = 0; u < count; u++) {
+    first[u] = req.length;
+    plan(u, req);
+  }
+  first[count] = req.length;
+  return first;
+}
+
+/** Unit u's plan again, with the request indices registerPlans gave it (`plan` must be the same function of u). */
+export function replayPlan<P>(first: Int32Array, u: number, plan: (u: number, req: RequestSink) => P): P {
+  const sink = new ReplayedRequests(first[u]!);
+  const p = plan(u, sink);
+  if (sink.next !== first[u + 1]) {
+    throw new Error(`examples: unit ${u}'s plan made ${sink.next - first[u]!} ablation requests when replayed, ${first[u + 1]! - first[u]!} when registered`);
+  }
+  return p;
 }

@@ -194,6 +194,24 @@ export function logitWeightSummaries(
   directions: Float32Array, count: number, dModel: number, wU: Float32Array, dVocab: number,
   lnFinalW: Float32Array | null, options: LogitWeightSummaryOptions = {},
 ): LogitWeightSummary[] {
+  const table = logitWeightTable(directions, count, dModel, wU, dVocab, lnFinalW, options);
+  return Array.from({ length: count }, (_, i) => table.at(i));
+}
+
+/** logitWeightSummaries kept in flat typed arrays; `at(i)` builds direction i's summary when it is needed. */
+export interface LogitWeightTable {
+  count: number;
+  at(i: number): LogitWeightSummary;
+}
+
+/**
+ * logitWeightSummaries without the per-direction objects: at 131,072 features those are millions of small objects
+ * alive until the store is written, which every major GC re-traverses; the table holds the same numbers flat.
+ */
+export function logitWeightTable(
+  directions: Float32Array, count: number, dModel: number, wU: Float32Array, dVocab: number,
+  lnFinalW: Float32Array | null, options: LogitWeightSummaryOptions = {},
+): LogitWeightTable {
   const u = checkUnembed(directions, count, dModel, wU, dVocab, lnFinalW, options);
   const top = options.top ?? 10;
   const bins = options.bins ?? 50;
@@ -208,34 +226,41 @@ export function logitWeightSummaries(
   const out = new Float32Array(rows * dVocab);
   const scaled = new Float32Array(rows * dModel);
   const k = Math.min(top, dVocab);
-  // The per-row scan (6.6·10^9 values for 131,072 features × 50,257 tokens) runs in the numeric core.
-  const res: LogitRowSummaryOut = {
-    topTok: new Int32Array(rows * k), topVal: new Float32Array(rows * k), botTok: new Int32Array(rows * k), botVal: new Float32Array(rows * k),
-    counts: new Int32Array(rows * bins), stats: new Float64Array(rows * 4),
+  // The per-row scan (6.6·10^9 values for 131,072 features × 50,257 tokens) runs in the numeric core; its outputs
+  // for all directions are the table (the chunk's rows are views into it).
+  const all: LogitRowSummaryOut = {
+    topTok: new Int32Array(count * k), topVal: new Float32Array(count * k), botTok: new Int32Array(count * k), botVal: new Float32Array(count * k),
+    counts: new Int32Array(count * bins), stats: new Float64Array(count * 4),
   };
-  const summaries: LogitWeightSummary[] = [];
   for (let first = 0; first < count; first += rows) {
     const n = Math.min(rows, count - first);
     // The vocabulary centring happens inside the kernel (the same float64 mean, in place, before the scan).
     logitChunk(u, first, n, scaled, out, false);
+    const res: LogitRowSummaryOut = {
+      topTok: all.topTok.subarray(first * k), topVal: all.topVal.subarray(first * k), botTok: all.botTok.subarray(first * k),
+      botVal: all.botVal.subarray(first * k), counts: all.counts.subarray(first * bins), stats: all.stats.subarray(first * 4),
+    };
     const bad = kernels().logitRowSummaries(out, n, dVocab, u.centre, k, bins, res);
     if (bad >= 0) {
       const i = Math.floor(bad / dVocab);
       throw new LogitWeightsError(`logit weights: direction ${first + i} has a non-finite logit weight ${out[bad]} for token ${bad % dVocab}; check the weights`);
     }
-    for (let i = 0; i < n; i++) {
-      const [lo, hi, mean, std] = res.stats.subarray(4 * i, 4 * i + 4) as unknown as [number, number, number, number];
+  }
+  return {
+    count,
+    at(i: number): LogitWeightSummary {
+      if (!(Number.isInteger(i) && i >= 0 && i < count)) throw new LogitWeightsError(`logit weights: direction ${i} is not in 0..${count - 1}`);
+      const [lo, hi, mean, std] = all.stats.subarray(4 * i, 4 * i + 4) as unknown as [number, number, number, number];
       const list = (tok: Int32Array, val: Float32Array) => Array.from({ length: k }, (_, j) => ({ token: tok[i * k + j]!, weight: val[i * k + j]! }));
-      summaries.push({
-        top: list(res.topTok, res.topVal),
-        bottom: list(res.botTok, res.botVal),
-        histogram: { edges: Array.from({ length: bins + 1 }, (_, b) => edge(lo, hi, b, bins)), counts: Array.from(res.counts.subarray(i * bins, (i + 1) * bins)) },
+      return {
+        top: list(all.topTok, all.topVal),
+        bottom: list(all.botTok, all.botVal),
+        histogram: { edges: Array.from({ length: bins + 1 }, (_, b) => edge(lo, hi, b, bins)), counts: Array.from(all.counts.subarray(i * bins, (i + 1) * bins)) },
         mean,
         std,
-      });
-    }
-  }
-  return summaries;
+      };
+    },
+  };
 }
 
 /** Edge b of n equal-width bins of [lo, hi]: the one expression used for binning and for reporting. */

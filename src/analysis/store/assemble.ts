@@ -127,16 +127,17 @@ export function manifestDraft(m: ManifestInput): ManifestDraft {
  * only the caller knows: neurons, matches) and its search entry (top tokens, top and bottom logit tokens).
  */
 export function writeUnitRecords(
-  writer: InvestigationWriter, stats: FeatureStats, plans: UnitPlan[], deltas: Float32Array, windowActs: Float32Array | null,
-  proxy: TokenSetProxyBins, sets: number[][], logits: LogitWeightSummary[], tokenizer: Tokenizer, firstCompare: string | null,
+  writer: InvestigationWriter, stats: FeatureStats, plans: (u: number) => UnitPlan, deltas: Float32Array, windowActs: Float32Array | null,
+  proxy: TokenSetProxyBins, sets: number[][], logits: (u: number) => LogitWeightSummary, tokenizer: Tokenizer, firstCompare: string | null,
   finish: (u: number, unit: StoredUnit) => void, proxySearch?: ProxySearch,
 ): void {
   const text = (id: number) => tokenizer.tokenText(id);
   try {
-    for (let u = 0; u < plans.length; u++) {
+    // Plans and logit summaries are built per unit here (the callers keep them compact until then).
+    for (let u = 0; u < stats.density.length; u++) {
       const topTexts = autoProxySpec(sets[u]!, tokenizer).texts;
-      const lw = logits[u]!;
-      const unit = storedUnit({ stats, unit: u, plan: plans[u]!, deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
+      const lw = logits(u);
+      const unit = storedUnit({ stats, unit: u, plan: plans(u), deltas, windowActs, proxy: proxy.report(u), topTexts, logits: lw });
       if (proxySearch) unit.interp = storedInterpretability(proxySearch.best(u), stats.density[u]! > 0, tokenizer);
       finish(u, unit);
       const search = { topTokens: topTexts, logitTop: lw.top.slice(0, 5).map((w) => text(w.token)), logitBottom: lw.bottom.slice(0, 5).map((w) => text(w.token)) };

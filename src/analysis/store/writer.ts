@@ -39,7 +39,8 @@ export class InvestigationWriter {
   private readonly tmp: string;
   private readonly records: Buffer[] = [];
   private next = 0;
-  private readonly search: UnitSearchEntry[] = [];
+  /** Each unit's search entry as JSON text: one string per unit, not a few dozen small objects held until finish. */
+  private readonly search: string[] = [];
   private readonly columns: UnitColumns;
   /** Optional files of the store (e.g. family.safetensors), written and checksummed at finish. */
   private readonly extraFiles = new Map<string, Uint8Array>();
@@ -105,7 +106,8 @@ export class InvestigationWriter {
       c.matchR[i] = m[1];
       c.matchLogitR[i] = m[2] ?? Number.NaN;
     }
-    this.search.push({ label: unit.label, ...search });
+    const entry: UnitSearchEntry = { label: unit.label, ...search };
+    this.search.push(JSON.stringify(entry));
     this.next++;
   }
 
@@ -151,7 +153,7 @@ export class InvestigationWriter {
     } else {
       write("tokens.gz", zlib.gzipSync(bytes, { level: 9 }));
     }
-    write("search.json.gz", zlib.gzipSync(JSON.stringify(this.search), { level: 9 }));
+    write("search.json.gz", zlib.gzipSync(`[${this.search.join(",")}]`, { level: 9 }));
     for (const [name, data] of this.extraFiles) write(name, data);
     // The headline figures on their own, for scripts and notes that want them without the store's reader.
     if (manifest.interpretability || manifest.runFigures) {
