@@ -51,7 +51,10 @@ function referenceGradients(sae: Sae, x: Float32Array, lambda: number, keep: Uin
     const auxMask = auxShift
       ? constant(new Tensor(Float64Array.from(auxKeep, (v, i) => (v ? 0 : -1e9) - auxShift[Math.floor(i / D_SAE)]!), [ROWS, D_SAE]))
       : mask(auxKeep);
-    const fAux = tape.relu(tape.add(pre, auxMask));
+    // AuxK holds b_dec constant (sae-step.ts): its pre-activations use a detached copy.
+    const xcAux = tape.add(xs, constant(new Tensor(Float64Array.from({ length: ROWS * D_IN }, (_, i) => -sae.bDec[i % D_IN]!), [ROWS, D_IN])));
+    const preAux = tape.addBias(tape.matmul(xcAux, encT, { transB: true }), bEnc);
+    const fAux = tape.relu(tape.add(preAux, auxMask));
     const residual = new Tensor(Float64Array.from(x, (v, i) => v - xh.data[i]!), [ROWS, D_IN]);
     loss = tape.add(loss, tape.scale(tape.mse(tape.matmul(fAux, dec), constant(residual)), alpha));
   }
