@@ -17,9 +17,10 @@ const minutes = (s) => `${(s / 60).toFixed(1)} min`;
 const domains = ["prose", "code"];
 const rows = domains.map((d) => {
   const v = t.validation[d];
-  return `| ${d} | ${v.targets.toLocaleString("en-US")} | **${f(v.loss)}** | ${f(t.validationF32?.[d])} | ${f(v.bigram)} | ${f(v.unigram)} |`;
+  return `| ${d} | ${v.targets.toLocaleString("en-US")} | **${f(v.loss)}** | ${f(t.validationF32?.[d])} | ${f(t.train?.[d]?.loss)} | ${f(v.bigram)} | ${f(v.unigram)} | ${f(v.bigram - v.loss, 2)} |`;
 });
-const evals = (t.history.validation ?? []).map((e) => `| ${e.step} | ${e.tokens.toLocaleString("en-US")} | ${f(e.prose)} | ${f(e.code)} |`);
+// Train-split samples (same size as the validation sample) show over-fitting as the gap between the two.
+const evals = (t.history.validation ?? []).map((e) => `| ${e.step} | ${e.tokens.toLocaleString("en-US")} | ${f(e.prose)} | ${f(e.train?.prose)} | ${f(e.code)} | ${f(e.train?.code)} |`);
 const card = `# Model ${dir.split("/").pop()} — 1-layer transformer trained by saekit
 
 A TransformerLens-layout model (\`config.json\` + \`model.safetensors\`, ${h.dtype} storage, loaded as float32) trained
@@ -47,16 +48,16 @@ included) at ${Math.round(t.result.tokensPerSecond).toLocaleString("en-US")} tok
 other work during part of the run, so the figure is an upper bound.${timingNote ? `\n${timingNote}` : ""}
 
 ## Validation loss (nats per token, whole validation split)
-| domain | tokens scored | model (${t.validation.dtype}) | model (F32) | bigram | unigram |
-|---|---|---|---|---|---|
+| domain | tokens scored | model (${t.validation.dtype}) | model (F32) | train split (same count) | bigram | unigram | below bigram |
+|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
 Baselines are fitted on the same train split and scored on the same targets: ${t.baselines.description}
 
-Validation during training:
+Loss during training (validation sample, and a train-split sample of the same size):
 
-| step | tokens | prose | code |
-|---|---|---|---|
+| step | tokens | prose val | prose train | code val | code train |
+|---|---|---|---|---|---|
 ${evals.join("\n")}
 
 ## Reproduce
