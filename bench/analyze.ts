@@ -162,6 +162,7 @@ export async function benchAnalyze131k(full: boolean): Promise<void> {
         `load average at the start ${load.map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min)\n`,
     );
     const tokenStages = ["pass1", "family", "pass2"];
+    const extrapolate = T !== FULL;
     const rows: string[][] = [];
     for (const [key, label] of [
       ["pass1", "pass 1: forward A and B, encode, stats, correlations"], ["family", "family codes"], ["pass2", "pass 2: histograms, intervals, proxies"],
@@ -169,11 +170,18 @@ export async function benchAnalyze131k(full: boolean): Promise<void> {
     ] as const) {
       if (t[key] === undefined) continue;
       const scaled = tokenStages.includes(key) ? t[key]! * scale : t[key]!;
-      rows.push([label, t[key]!.toFixed(1), full || T === FULL ? "" : scaled.toFixed(0)]);
+      rows.push([label, t[key]!.toFixed(1), extrapolate ? scaled.toFixed(0) : ""]);
     }
     const extrapolated = rows.reduce((s, r) => s + (r[2] ? Number(r[2]) : 0), 0);
-    rows.push(["total", t.total!.toFixed(1), full || T === FULL ? "" : extrapolated.toFixed(0)]);
-    console.log(table(["stage", "wall s", T === FULL ? "" : "extrapolated to 1,048,576 tokens, s"], rows));
+    rows.push(["total", t.total!.toFixed(1), extrapolate ? extrapolated.toFixed(0) : ""]);
+    console.log(table(["stage", "wall s", extrapolate ? "extrapolated to 1,048,576 tokens, s" : ""], rows));
+    // Finer steps with their CPU seconds (all threads): where the time goes, whatever else runs on the machine.
+    console.log(table(["step", "wall s", "CPU s"], result.steps.map((x) => [x.step, x.wall.toFixed(1), x.cpu.toFixed(1)])));
+    const live = result.lowDensity.features - result.lowDensity.dead;
+    console.log(
+      `ablation requests (scored rows): ${result.ablationRequests.features.toLocaleString("en-US")} for ${live.toLocaleString("en-US")} live features, ` +
+        `${result.ablationRequests.neurons.toLocaleString("en-US")} for the neurons`,
+    );
     console.log(
       `CPU time ${cpuTotal.toFixed(0)} s over ${t.total!.toFixed(0)} s wall (${(cpuTotal / t.total!).toFixed(2)} cores busy on average); ` +
         `per progress stage: ${Object.entries(stageCpu).map(([s, c]) => `${s.trim()} ${c.toFixed(0)} s`).join(", ")}`,

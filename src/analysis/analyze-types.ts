@@ -109,4 +109,12 @@ export interface AnalyzeResult {
   runFigures: RunFigures;
   /** The features' log-density histogram (the manifest's). */
   densityHistogram: InvestigationManifest["densityHistogram"];
+  /**
+   * Finer steps than `timing`, with this process' CPU seconds (all threads) beside the wall seconds, in order
+   * (benchmarks; not stored): pass1, family, pass2, interpretability, plans, ablations, logit weights, correlations,
+   * related units, write (feature store, then neuron store).
+   */
+  steps: { step: string; wall: number; cpu: number }[];
+  /** Ablation requests (one scored row each) of the features and of the neurons. */
+  ablationRequests: { features: number; neurons: number };
 }

@@ -23,7 +23,7 @@ import { logitWeightTable } from "./logit-weights.js";
 import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
 import { columnTopK, featureRelationTable, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
-import { matchedLogitCorrelation, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
+import { matchedLogitCorrelation, matchedLogitCorrelator, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { UniversalitySummary } from "./unit-record.js";
 import { familyContext, familySide, type FamilySide } from "./family.js";
 import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
@@ -62,8 +62,19 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     timing[stage] = (performance.now() - t0) / 1000;
     t0 = performance.now();
   };
+  // Finer steps with CPU time beside wall time (AnalyzeResult.steps, for benchmarks).
+  const steps: AnalyzeResult["steps"] = [];
+  let s0 = performance.now();
+  let c0 = process.cpuUsage();
+  const step = (name: string) => {
+    const c = process.cpuUsage(c0);
+    steps.push({ step: name, wall: (performance.now() - s0) / 1000, cpu: (c.user + c.system) / 1e6 });
+    s0 = performance.now();
+    c0 = process.cpuUsage();
+  };
   const p1 = await activationPass(ctx);
   lap("pass1");
+  step("pass1");
   // Families: the codes of the family runs are only needed here (then dropped with p1's other buffers).
   const familySides: FamilySide[] = [];
   const familySizes = family.map((f, i) => sizePoint(f.name, densitiesFromCodes(p1.familyCodes[i]!, f.sae.dSae, T), T, input.run, o.lowDensityThresholds));
@@ -75,9 +86,12 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   }
   p1.familyCodes.length = 0;
   lap("family");
+  step("family");
   const p2 = await histogramPass(ctx, p1, o.llrAlpha);
   lap("pass2");
+  step("pass2");
   const interp = { features: interpretabilityFigures(p2.featureSearch, p2.features.density), ...(p2.neuronSearch && p2.neurons ? { neurons: interpretabilityFigures(p2.neuronSearch, p2.neurons.density) } : {}) };
+  step("interpretability");
 
   // Examples and their ablations.
   const reqF = new AblationRequests();
@@ -88,24 +102,33 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const planNeuron = (u: number, req: RequestSink) => planUnit(p2.neurons!, u, () => null, req, false, planOptions);
   const featFirst = registerPlans(sae.dSae, reqF, planFeature);
   const neuronFirst = p2.neurons ? registerPlans(dMlp, reqN, planNeuron) : null;
+  step("plans");
   const deltas = await ablateRequests({
     model, sae, hook, evaluation: ev, codes: p1.codes, features: reqF, neurons: reqN, batchSequences: o.batchSequences,
     onProgress: (done) => ctx.progress("pass 3/3: ablations", done),
   });
   lap("pass3");
+  step("ablations");
 
   // Weights work: logit weights, correlations' results, universality's logit-weight r.
   const un = unembed(model);
   const logitOpts = { top: o.logitTop, bins: 40, centre: true };
   const featDirs = outputDirections(model, sae);
-  const featLogits = logitWeightTable(featDirs, sae.dSae, un.dModel, un.wU, V, un.lnW, logitOpts);
   const corrN = p1.neuronCorr.result();
   const ffResults = p1.ffCorr.map((c) => c.result([...UNIVERSALITY_THRESHOLDS]));
-  const logitR = compare.map((c, i) => matchedLogitCorrelation(featDirs, model, outputDirections(c.model, c.sae), c.model, ffResults[i]!.best));
+  step("correlations");
+  // The features' logit weights are computed once, for their summaries and for the matched logit r.
+  const matchedR = compare.map((c, i) => matchedLogitCorrelator(outputDirections(c.model, c.sae), c.model, ffResults[i]!.best));
+  const featLogits = logitWeightTable(featDirs, sae.dSae, un.dModel, un.wU, V, un.lnW, {
+    ...logitOpts, onChunk: (first, n, rows) => matchedR.forEach((m) => m.add(first, n, rows)),
+  });
+  const logitR = matchedR.map((m) => m.result);
+  step("logit weights");
   // Related units (related-units.ts): top matches both ways, nearest features by activation r, each neuron's features.
   const relatedF = featureRelationTable(p1.codes, sae.dSae, ffResults, compare.map((c) => c.name), compare.map((c) => c.sae.dSae));
   const relatedN = input.neuronDir !== null ? columnTopK(sae.dSae, dMlp, (f, n) => corrN.r(f, n), RELATED_NEURON_FEATURES) : [];
   lap("weights");
+  step("related units");
 
   const universality = compare.map((c, i) => {
     const r = ffResults[i]!;
@@ -149,6 +172,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     unit.related = relatedF.at(f);
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
+  step("write features");
   if (familySides.length > 0) featWriter.addFile(FAMILY_FILE, encodeFamily(familySides));
   if (input.atlas && atlasInputs) {
     const t = performance.now();
@@ -186,6 +210,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     }, p2.neuronSearch ?? undefined);
     nWriter.finish({ featureRun: set.name, ...manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }) });
   }
+  step("write neurons");
   const lowDensity = densitySummary(p2.features.density, o.lowDensityThresholds, T);
   const neuronLowDensity = input.neuronDir !== null && p2.neurons ? densitySummary(p2.neurons.density, o.lowDensityThresholds, T) : null;
   const familySummary = familySides.map((s) => {
@@ -193,5 +218,6 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     for (let f = 0; f < sae.dSae; f++) if (s.side === "larger" ? s.inverseStart[f + 1]! > s.inverseStart[f]! : s.cosIndex[f * s.k]! >= 0) linked++;
     return { side: s.side, run: s.run, units: s.units, linked };
   });
-  return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T, family: familySummary, runFigures, densityHistogram: densityHistogram(p2.features.density) };
+  return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T, family: familySummary, runFigures, densityHistogram: densityHistogram(p2.features.density),
+    steps, ablationRequests: { features: reqF.length, neurons: reqN.length } };
 }

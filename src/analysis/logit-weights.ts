@@ -63,6 +63,11 @@ export interface LogitWeightSummaryOptions extends LogitWeightOptions {
   bins?: number;
   /** Features per GEMM (default 256): the scratch is chunk × d_vocab float32. */
   chunk?: number;
+  /**
+   * logitWeightTable only: called with each chunk's logit weights [n, d_vocab] (centred over the vocabulary when
+   * `centre`), for work that needs the full rows (analyze's matched logit r); the rows are reused afterwards.
+   */
+  onChunk?: (first: number, n: number, rows: Float32Array) => void;
 }
 
 /** A vocabulary id and its logit weight (the records carry the id with its text: unit-record.ts TokenWeight). */
@@ -245,6 +250,7 @@ export function logitWeightTable(
       const i = Math.floor(bad / dVocab);
       throw new LogitWeightsError(`logit weights: direction ${first + i} has a non-finite logit weight ${out[bad]} for token ${bad % dVocab}; check the weights`);
     }
+    options.onChunk?.(first, n, out.subarray(0, n * dVocab));
   }
   return {
     count,

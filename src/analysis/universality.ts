@@ -86,3 +86,48 @@ export function matchedLogitCorrelation(dirsA: Float32Array, modelA: HookedTrans
   }
   return out;
 }
+
+/** Rows of B's logit weights computed per GEMM in matched logit r (matchedLogitCorrelation's chunk). */
+const MATCHED_CHUNK = 128;
+
+/**
+ * matchedLogitCorrelation fed with A's centred logit weights chunk by chunk, as logitWeightTable computes them for
+ * the summaries (its onChunk), so A's [units, d_vocab] logit weights are computed once, not twice. Chunks must start
+ * at multiples of 128 (B's rows are computed 128 at a time from unit 0, as matchedLogitCorrelation does).
+ */
+export function matchedLogitCorrelator(dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array): {
+  add(first: number, n: number, la: Float32Array): void;
+  readonly result: Float32Array;
+} {
+  const ub = unembed(modelB);
+  const dB = ub.dModel;
+  const V = ub.dVocab;
+  const result = new Float32Array(best.length).fill(Number.NaN);
+  const gathered = new Float32Array(MATCHED_CHUNK * dB);
+  return {
+    result,
+    add(first: number, n: number, la: Float32Array): void {
+      if (first % MATCHED_CHUNK !== 0) throw new RangeError(`matched logit r: chunk start ${first} is not a multiple of ${MATCHED_CHUNK}`);
+      if (la.length < n * V) throw new RangeError(`matched logit r: ${la.length} logit weights for ${n} units × ${V} tokens`);
+      for (let sub = first; sub < first + n; sub += MATCHED_CHUNK) {
+        const m = Math.min(MATCHED_CHUNK, first + n - sub);
+        let matched = 0;
+        gathered.fill(0);
+        for (let i = 0; i < m; i++) {
+          const g = best[sub + i]!;
+          if (g >= 0) {
+            gathered.set(dirsB.subarray(g * dB, (g + 1) * dB), i * dB);
+            matched++;
+          }
+        }
+        if (matched === 0) continue;
+        const lb = logitWeights(gathered.subarray(0, m * dB), m, dB, ub.wU, V, ub.lnW, { centre: true });
+        for (let i = 0; i < m; i++) {
+          if (best[sub + i]! < 0) continue;
+          const row = (sub - first + i) * V;
+          result[sub + i] = pearson(la.subarray(row, row + V), lb.subarray(i * V, (i + 1) * V));
+        }
+      }
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { outputDirections } from "../../src/analysis/ablation.js";
-import { LogitWeightsError, logitWeights, logitWeightSummaries, type LogitWeightSummary } from "../../src/analysis/logit-weights.js";
+import { LogitWeightsError, logitWeights, logitWeightSummaries, logitWeightTable, type LogitWeightSummary } from "../../src/analysis/logit-weights.js";
 import type { HookedTransformer } from "../../src/model/transformer.js";
 import { Rng } from "../../src/core/rng.js";
 import { Sae } from "../../src/sae/sae.js";
@@ -137,6 +137,30 @@ describe("outputDirections and logitWeights", () => {
 });
 
 describe("logitWeightSummaries", () => {
+  it("logitWeightTable gives the same summaries and hands each chunk's logit weights (centred) to onChunk", () => {
+    const rng = new Rng(11);
+    const [count, dModel, dVocab] = [11, 8, 203];
+    const dirs = randomFloat32(count * dModel, rng);
+    const wU = randomFloat32(dModel * dVocab, rng);
+    const lnW = randomFloat32(dModel, rng, 0.5, 2);
+    for (const centre of [false, true]) {
+      const full = logitWeights(dirs, count, dModel, wU, dVocab, lnW, { centre });
+      const seen = new Float32Array(count * dVocab).fill(Number.NaN);
+      const starts: number[] = [];
+      const table = logitWeightTable(dirs, count, dModel, wU, dVocab, lnW, {
+        centre, chunk: 4, top: 5, bins: 9, onChunk: (first, n, rows) => {
+          starts.push(first);
+          seen.set(rows.subarray(0, n * dVocab), first * dVocab);
+        },
+      });
+      expect(starts).toEqual([0, 4, 8]);
+      expect(seen).toEqual(full);
+      const summaries = logitWeightSummaries(dirs, count, dModel, wU, dVocab, lnW, { centre, chunk: 4, top: 5, bins: 9 });
+      expect(Array.from({ length: count }, (_, f) => table.at(f))).toEqual(summaries);
+      expect(() => table.at(count)).toThrow(/direction 11 is not in 0..10/);
+    }
+  });
+
   it("equals the summaries of the full matrix, whatever the chunk size", () => {
     const rng = new Rng(3);
     const [count, dModel, dVocab] = [13, 4, 97];
