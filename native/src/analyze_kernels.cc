@@ -20,15 +20,17 @@ namespace {
 
 double edge(double lo, double hi, long b, long n) { return b == n ? hi : lo + ((hi - lo) * static_cast<double>(b)) / static_cast<double>(n); }
 
-long bin_of(double v, double lo, double hi, long n, double scale) {
+// edges[b] = edge(lo, hi, b, n) for b = 0 … n, computed once per row (the same values: two divisions per value
+// saved, which were most of the kernel's time at 131,072 rows × 50,257 columns).
+long bin_of(double v, double lo, long n, double scale, const double* edges) {
   const double f = std::floor((v - lo) * scale);
   long b;
   if (!(f >= 0)) b = 0;
   else if (f >= static_cast<double>(n)) b = n - 1;
   else b = static_cast<long>(f);
   // (v − lo)·scale can round across an edge; step until edge(b) ≤ v < edge(b + 1) (one step in practice).
-  while (b < n - 1 && v >= edge(lo, hi, b + 1, n)) ++b;
-  while (b > 0 && v < edge(lo, hi, b, n)) --b;
+  while (b < n - 1 && v >= edges[b + 1]) ++b;
+  while (b > 0 && v < edges[b]) --b;
   return b;
 }
 
@@ -77,11 +79,13 @@ long summarise_row(float* row, long cols, bool centre, long k, long bins, int32_
   double ss = 0;
   for (long b = 0; b < bins; ++b) counts[b] = 0;
   const double scale = hi > lo ? static_cast<double>(bins) / (hi - lo) : 0;
+  std::vector<double> edges(static_cast<size_t>(bins) + 1);
+  for (long b = 0; b <= bins; ++b) edges[b] = edge(lo, hi, b, bins);
   for (long t = 0; t < cols; ++t) {
     const double v = row[t];
     const double d = v - mean;
     ss += d * d;
-    counts[hi > lo ? bin_of(v, lo, hi, bins, scale) : bins - 1] += 1;
+    counts[hi > lo ? bin_of(v, lo, bins, scale, edges.data()) : bins - 1] += 1;
   }
   stats[0] = lo;
   stats[1] = hi;
