@@ -89,13 +89,18 @@ export function matchedLogitCorrelation(dirsA: Float32Array, modelA: HookedTrans
 
 /** Rows of B's logit weights computed per GEMM in matched logit r (matchedLogitCorrelation's chunk). */
 const MATCHED_CHUNK = 128;
+/** Most bytes of B's logit weights kept for all its matched units at once (else they are computed per chunk of A). */
+const MATCHED_TABLE_BYTES = 2 ** 30;
 
 /**
  * matchedLogitCorrelation fed with A's centred logit weights chunk by chunk, as logitWeightTable computes them for
- * the summaries (its onChunk), so A's [units, d_vocab] logit weights are computed once, not twice. Chunks must start
- * at multiples of 128 (B's rows are computed 128 at a time from unit 0, as matchedLogitCorrelation does).
+ * the summaries (its onChunk), so A's [units, d_vocab] logit weights are computed once, not twice. B's side: the
+ * distinct matched units of B (at most B's size: 4,096 for B/1 against 131,072 features of A) get their logit weights
+ * computed once, up front, when they fit in 1 GiB; otherwise per chunk of A as matchedLogitCorrelation does (B's rows
+ * 128 at a time from unit 0, so chunks must start at multiples of 128). A row's logit weights do not depend on the
+ * other rows of its GEMM, so both ways give matchedLogitCorrelation's numbers.
  */
-export function matchedLogitCorrelator(dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array): {
+export function matchedLogitCorrelator(dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array, tableBytes = MATCHED_TABLE_BYTES): {
   add(first: number, n: number, la: Float32Array): void;
   readonly result: Float32Array;
 } {
@@ -104,11 +109,33 @@ export function matchedLogitCorrelator(dirsB: Float32Array, modelB: HookedTransf
   const V = ub.dVocab;
   const result = new Float32Array(best.length).fill(Number.NaN);
   const gathered = new Float32Array(MATCHED_CHUNK * dB);
+  // B's matched units, each once, in index order; rowOf[g] is g's row in the table.
+  const rowOf = new Map<number, number>();
+  for (const g of [...new Set(best)].filter((g) => g >= 0).sort((a, b) => a - b)) rowOf.set(g, rowOf.size);
+  let table: Float32Array | null = null;
+  if (rowOf.size * V * 4 <= tableBytes) {
+    table = new Float32Array(rowOf.size * V);
+    const units = [...rowOf.keys()];
+    for (let first = 0; first < units.length; first += MATCHED_CHUNK) {
+      const m = Math.min(MATCHED_CHUNK, units.length - first);
+      for (let i = 0; i < m; i++) gathered.set(dirsB.subarray(units[first + i]! * dB, (units[first + i]! + 1) * dB), i * dB);
+      table.set(logitWeights(gathered.subarray(0, m * dB), m, dB, ub.wU, V, ub.lnW, { centre: true }), first * V);
+    }
+  }
   return {
     result,
     add(first: number, n: number, la: Float32Array): void {
-      if (first % MATCHED_CHUNK !== 0) throw new RangeError(`matched logit r: chunk start ${first} is not a multiple of ${MATCHED_CHUNK}`);
       if (la.length < n * V) throw new RangeError(`matched logit r: ${la.length} logit weights for ${n} units × ${V} tokens`);
+      if (table) {
+        for (let i = 0; i < n; i++) {
+          const g = best[first + i]!;
+          if (g < 0) continue;
+          const row = rowOf.get(g)! * V;
+          result[first + i] = pearson(la.subarray(i * V, (i + 1) * V), table.subarray(row, row + V));
+        }
+        return;
+      }
+      if (first % MATCHED_CHUNK !== 0) throw new RangeError(`matched logit r: chunk start ${first} is not a multiple of ${MATCHED_CHUNK}`);
       for (let sub = first; sub < first + n; sub += MATCHED_CHUNK) {
         const m = Math.min(MATCHED_CHUNK, first + n - sub);
         let matched = 0;
