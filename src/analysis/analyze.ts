@@ -182,7 +182,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     timing.atlas = (performance.now() - t) / 1000;
     t0 += performance.now() - t; // reported apart, not as part of "write"
   }
-  featWriter.finish({
+  await featWriter.finishAsync({
     ...manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }),
     ...(familySides.length > 0 ? { family: familyManifest(familySides) } : {}),
     runFigures,
@@ -208,7 +208,7 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
       });
       unit.related = { f: relatedN[u]!, m: Object.fromEntries(neuronSets.map((name, i) => [name, relatedNM[i]![u]!])) };
     }, p2.neuronSearch ?? undefined);
-    nWriter.finish({ featureRun: set.name, ...manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }) });
+    await nWriter.finishAsync({ featureRun: set.name, ...manifest({ kind: "neuron", name: neuronSetName(input.modelName), run: null, units: dMlp, sae: null, compare: neuronUniversality, density: p2.neurons.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: { neurons: interp.neurons! } }) });
   }
   step("write neurons");
   const lowDensity = densitySummary(p2.features.density, o.lowDensityThresholds, T);
