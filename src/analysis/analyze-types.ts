@@ -9,6 +9,7 @@ import { DEFAULT_EVALUATION_TOKENS, type EvaluationTokens } from "./eval-tokens.
 import type { InterpretabilitySummary } from "./interpretability.js";
 import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
 import type { RunFigures } from "./run-figures.js";
+import type { StepTime } from "./step-clock.js";
 import type { InvestigationManifest, UniversalitySummary } from "./unit-record.js";
 
 export interface AnalyzeOptions {
@@ -92,7 +93,7 @@ export interface FamilyRun {
 }
 
 export interface AnalyzeResult {
-  /** Seconds per stage, plus tokens/s over the whole analysis. */
+  /** Seconds per stage (sums of `steps`, see step-clock.ts), plus tokens/s, as the last manifest written stores them. */
   timing: Record<string, number>;
   universality: UniversalitySummary[];
   /** The same for the model's neurons against each compared model's neurons (when neurons are analysed). */
@@ -111,10 +112,10 @@ export interface AnalyzeResult {
   densityHistogram: InvestigationManifest["densityHistogram"];
   /**
    * Finer steps than `timing`, with this process' CPU seconds (all threads) beside the wall seconds, in order
-   * (benchmarks; not stored): pass1, family, pass2, interpretability, plans, ablations, logit weights, correlations,
-   * related units, write (feature store, then neuron store).
+   * (benchmarks; not stored): pass1, family, pass2, interpretability, plans, ablations, correlations, logit weights,
+   * related units, atlas (with --atlas), write features, write neurons.
    */
-  steps: { step: string; wall: number; cpu: number }[];
+  steps: StepTime[];
   /** Ablation requests (one scored row each) of the features and of the neurons. */
   ablationRequests: { features: number; neurons: number };
 }

@@ -29,6 +29,7 @@ import { familyContext, familySide, type FamilySide } from "./family.js";
 import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
 import { densitiesFromCodes, rHistogram, sizePoint, type RunFigures } from "./run-figures.js";
 import { computeAtlas } from "./atlas.js";
+import { StepClock } from "./step-clock.js";
 import { ATLAS_FILE, decoderSha256, encodeAtlas } from "./atlas-store.js";
 
 export type { CompareSae };
@@ -51,29 +52,15 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   const { d_mlp: dMlp, d_vocab: V } = model.cfg;
   const L = ev.seqLen;
   const T = ev.sequences * L;
-  const timing: Record<string, number> = {};
   const ctx: PassContext = {
     model, sae, hook, evaluation: ev, compare, family: family.map((f) => f.sae), neurons: input.neuronDir !== null, batchSequences: o.batchSequences,
     stats: { topK: o.topK, histogramBins: o.histogramBins, intervalCount: o.intervalCount, intervalSamples: o.intervalSamples, seed: o.seed },
     progress: (stage, done) => input.onProgress?.({ stage, done, total: T }),
   };
-  let t0 = performance.now();
-  const lap = (stage: string) => {
-    timing[stage] = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-  };
-  // Finer steps with CPU time beside wall time (AnalyzeResult.steps, for benchmarks).
-  const steps: AnalyzeResult["steps"] = [];
-  let s0 = performance.now();
-  let c0 = process.cpuUsage();
-  const step = (name: string) => {
-    const c = process.cpuUsage(c0);
-    steps.push({ step: name, wall: (performance.now() - s0) / 1000, cpu: (c.user + c.system) / 1e6 });
-    s0 = performance.now();
-    c0 = process.cpuUsage();
-  };
+  // Wall and CPU time per step; the stored `timing` stages are sums of these steps.
+  const clock = new StepClock();
+  const step = (name: string) => clock.mark(name);
   const p1 = await activationPass(ctx);
-  lap("pass1");
   step("pass1");
   // Families: the codes of the family runs are only needed here (then dropped with p1's other buffers).
   const familySides: FamilySide[] = [];
@@ -85,10 +72,8 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     });
   }
   p1.familyCodes.length = 0;
-  lap("family");
   step("family");
   const p2 = await histogramPass(ctx, p1, o.llrAlpha);
-  lap("pass2");
   step("pass2");
   const interp = { features: interpretabilityFigures(p2.featureSearch, p2.features.density), ...(p2.neuronSearch && p2.neurons ? { neurons: interpretabilityFigures(p2.neuronSearch, p2.neurons.density) } : {}) };
   step("interpretability");
@@ -107,7 +92,6 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     model, sae, hook, evaluation: ev, codes: p1.codes, features: reqF, neurons: reqN, batchSequences: o.batchSequences,
     onProgress: (done) => ctx.progress("pass 3/3: ablations", done),
   });
-  lap("pass3");
   step("ablations");
 
   // Weights work: logit weights, correlations' results, universality's logit-weight r.
@@ -127,18 +111,24 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   // Related units (related-units.ts): top matches both ways, nearest features by activation r, each neuron's features.
   const relatedF = featureRelationTable(p1.codes, sae.dSae, ffResults, compare.map((c) => c.name), compare.map((c) => c.sae.dSae));
   const relatedN = input.neuronDir !== null ? columnTopK(sae.dSae, dMlp, (f, n) => corrN.r(f, n), RELATED_NEURON_FEATURES) : [];
-  lap("weights");
   step("related units");
+  // The atlas (a UMAP of the decoders) is timed apart from "write".
+  let atlasBytes: Uint8Array | null = null;
+  if (input.atlas && atlasInputs) {
+    const runs = atlasInputs;
+    const atlas = computeAtlas(runs, input.atlas.options);
+    atlasBytes = encodeAtlas(atlas, (name) => decoderSha256(runs.find((r) => r.name === name)!.decoder));
+    step("atlas");
+  }
 
   const universality = compare.map((c, i) => {
     const r = ffResults[i]!;
     const thresholds = r.universality.map((u) => ({ threshold: u.threshold, matched: u.matched, fraction: u.fraction }));
     return universalitySummary(c.name, p2.features.density, r.bestR, { a: r.liveA, b: r.liveB }, thresholds);
   });
+  const timing: Record<string, number> = {};
   const manifest = (m: Pick<ManifestInput, "kind" | "name" | "run" | "units" | "sae" | "compare" | "density" | "lowDensityThresholds" | "interpretability">) => {
-    timing.write = (performance.now() - t0) / 1000;
-    timing.total = timing.pass1! + timing.family! + timing.pass2! + timing.pass3! + timing.weights! + timing.write;
-    timing.tokensPerSecond = T / timing.total;
+    Object.assign(timing, storedTiming(clock, T));
     const options = {
       topK: o.topK, histogramBins: o.histogramBins, intervalCount: o.intervalCount, intervalSamples: o.intervalSamples,
       windowBefore: o.windowBefore, windowAfter: o.windowAfter, logitTop: o.logitTop, proxy: "top-activating token set", seed: o.seed,
@@ -172,21 +162,14 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     unit.related = relatedF.at(f);
   }, p2.featureSearch);
   const set = parseUnitSetName(input.run);
-  step("write features");
   if (familySides.length > 0) featWriter.addFile(FAMILY_FILE, encodeFamily(familySides));
-  if (input.atlas && atlasInputs) {
-    const t = performance.now();
-    const runs = atlasInputs;
-    const atlas = computeAtlas(runs, input.atlas.options);
-    featWriter.addFile(ATLAS_FILE, encodeAtlas(atlas, (name) => decoderSha256(runs.find((r) => r.name === name)!.decoder)));
-    timing.atlas = (performance.now() - t) / 1000;
-    t0 += performance.now() - t; // reported apart, not as part of "write"
-  }
+  if (atlasBytes) featWriter.addFile(ATLAS_FILE, atlasBytes);
   await featWriter.finishAsync({
     ...manifest({ kind: "feature", name: set.name, run: set.set, units: sae.dSae, sae: input.saeSummary ?? null, compare: universality, density: p2.features.density, lowDensityThresholds: o.lowDensityThresholds, interpretability: interp }),
     ...(familySides.length > 0 ? { family: familyManifest(familySides) } : {}),
     runFigures,
   });
+  step("write features");
 
   let neuronUniversality: UniversalitySummary[] = [];
   if (input.neuronDir !== null && p2.neurons && p2.neuronProxy) {
@@ -219,5 +202,24 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
     return { side: s.side, run: s.run, units: s.units, linked };
   });
   return { timing, universality, neuronUniversality, lowDensity, neuronLowDensity, interpretability: interp, tokens: T, family: familySummary, runFigures, densityHistogram: densityHistogram(p2.features.density),
-    steps, ablationRequests: { features: reqF.length, neurons: reqN.length } };
+    steps: clock.steps, ablationRequests: { features: reqF.length, neurons: reqN.length } };
+}
+
+/**
+ * The store's coarse stages (seconds) from the clock's steps: pass3 is the examples' planning and ablations, weights
+ * the token-free work, write everything after the related units except the atlas (timed apart).
+ */
+function storedTiming(clock: StepClock, tokens: number): Record<string, number> {
+  const t: Record<string, number> = {
+    pass1: clock.wall("pass1"),
+    family: clock.wall("family"),
+    pass2: clock.wall("pass2"),
+    pass3: clock.wall("interpretability", "plans", "ablations"),
+    weights: clock.wall("correlations", "logit weights", "related units"),
+    write: clock.wallSince("related units", ["atlas"]),
+  };
+  t.total = t.pass1! + t.family! + t.pass2! + t.pass3! + t.weights! + t.write!;
+  t.tokensPerSecond = tokens / t.total;
+  if (clock.steps.some((x) => x.step === "atlas")) t.atlas = clock.wall("atlas");
+  return t;
 }
