@@ -23,7 +23,7 @@ import { logitWeightTable } from "./logit-weights.js";
 import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";
 import { columnTopK, featureRelationTable, matchesFromR, RELATED_NEURON_FEATURES } from "./related-units.js";
-import { matchedLogitCorrelation, matchedLogitCorrelator, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
+import { matchedLogitCorrelator, UNIVERSALITY_THRESHOLDS, universalitySummary } from "./universality.js";
 import type { UniversalitySummary } from "./unit-record.js";
 import { familyContext, familySide, type FamilySide } from "./family.js";
 import { encodeFamily, FAMILY_FILE, familyManifest } from "./family-store.js";
@@ -174,13 +174,14 @@ export async function analyzeRun(input: AnalyzeInput): Promise<AnalyzeResult> {
   let neuronUniversality: UniversalitySummary[] = [];
   if (input.neuronDir !== null && p2.neurons && p2.neuronProxy) {
     const nDirs = outputDirections(model, null);
-    const nLogits = logitWeightTable(nDirs, dMlp, un.dModel, un.wU, V, un.lnW, logitOpts);
-    // Each neuron's best match among the compared model's neurons ("B/neuron"), with its logit-weight r.
-    const neuronSets = compare.map((c) => neuronSetName(modelOf(c.name)));
-    const nMatches = p1.nnCorr.map((_, i) => {
-      const { best, bestR } = nnBest[i]!;
-      return { best, bestR, logitR: matchedLogitCorrelation(nDirs, model, outputDirections(compare[i]!.model, null), compare[i]!.model, best) };
+    // Each neuron's best match among the compared model's neurons ("B/neuron"), with its logit-weight r (from the
+    // same logit weights as the neurons' summaries, as for the features).
+    const nMatchedR = nnBest.map((nb, i) => matchedLogitCorrelator(outputDirections(compare[i]!.model, null), compare[i]!.model, nb.best));
+    const nLogits = logitWeightTable(nDirs, dMlp, un.dModel, un.wU, V, un.lnW, {
+      ...logitOpts, onChunk: (first, n, rows) => nMatchedR.forEach((m) => m.add(first, n, rows)),
     });
+    const neuronSets = compare.map((c) => neuronSetName(modelOf(c.name)));
+    const nMatches = nnBest.map(({ best, bestR }, i) => ({ best, bestR, logitR: nMatchedR[i]!.result }));
     const relatedNM = p1.nnCorr.map((nc, i) => matchesFromR(dMlp, compare[i]!.model.cfg.d_mlp, (a, b) => nc.r(a, b)));
     neuronUniversality = nMatches.map((m, i) => universalitySummary(neuronSets[i]!, p2.neurons!.density, m.bestR, { b: compare[i]!.model.cfg.d_mlp }));
     const nWriter = new InvestigationWriter({ dir: input.neuronDir, units: dMlp, tokens: ev.tokens, seqLen: L, vocabSize: V, shareTokensWith: input.featureDir });

@@ -56,49 +56,19 @@ export function universalitySummary(
   };
 }
 
-/**
- * Pearson r over the vocabulary between each unit's logit weights and those of its match in the compared set
- * (NaN where a unit has no match). `dirsA`/`dirsB` are output directions (ablation.ts outputDirections).
- */
-export function matchedLogitCorrelation(dirsA: Float32Array, modelA: HookedTransformer, dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array): Float32Array {
-  const ua = unembed(modelA);
-  const ub = unembed(modelB);
-  const d = ua.dModel;
-  const dB = ub.dModel;
-  const V = ua.dVocab;
-  const n0 = best.length;
-  const out = new Float32Array(n0).fill(Number.NaN);
-  const chunk = 128;
-  const gathered = new Float32Array(chunk * dB);
-  for (let first = 0; first < n0; first += chunk) {
-    const n = Math.min(chunk, n0 - first);
-    gathered.fill(0);
-    for (let i = 0; i < n; i++) {
-      const g = best[first + i]!;
-      if (g >= 0) gathered.set(dirsB.subarray(g * dB, (g + 1) * dB), i * dB);
-    }
-    const la = logitWeights(dirsA.subarray(first * d, (first + n) * d), n, d, ua.wU, V, ua.lnW, { centre: true });
-    const lb = logitWeights(gathered.subarray(0, n * dB), n, dB, ub.wU, ub.dVocab, ub.lnW, { centre: true });
-    for (let i = 0; i < n; i++) {
-      if (best[first + i]! < 0) continue;
-      out[first + i] = pearson(la.subarray(i * V, (i + 1) * V), lb.subarray(i * V, (i + 1) * V));
-    }
-  }
-  return out;
-}
-
-/** Rows of B's logit weights computed per GEMM in matched logit r (matchedLogitCorrelation's chunk). */
+/** Rows of B's logit weights computed per GEMM when they are computed per chunk of A. */
 const MATCHED_CHUNK = 128;
 /** Most bytes of B's logit weights kept for all its matched units at once (else they are computed per chunk of A). */
 const MATCHED_TABLE_BYTES = 2 ** 30;
 
 /**
- * matchedLogitCorrelation fed with A's centred logit weights chunk by chunk, as logitWeightTable computes them for
- * the summaries (its onChunk), so A's [units, d_vocab] logit weights are computed once, not twice. B's side: the
+ * Matched logit r: for each unit a of A matched to unit best[a] of B, the Pearson r between their centred logit
+ * weights (over the vocabulary). Fed with A's centred logit weights chunk by chunk, as logitWeightTable computes them
+ * for the summaries (its onChunk), so A's [units, d_vocab] logit weights are computed once, not twice. B's side: the
  * distinct matched units of B (at most B's size: 4,096 for B/1 against 131,072 features of A) get their logit weights
- * computed once, up front, when they fit in 1 GiB; otherwise per chunk of A as matchedLogitCorrelation does (B's rows
- * 128 at a time from unit 0, so chunks must start at multiples of 128). A row's logit weights do not depend on the
- * other rows of its GEMM, so both ways give matchedLogitCorrelation's numbers.
+ * computed once, up front, when they fit in 1 GiB; otherwise per chunk of A (B's rows 128 at a time from unit 0, so
+ * chunks must start at multiples of 128). A row's logit weights do not depend on the other rows of its GEMM, so both
+ * ways give the same numbers. NaN for unmatched units (best < 0).
  */
 export function matchedLogitCorrelator(dirsB: Float32Array, modelB: HookedTransformer, best: Int32Array, tableBytes = MATCHED_TABLE_BYTES): {
   add(first: number, n: number, la: Float32Array): void;
