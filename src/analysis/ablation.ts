@@ -252,7 +252,7 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
   let mat = new Float32Array(0);
   let targets = new Int32Array(0);
   let losses = new Float32Array(0);
-  const rowOf = new Int32Array(B * L).fill(-1);
+  let cleanRow = new Int32Array(0);
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
@@ -281,44 +281,38 @@ export async function ablateRequests(input: AblationPassInput): Promise<{ featur
       const tok = job.req.token;
       const unit = job.req.unit;
       const act = job.req.act;
-      // Rows: the distinct clean positions (in token order), then one ablated row per request.
+      // Rows: one ablated row per request (in token order), then each distinct clean position once. Requests are
+      // sorted by token, so one walk numbers the positions and fills both kinds of rows.
       const m = job.to - job.from;
-      let P = 0;
-      for (let i = job.from; i < job.to; i++) {
-        const t = tok[job.ord[i]!]! - first;
-        if (rowOf[t] === -1) rowOf[t] = P++;
-      }
-      if (mat.length < (P + m) * d) mat = new Float32Array((P + m) * d * 1.25);
-      if (targets.length < P + m) {
-        targets = new Int32Array(Math.ceil((P + m) * 1.25));
+      if (mat.length < 2 * m * d) mat = new Float32Array(Math.ceil(2 * m * 1.25) * d);
+      if (targets.length < 2 * m) {
+        targets = new Int32Array(Math.ceil(2 * m * 1.25));
         losses = new Float32Array(targets.length);
+        cleanRow = new Int32Array(targets.length);
       }
-      for (let i = job.from; i < job.to; i++) {
-        const t = tok[job.ord[i]!]! - first;
-        const row = rowOf[t]!;
-        if (i > job.from && tok[job.ord[i - 1]!]! - first === t) continue;
-        mat.set(job.resid.subarray(t * d, (t + 1) * d), row * d);
-        targets[row] = toks[t + 1]!;
-      }
+      let clean = m;
+      let prevT = -1;
       for (let i = 0; i < m; i++) {
         const r = job.ord[job.from + i]!;
         const t = tok[r]! - first;
+        if (t !== prevT) {
+          mat.set(job.resid.subarray(t * d, (t + 1) * d), clean * d);
+          targets[clean++] = toks[t + 1]!;
+          prevT = t;
+        }
+        cleanRow[i] = clean - 1;
         const u = unit[r]!;
         let a = act[r]!;
         if (job.neurons) {
           a = post[t * dMlp + u]!;
           out.neuronActs[r] = a;
         }
-        const dst = (P + i) * d;
+        const dst = i * d;
         for (let c = 0; c < d; c++) mat[dst + c] = job.resid[t * d + c]! - a * job.dirs[u * d + c]!;
-        targets[P + i] = toks[t + 1]!;
+        targets[i] = toks[t + 1]!;
       }
-      scorer.losses(mat, P + m, targets, losses);
-      for (let i = 0; i < m; i++) {
-        const r = job.ord[job.from + i]!;
-        job.out[r] = losses[rowOf[tok[r]! - first]!]! - losses[P + i]!;
-      }
-      for (let i = job.from; i < job.to; i++) rowOf[tok[job.ord[i]!]! - first] = -1;
+      scorer.losses(mat, clean, targets, losses);
+      for (let i = 0; i < m; i++) job.out[job.ord[job.from + i]!] = losses[cleanRow[i]!]! - losses[i]!;
     }
     input.onProgress?.(endTok);
     await new Promise((r) => setImmediate(r));
