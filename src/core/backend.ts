@@ -7,6 +7,7 @@
  * natively — AMX-BF16 or AVX512-BF16 — else fp32); setPrecision() changes it for the rest of the process.
  */
 import type { FloatArray, Kernels, Precision } from "./kernels.js";
+import os from "node:os";
 import { jsKernels } from "./kernels-js.js";
 import { loadNativeKernels, type NativeLoadResult } from "./native.js";
 
@@ -14,6 +15,9 @@ export interface BackendInfo {
   name: "native" | "js";
   isa: string;
   threads: number;
+  /** The host's CPU model and logical CPU count (os.cpus()): what training records and cards name as the host. */
+  cpuModel: string;
+  cpus: number;
   /** Why the native backend is not active, when it is not. */
   fallbackReason?: string;
   /** CPU features the native addon detected (empty on the js backend). */
@@ -153,7 +157,7 @@ export function backendInfo(): BackendInfo {
     : { origin: "missing", error: n.error ?? "unknown" };
   const { precision, source } = precisionChoice(baseKernels());
   const info: BackendInfo = {
-    name: k.name, isa: k.isa, threads: k.threads, cpuFeatures: n.cpuFeatures, addon,
+    name: k.name, isa: k.isa, threads: k.threads, cpuModel: os.cpus()[0]?.model.trim() || "unknown", cpus: os.cpus().length, cpuFeatures: n.cpuFeatures, addon,
     precision, precisionSource: source, bf16Path: k.bf16Path,
     ...(n.amxUnavailable !== undefined ? { amxUnavailable: n.amxUnavailable } : {}),
   };

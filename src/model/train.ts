@@ -248,7 +248,7 @@ export interface TrainingSummary {
   };
   history: TrainingHistory;
   /** precision: of the matrix products ("bf16": bf16 operands, float32 accumulation; see Precision); bf16Path: how. */
-  environment: { backend: string; isa: string; threads: number; precision: Precision; bf16Path: string; node: string };
+  environment: { backend: string; isa: string; threads: number; cpu: string; cpus: number; precision: Precision; bf16Path: string; node: string };
   startedAt: string;
   finishedAt: string;
 }
@@ -729,7 +729,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     history: state.history,
     environment: (() => {
       const b = backendInfo();
-      return { backend: b.name, isa: b.isa, threads: b.threads, precision: b.precision, bf16Path: b.bf16Path, node: process.version };
+      return { backend: b.name, isa: b.isa, threads: b.threads, cpu: b.cpuModel, cpus: b.cpus, precision: b.precision, bf16Path: b.bf16Path, node: process.version };
     })(),
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
