@@ -66,7 +66,7 @@ export function registerAnalyze(program: Command): void {
         }
         return { name: r.name, decoder: r.sae.dec, units: r.sae.dSae, dIn: r.sae.dIn };
       });
-      const sources = corpusSources(f);
+      const sources = corpusSources(f, run.modelDir);
       const splits = loadCorpusSplits(run.model.cfg, { cacheDir: f.cacheDir, sources });
       let evaluation: ReturnType<typeof evaluationTokens>;
       try {

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { corpusSourceStats, type SourceStats } from "../data/corpus-stats.js";
 import { loadGpt2Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
+import { DEFAULT_CORPUS_VERSION } from "../data/corpus.js";
 import { corpusSources } from "./flags.js";
 import { collect } from "./flags.js";
 
@@ -28,7 +29,7 @@ export function registerCorpus(program: Command): void {
     .description("inspect the training corpus")
     .command("stats")
     .description("documents and GPT-2 tokens of each source per split (train/validation), as the token shards count them")
-    .option("--corpus <version>", "the packaged corpus: v1 or v2 (default v1)")
+    .option("--corpus <version>", `the packaged corpus: v1 or v2 (default ${DEFAULT_CORPUS_VERSION})`)
     .option("--text <dir>", "count the files under this folder instead (repeatable)", collect, [])
     .option("--jsonl <file>", "count the lines of this file instead (repeatable)", collect, [])
     .option("--json <file>", "also write the statistics as JSON")

@@ -6,6 +6,7 @@ import type { ModelStorageDtype } from "../model/checkpoint.js";
 import { DEFAULT_MODEL_CONFIG, type ActFn, type ModelConfig } from "../model/config.js";
 import { TRAIN_DEFAULTS, trainModel, type TrainEvent, type TrainingSummary, type TrainModelOptions } from "../model/train.js";
 import { modelCommand } from "./model-command.js";
+import { DEFAULT_CORPUS_VERSION } from "../data/corpus.js";
 import { collect, corpusSources, integerFlag, numberFlag } from "./flags.js";
 import { formatCount, formatDuration, ProgressLine } from "./progress.js";
 
@@ -192,7 +193,7 @@ export function registerModelTrain(program: Command): void {
     .option("--d-head <n>", `head width (default d_model / n_heads = ${c.d_head})`, integerFlag("--d-head", 1))
     .option("--n-layers <n>", `layers (default ${c.n_layers})`, integerFlag("--n-layers", 1))
     .addOption(new Option("--act-fn <name>", `MLP activation (default ${c.act_fn})`).choices(["gelu", "gelu_new", "relu"]))
-    .option("--corpus <version>", "the packaged corpus: v1 (the shipped models' text) or v2 (v1 plus more prose and Python; docs/data.md) (default v1)")
+    .option("--corpus <version>", `the packaged corpus: v1 or v2 (v1 plus more prose and Python; docs/data.md) (default ${DEFAULT_CORPUS_VERSION})`)
     .option("--text <dir>", "train on the .txt/.md (prose) and code files under this folder instead of the default corpus (repeatable)", collect, [])
     .option("--jsonl <file>", 'train on {"text", "domain"?} lines of this file instead of the default corpus (repeatable)', collect, [])
     .option("--cache-dir <dir>", "token cache folder (default ~/.cache/saekit/tokens)")

@@ -31,7 +31,7 @@ export function registerSaeCache(program: Command): void {
     .addOption(new Option("--dtype <dtype>", "storage dtype").choices(["F32", "F16", "BF16"]).default("BF16"))
     .action((f: SaeCacheFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
-      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f, f.model) });
       const bar = new ProgressLine({ total: f.tokens, unit: "tok" });
       const manifest = writeActivationCache(
         { model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed },

@@ -51,7 +51,7 @@ export function registerSaeEval(program: Command): void {
         throw new Error(`sae eval: no model folder${modelDir ? ` (${modelDir} from ${f.sae}/cfg.json does not exist)` : ""}; pass --model DIR`);
       }
       const { model } = loadHookedModel(modelDir, meta.hookName);
-      const sources = corpusSources(f);
+      const sources = corpusSources(f, modelDir);
       const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources });
       const data = evaluationSplit(splits, f.split);
       const tokens = Object.values(data).reduce((s, d) => s + d.tokens.length, 0);

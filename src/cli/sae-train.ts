@@ -123,7 +123,7 @@ export function registerSaeTrain(program: Command): void {
           if (store.manifest.hookName !== f.hook) throw new Error(`--activations ${f.activations} holds ${store.manifest.hookName}, not --hook ${f.hook}`);
           return store;
         }
-        const splits = loadCorpusSplits(cfg, { cacheDir: f.cacheDir, sources: corpusSources(f) });
+        const splits = loadCorpusSplits(cfg, { cacheDir: f.cacheDir, sources: corpusSources(f, f.model) });
         return new ModelActivationStore({
           model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed, bufferRows: f.bufferRows,
           startSequence: resumeAt,
@@ -146,7 +146,7 @@ export function registerSaeTrain(program: Command): void {
           meta: {
             modelName: `saekit/${name}`, hookName: f.hook, hookLayer: Number(/^blocks\.(\d+)\./.exec(f.hook)?.[1] ?? 0), hookHeadIndex: null,
             contextSize: cfg.n_ctx, prependBos: false,
-            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : corpusDatasetPath(corpusSources(f)),
+            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : corpusDatasetPath(corpusSources(f, f.model)),
             normalizeActivations: f.normalize ? "expected_average_only_in" : "none",
             // Relative to the SAE folder, so a cloned or moved models/ tree still finds its model.
             extra: { model: relative(out, resolve(f.model)) || "." },

