@@ -1,11 +1,12 @@
 /**
  * The two token passes of `analyze` before the ablations (analyze.ts' module doc):
  *   1. activationPass: codes (kept sparse in a CodeStore), feature and neuron activation statistics (density, max,
- *      top-K), feature × neuron correlations, feature × feature correlations with each compared SAE run (its
+ *      top-K), the token ids holding each unit's activation mass and those of the token before (heavy-hitters.ts:
+ *      the score's mass candidates), feature × neuron correlations, feature × feature correlations with each compared SAE run (its
  *      model and SAE on the same tokens), neuron × neuron correlations with each compared model.
  *   2. histogramPass: histograms and interval samples (they need each unit's max), the proxy bins of each
  *      unit's automatic proxy (the set of its top-activating tokens), and the interpretability score's proxy search
- *      over candidates drawn from the same top examples (interpretability.ts).
+ *      over candidates drawn from the same top examples and from pass 1's mass heavy hitters (interpretability.ts).
  */
 import { kernels } from "../core/backend.js";
 import { Tape } from "../core/autograd.js";
@@ -17,7 +18,8 @@ import { DomainMass } from "./domain-share.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "./feature-correlation.js";
 import { FeatureStatsAccumulator, type FeatureStats, type FeatureStatsOptions, type TokenActivation } from "./feature-stats.js";
-import { candidatesFromTop, ProxySearch } from "./interpretability.js";
+import { ExactTokenMass, MassHeavyHitters, positionKeys, type TokenMassRanking } from "./heavy-hitters.js";
+import { candidatesFromTop, MAX_MASS_TOKENS, MAX_PREVIOUS_CANDIDATES, mergeMassCandidates, ProxySearch } from "./interpretability.js";
 import { TokenSetLlr, TokenSetProxyBins } from "./proxy-stats.js";
 import { rankTopTokens } from "./store/format.js";
 
@@ -66,6 +68,10 @@ export interface ActivationPassResult {
   nnCorr: DenseColumnCorrelation[];
   /** Codes of each ctx.family run over the same tokens (family.ts). */
   familyCodes: CodeStore[];
+  /** Per feature, the token ids holding its activation mass, and the ids of the token before (space-saving sketches). */
+  featureMass: { current: TokenMassRanking; previous: TokenMassRanking };
+  /** The same for the neurons, exact (ExactTokenMass); null without neurons. */
+  neuronMass: { current: TokenMassRanking; previous: TokenMassRanking } | null;
 }
 
 export async function activationPass(ctx: PassContext): Promise<ActivationPassResult> {
@@ -81,6 +87,9 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
   const nnCorr = ctx.neurons ? compare.map((c) => new DenseColumnCorrelation(dMlp, c.model.cfg.d_mlp)) : [];
   const codes = new CodeStore(ev.sequences * L, 24);
   const familyCodes = (ctx.family ?? []).map(() => new CodeStore(ev.sequences * L, 24));
+  const featureMass = { current: new MassHeavyHitters(sae.dSae), previous: new MassHeavyHitters(sae.dSae) };
+  const V = model.cfg.d_vocab;
+  const neuronMass = ctx.neurons ? { current: new ExactTokenMass(dMlp, V), previous: new ExactTokenMass(dMlp, V) } : null;
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
     const rows = n * L;
@@ -90,6 +99,13 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
     codes.append(c);
     ctx.family?.forEach((f, i) => familyCodes[i]!.append(f.encode(x, rows)));
     featStats.addPass1(c, s, L);
+    const before = positionKeys(toks, L, true); // batches hold whole sequences: position 0 of each has no token before
+    featureMass.current.addRows(toks, rows, c.k, c.indices, c.values);
+    featureMass.previous.addRows(before, rows, c.k, c.indices, c.values);
+    if (neuronMass) {
+      neuronMass.current.addDense(toks, rows, x);
+      neuronMass.previous.addDense(before, rows, x);
+    }
     neuronCorr.add(c, x);
     if (neuronStats) neuronStats.addPass1(neuronCodes(x, rows, dMlp), s, L);
     compare.forEach((cmp, i) => {
@@ -100,7 +116,7 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
     ctx.progress("pass 1/3: activations, codes, correlations", (s + n) * L);
     await new Promise((r) => setImmediate(r));
   }
-  return { codes, featStats, neuronStats, neuronCorr, ffCorr, nnCorr, familyCodes };
+  return { codes, featStats, neuronStats, neuronCorr, ffCorr, nnCorr, familyCodes, featureMass, neuronMass };
 }
 
 export interface HistogramPassResult {
@@ -143,12 +159,15 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
   const featureProxy = new TokenSetProxyBins(new TokenSetLlr(unigram, featureSets, llrAlpha), bins, pass1F.maxActivation);
   const neuronSets = pass1N ? Array.from({ length: dMlp }, (_, n) => topTokenIds(pass1N.top(n), ev.tokens, L)) : [];
   const neuronProxy = pass1N ? new TokenSetProxyBins(new TokenSetLlr(unigram, neuronSets, llrAlpha), bins, pass1N.maxActivation) : null;
-  // The score's candidates come from the same top examples as the automatic proxy (its ranking, and their bigrams).
+  // The score's candidates: the same top examples as the automatic proxy (its ranking, and their bigrams), then the
+  // ids holding the most mass (pass 1's heavy hitters; interpretability.ts' mergeMassCandidates).
   const domainNames = ev.domains.map((d) => d.domain);
   const domainOf = new Int32Array(ev.sequences);
   ev.domains.forEach((d, i) => domainOf.fill(i, d.firstSequence, d.firstSequence + d.sequences));
-  const featureSearch = new ProxySearch(featureSets.map((set, f) => candidatesFromTop(set, pass1F.top(f), ev.tokens, L)), V, domainNames);
-  const neuronSearch = pass1N ? new ProxySearch(neuronSets.map((set, n) => candidatesFromTop(set, pass1N.top(n), ev.tokens, L)), V, domainNames) : null;
+  const candidates = (set: number[], top: TokenActivation[], mass: ActivationPassResult["featureMass"], u: number) =>
+    mergeMassCandidates(candidatesFromTop(set, top, ev.tokens, L), mass.current.top(u, MAX_MASS_TOKENS), mass.previous.top(u, MAX_PREVIOUS_CANDIDATES));
+  const featureSearch = new ProxySearch(featureSets.map((set, f) => candidates(set, pass1F.top(f), p1.featureMass, f)), V, domainNames);
+  const neuronSearch = pass1N && p1.neuronMass ? new ProxySearch(neuronSets.map((set, n) => candidates(set, pass1N.top(n), p1.neuronMass!, n)), V, domainNames) : null;
   const featureDomains = new DomainMass(pass1F.maxActivation.length, domainNames);
   const neuronDomains = pass1N ? new DomainMass(dMlp, domainNames) : null;
   for (let s = 0; s < ev.sequences; s += B) {

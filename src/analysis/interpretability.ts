@@ -9,21 +9,27 @@
  * These are proxy-stats.ts' specificity and sensitivity for a 0/1 proxy (the same numbers TokenSetProxyBins reports
  * for a token set), so a unit's best proxy can be read against its dashboard's proxy panel.
  *
- * Candidates per unit, built from its candidate tokens C (the distinct ids of its top-activating examples, ranked as
- * the automatic proxy ranks them, at most MAX_CANDIDATE_TOKENS) and candidate bigrams (the (previous, current) id
- * pairs of its top examples, most frequent first, at most MAX_BIGRAMS):
+ * Candidates per unit: candidate tokens C (the distinct ids of its top-activating examples, ranked as the automatic
+ * proxy ranks them, at most MAX_TOP_TOKENS, then the ids holding the most of its activation mass over the evaluation
+ * tokens — pass 1's heavy-hitter estimate, heavy-hitters.ts — up to MAX_CANDIDATE_TOKENS: mergeMassCandidates),
+ * candidate bigrams (the (previous, current) id pairs of its top examples, most frequent first, at most MAX_BIGRAMS)
+ * and candidate previous tokens (the bigrams' previous ids, then the previous-token ids holding the most mass, at
+ * most MAX_PREVIOUS_CANDIDATES):
  *   - top-k token sets, k = 1 … 5: the k ids of C holding the most activation mass;
  *   - the same restricted to one domain (prose or code): the token is one of the k ids holding the most mass in that
  *     domain, inside that domain's text;
  *   - bigram sets, k = 1 … 3: the token is the second of one of the k pairs holding the most mass, preceded by the first
- *     (a token conditioned on the previous token).
- * The best candidate by score is kept (ties: the simpler candidate, in the order listed).
+ *     (a token conditioned on the previous token);
+ *   - "after" sets, k = 1 … 5: the token follows (in the same sequence) one of the k candidate previous tokens holding
+ *     the most mass ("fires after X", whatever the token itself is).
+ * The best candidate by score is kept (ties: the simpler candidate, in the order listed; smaller k first).
  *
  * Streaming: ProxySearch accumulates, one evaluation position at a time, the activation mass and the firing count of
- * every (unit, candidate token, domain) and (unit, candidate bigram), the occurrences of every token per domain and of
- * every candidate bigram, and each unit's total mass. It looks up the candidates of the position's token in an
- * inverted index (token → units that have it as a candidate), so a position costs O(its token's candidate units)
- * plus the row's non-zeros — never a dense [tokens × units] matrix.
+ * every (unit, candidate token, domain), (unit, candidate previous token) and (unit, candidate bigram), the
+ * occurrences of every token per domain, the positions following every token, the occurrences of every candidate
+ * bigram, and each unit's total mass. Sparse rows (features) look each firing unit's token and previous token up among
+ * its sorted candidates (binary search); dense rows (neurons) and the bigrams' occurrences go through inverted
+ * indexes (token → units that have it as a candidate). Never a dense [tokens × units] matrix.
  */
 import type { TokenActivation } from "./feature-stats.js";
 
@@ -31,18 +37,26 @@ export class InterpretabilityError extends Error {
   override name = "InterpretabilityError";
 }
 
-/** Candidate tokens kept per unit (from its top examples' ranking). */
-export const MAX_CANDIDATE_TOKENS = 12;
+/** Candidate tokens taken from a unit's top examples (their ranking). */
+export const MAX_TOP_TOKENS = 12;
+/** Candidate tokens added from the unit's mass heavy hitters (heavy-hitters.ts), after the top examples' ones. */
+export const MAX_MASS_TOKENS = 16;
+/** Candidate tokens kept per unit. */
+export const MAX_CANDIDATE_TOKENS = MAX_TOP_TOKENS + MAX_MASS_TOKENS;
 /** The largest token set tried (top-1 … top-5). */
 export const MAX_SET_SIZE = 5;
 /** Candidate bigrams kept per unit, and the largest bigram set tried. */
 export const MAX_BIGRAMS = 3;
+/** Candidate previous tokens ("fires after X") kept per unit. */
+export const MAX_PREVIOUS_CANDIDATES = 12;
 /** The threshold of the summary's "spec ≥ 0.8 and sens ≥ 0.8" share. */
 export const SPEC_SENS_THRESHOLD = 0.8;
 /** Bins of the score histogram on [0, 1]. */
 export const SCORE_HISTOGRAM_BINS = 20;
 
-export type ProxyKind = "tokens" | "tokens-domain" | "bigram";
+export type ProxyKind = "tokens" | "tokens-domain" | "bigram" | "after";
+/** Every kind, in the search's tie-break order (on an equal score the earlier kind wins). */
+export const PROXY_KINDS: readonly ProxyKind[] = ["tokens", "tokens-domain", "bigram", "after"];
 
 /** Per unit, what the search is allowed to try. */
 export interface UnitCandidates {
@@ -50,6 +64,8 @@ export interface UnitCandidates {
   tokens: readonly number[];
   /** Distinct [previous, current] id pairs (only the first MAX_BIGRAMS are used). */
   bigrams: readonly (readonly [number, number])[];
+  /** Distinct previous-token ids for the "after" sets (only the first MAX_PREVIOUS_CANDIDATES are used); none: no such set. */
+  previous?: readonly number[];
 }
 
 /** A unit's best proxy. */
@@ -58,7 +74,7 @@ export interface UnitInterpretability {
   spec: number;
   sens: number;
   kind: ProxyKind;
-  /** The proxy's token ids (for a bigram set, the current tokens of its pairs). */
+  /** The proxy's token ids (for a bigram set, the current tokens of its pairs; for an "after" set, the previous tokens). */
   ids: number[];
   /** For a bigram set, the previous token of each pair (same order as ids). */
   previous?: number[];
@@ -74,7 +90,7 @@ export function f1(spec: number, sens: number): number {
 /**
  * A unit's candidates from its top-activating examples: tokens ranked as given (rankTopTokens' order: the automatic
  * proxy's), bigrams = (previous, current) pairs of the examples, most frequent first (ties: the earlier example);
- * an example at position 0 has no previous token and gives no bigram.
+ * an example at position 0 has no previous token and gives no bigram. previous = the bigrams' previous ids.
  */
 export function candidatesFromTop(rankedTokens: readonly number[], top: readonly TokenActivation[], tokens: Int32Array, seqLen: number): UnitCandidates {
   const pairs = new Map<string, { pair: [number, number]; count: number; first: number }>();
@@ -87,8 +103,33 @@ export function candidatesFromTop(rankedTokens: readonly number[], top: readonly
     if (seen) seen.count += 1;
     else pairs.set(key, { pair, count: 1, first: i });
   });
-  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair);
-  return { tokens: rankedTokens.slice(0, MAX_CANDIDATE_TOKENS), bigrams: bigrams.slice(0, MAX_BIGRAMS) };
+  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair).slice(0, MAX_BIGRAMS);
+  return { tokens: rankedTokens.slice(0, MAX_TOP_TOKENS), bigrams, previous: [...new Set(bigrams.map((b) => b[0]))] };
+}
+
+/** `first`, then the ids of `more` not in it, at most `cap` in all. */
+function appendDistinct(first: readonly number[], more: readonly number[], cap: number): number[] {
+  const out = first.slice(0, cap);
+  const seen = new Set(out);
+  for (const id of more) {
+    if (out.length >= cap) break;
+    if (!seen.has(id)) (seen.add(id), out.push(id));
+  }
+  return out;
+}
+
+/**
+ * The merge rule of the two candidate sources: the top examples' candidates first (as before, so nothing they found
+ * is lost), then the ids holding the most activation mass (heavy-hitters.ts' estimate, most first) not already there:
+ * tokens up to MAX_TOP_TOKENS + MAX_MASS_TOKENS, previous tokens up to MAX_PREVIOUS_CANDIDATES. Bigrams stay the top
+ * examples'. The search then ranks every candidate by its exact mass (pass 2), so this order only decides who is cut.
+ */
+export function mergeMassCandidates(top: UnitCandidates, massTokens: readonly number[], massPrevious: readonly number[]): UnitCandidates {
+  return {
+    tokens: appendDistinct(top.tokens.slice(0, MAX_TOP_TOKENS), massTokens, MAX_CANDIDATE_TOKENS),
+    bigrams: top.bigrams,
+    previous: appendDistinct(top.previous ?? [], massPrevious, MAX_PREVIOUS_CANDIDATES),
+  };
 }
 
 /** CSR lists keyed by token id. */
@@ -112,22 +153,73 @@ function invert(vocabSize: number, lists: readonly (readonly number[])[], slots:
   return { start, entries };
 }
 
+/**
+ * Per unit, its candidate ids ascending with their slots (padded with 2³¹−1), for a firing unit's binary search:
+ * the sparse path's cost is the row's non-zeros × log(slots), not the length of the token's inverted list (which
+ * for a common token holds a large share of the units once the mass candidates are in).
+ */
+interface SortedSlots {
+  ids: Int32Array;
+  slots: Uint8Array;
+}
+
+function sortSlots(lists: readonly (readonly number[])[], slots: number): SortedSlots {
+  const ids = new Int32Array(lists.length * slots).fill(0x7fffffff);
+  const slotOf = new Uint8Array(lists.length * slots);
+  lists.forEach((list, u) => {
+    const order = list.slice(0, slots).map((id, s) => [id, s] as const).sort((a, b) => a[0] - b[0]);
+    order.forEach(([id, s], i) => ((ids[u * slots + i] = id), (slotOf[u * slots + i] = s)));
+  });
+  return { ids, slots: slotOf };
+}
+
+/** The slot of id among unit u's sorted candidates, or −1. */
+function findSlot(sorted: SortedSlots, slots: number, u: number, id: number): number {
+  let lo = u * slots;
+  let hi = lo + slots - 1;
+  const ids = sorted.ids;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = ids[mid]!;
+    if (x === id) return sorted.slots[mid]!;
+    if (x < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+export interface ProxySearchOptions {
+  /** The largest token / "after" set tried (default MAX_SET_SIZE). */
+  maxSetSize?: number;
+}
+
 /** Accumulates the candidates' statistics over the evaluation tokens and picks each unit's best proxy (module doc). */
 export class ProxySearch {
   readonly units: number;
   readonly domains: number;
+  readonly maxSetSize: number;
   private readonly tokenIds: Int32Array;
   private readonly tokenCount: Int32Array;
+  private readonly prevIds: Int32Array;
+  private readonly prevCount: Int32Array;
   private readonly pairPrev: Int32Array;
   private readonly pairCur: Int32Array;
   private readonly pairCount: Int32Array;
   private readonly byToken: Inverted;
+  private readonly byPrev: Inverted;
   private readonly byPairCur: Inverted;
+  private readonly sortedTokens: SortedSlots;
+  private readonly sortedPrev: SortedSlots;
   /** [unit, slot, domain] firing mass and firing count of the candidate tokens. */
   private readonly tokenMass: Float64Array;
   private readonly tokenFired: Float64Array;
   /** [token, domain] occurrences. */
   private readonly occurrences: Float64Array;
+  /** [token] positions that follow the token (in the same sequence). */
+  private readonly followers: Float64Array;
+  /** [unit, slot] firing mass and firing count at the positions following the candidate previous tokens. */
+  private readonly afterMass: Float64Array;
+  private readonly afterFired: Float64Array;
   /** [unit, pair] firing mass, firing count and occurrences of the candidate bigrams. */
   private readonly pairMass: Float64Array;
   private readonly pairFired: Float64Array;
@@ -135,15 +227,21 @@ export class ProxySearch {
   private readonly totalMass: Float64Array;
   private readonly scratch: Float32Array;
 
-  constructor(candidates: readonly UnitCandidates[], readonly vocabSize: number, readonly domainNames: readonly string[]) {
+  constructor(candidates: readonly UnitCandidates[], readonly vocabSize: number, readonly domainNames: readonly string[], options: ProxySearchOptions = {}) {
     if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new InterpretabilityError(`proxy search: vocabSize must be a positive integer, got ${vocabSize}`);
     if (domainNames.length < 1) throw new InterpretabilityError("proxy search: at least one domain is needed");
+    const maxSet = options.maxSetSize ?? MAX_SET_SIZE;
+    if (!Number.isInteger(maxSet) || maxSet < 1) throw new InterpretabilityError(`proxy search: maxSetSize must be a positive integer, got ${maxSet}`);
+    this.maxSetSize = maxSet;
     const U = (this.units = candidates.length);
     const D = (this.domains = domainNames.length);
     const S = MAX_CANDIDATE_TOKENS;
+    const A = MAX_PREVIOUS_CANDIDATES;
     const P = MAX_BIGRAMS;
     this.tokenIds = new Int32Array(U * S).fill(-1);
     this.tokenCount = new Int32Array(U);
+    this.prevIds = new Int32Array(U * A).fill(-1);
+    this.prevCount = new Int32Array(U);
     this.pairPrev = new Int32Array(U * P).fill(-1);
     this.pairCur = new Int32Array(U * P).fill(-1);
     this.pairCount = new Int32Array(U);
@@ -152,6 +250,10 @@ export class ProxySearch {
       if (new Set(ids).size !== ids.length) throw new InterpretabilityError(`proxy search: unit ${u}'s candidate tokens repeat an id`);
       ids.forEach((id, s) => (this.tokenIds[u * S + s] = id));
       this.tokenCount[u] = ids.length;
+      const prev = (c.previous ?? []).slice(0, A);
+      if (new Set(prev).size !== prev.length) throw new InterpretabilityError(`proxy search: unit ${u}'s candidate previous tokens repeat an id`);
+      prev.forEach((id, s) => (this.prevIds[u * A + s] = id));
+      this.prevCount[u] = prev.length;
       const pairs = c.bigrams.slice(0, P);
       pairs.forEach(([prev, cur], p) => {
         if (!Number.isInteger(prev) || prev < 0 || prev >= vocabSize) throw new InterpretabilityError(`proxy search: previous id ${prev} of unit ${u}'s bigram ${p} is outside the vocabulary`);
@@ -161,10 +263,16 @@ export class ProxySearch {
       this.pairCount[u] = pairs.length;
     });
     this.byToken = invert(vocabSize, candidates.map((c) => c.tokens), S, "candidate token");
+    this.byPrev = invert(vocabSize, candidates.map((c) => c.previous ?? []), A, "candidate previous token");
     this.byPairCur = invert(vocabSize, candidates.map((c) => c.bigrams.map((b) => b[1])), P, "bigram");
+    this.sortedTokens = sortSlots(candidates.map((c) => c.tokens), S);
+    this.sortedPrev = sortSlots(candidates.map((c) => c.previous ?? []), A);
     this.tokenMass = new Float64Array(U * S * D);
     this.tokenFired = new Float64Array(U * S * D);
     this.occurrences = new Float64Array(vocabSize * D);
+    this.followers = new Float64Array(vocabSize);
+    this.afterMass = new Float64Array(U * A);
+    this.afterFired = new Float64Array(U * A);
     this.pairMass = new Float64Array(U * P);
     this.pairFired = new Float64Array(U * P);
     this.pairOccurrences = new Float64Array(U * P);
@@ -172,24 +280,16 @@ export class ProxySearch {
     this.scratch = new Float32Array(U);
   }
 
-  private checkPosition(token: number, domain: number): void {
+  private checkPosition(token: number, previous: number, domain: number): void {
     if (!(token >= 0 && token < this.vocabSize && Number.isInteger(token))) throw new InterpretabilityError(`proxy search: token id ${token} is outside the vocabulary 0..${this.vocabSize - 1}`);
+    if (!(previous >= -1 && previous < this.vocabSize && Number.isInteger(previous))) throw new InterpretabilityError(`proxy search: previous token id ${previous} is neither −1 nor in the vocabulary 0..${this.vocabSize - 1}`);
     if (!(domain >= 0 && domain < this.domains && Number.isInteger(domain))) throw new InterpretabilityError(`proxy search: domain ${domain} is not one of 0..${this.domains - 1}`);
+    this.occurrences[token * this.domains + domain]! += 1;
+    if (previous >= 0) this.followers[previous]! += 1;
   }
 
-  /** The candidate statistics of one position whose activations are act[0 .. units) (scratch or a dense row). */
-  private addPosition(token: number, previous: number, domain: number, act: Float32Array, offset: number): void {
-    const D = this.domains;
-    this.occurrences[token * D + domain]! += 1;
-    const { start, entries } = this.byToken;
-    for (let e = start[token]!, end = start[token + 1]!; e < end; e++) {
-      const cell = entries[e]!; // unit·S + slot
-      const v = act[offset + Math.floor(cell / MAX_CANDIDATE_TOKENS)]!;
-      if (v > 0) {
-        this.tokenMass[cell * D + domain]! += v;
-        this.tokenFired[cell * D + domain]! += 1;
-      }
-    }
+  /** The candidate bigrams' statistics of one position (act[offset + u]: unit u's activation there). */
+  private addPairs(token: number, previous: number, act: Float32Array, offset: number): void {
     if (previous < 0) return;
     const pairs = this.byPairCur;
     for (let e = pairs.start[token]!, end = pairs.start[token + 1]!; e < end; e++) {
@@ -209,32 +309,73 @@ export class ProxySearch {
    * is the id of the position before in the same sequence, or −1 at a sequence's first position.
    */
   addSparse(token: number, previous: number, domain: number, indices: Int32Array, values: Float32Array, start: number, end: number): void {
-    this.checkPosition(token, domain);
+    this.checkPosition(token, previous, domain);
+    const D = this.domains;
+    const S = MAX_CANDIDATE_TOKENS;
+    const A = MAX_PREVIOUS_CANDIDATES;
     const scratch = this.scratch;
     for (let e = start; e < end; e++) {
       const u = indices[e]!;
       const v = values[e]!;
-      if (v > 0) {
-        scratch[u] = v;
-        this.totalMass[u]! += v;
+      if (!(v > 0)) continue;
+      scratch[u] = v;
+      this.totalMass[u]! += v;
+      const s = findSlot(this.sortedTokens, S, u, token);
+      if (s >= 0) {
+        const cell = (u * S + s) * D + domain;
+        this.tokenMass[cell]! += v;
+        this.tokenFired[cell]! += 1;
+      }
+      if (previous >= 0) {
+        const a = findSlot(this.sortedPrev, A, u, previous);
+        if (a >= 0) {
+          this.afterMass[u * A + a]! += v;
+          this.afterFired[u * A + a]! += 1;
+        }
       }
     }
-    this.addPosition(token, previous, domain, scratch, 0);
+    this.addPairs(token, previous, scratch, 0);
     for (let e = start; e < end; e++) scratch[indices[e]!] = 0;
   }
 
   /** One position from a dense row: unit u's activation is row[offset + u]; only positive values count as firing. */
   addDense(token: number, previous: number, domain: number, row: Float32Array, offset: number): void {
-    this.checkPosition(token, domain);
+    this.checkPosition(token, previous, domain);
+    const D = this.domains;
     for (let u = 0; u < this.units; u++) {
       const v = row[offset + u]!;
       if (v > 0) this.totalMass[u]! += v;
     }
-    this.addPosition(token, previous, domain, row, offset);
+    // Dense rows (neurons: few units) go through the inverted lists: the token's candidate units only.
+    const { start, entries } = this.byToken;
+    for (let e = start[token]!, end = start[token + 1]!; e < end; e++) {
+      const cell = entries[e]!; // unit·S + slot
+      const v = row[offset + Math.floor(cell / MAX_CANDIDATE_TOKENS)]!;
+      if (v > 0) {
+        this.tokenMass[cell * D + domain]! += v;
+        this.tokenFired[cell * D + domain]! += 1;
+      }
+    }
+    if (previous >= 0) {
+      const after = this.byPrev;
+      for (let e = after.start[previous]!, end = after.start[previous + 1]!; e < end; e++) {
+        const cell = after.entries[e]!; // unit·A + slot
+        const v = row[offset + Math.floor(cell / MAX_PREVIOUS_CANDIDATES)]!;
+        if (v > 0) {
+          this.afterMass[cell]! += v;
+          this.afterFired[cell]! += 1;
+        }
+      }
+    }
+    this.addPairs(token, previous, row, offset);
   }
 
-  /** Unit u's best proxy; a unit that never fired gets score, spec and sens 0 and an empty top-1 set. */
-  best(u: number): UnitInterpretability {
+  /**
+   * Unit u's best proxy among sets of at most maxSetSize (default: the search's); a unit that never fired gets score,
+   * spec and sens 0 and an empty top-1 set. Ties: the earlier candidate in the order tokens (k = 1, 2, …),
+   * tokens-domain (domain by domain), bigram, after — the simpler explanation first.
+   */
+  best(u: number, maxSetSize: number = this.maxSetSize): UnitInterpretability {
     if (!(Number.isInteger(u) && u >= 0 && u < this.units)) throw new InterpretabilityError(`proxy search: unit ${u} is not in 0..${this.units - 1}`);
     const S = MAX_CANDIDATE_TOKENS;
     const D = this.domains;
@@ -254,7 +395,7 @@ export class ProxySearch {
     const massAll = (s: number) => { let m = 0; for (let d = 0; d < D; d++) m += this.tokenMass[cell(s, d)]!; return m; };
     const byMass = [...slots].sort((a, b) => massAll(b) - massAll(a) || a - b);
     let mass = 0, fired = 0, occ = 0;
-    for (let k = 0; k < Math.min(MAX_SET_SIZE, byMass.length); k++) {
+    for (let k = 0; k < Math.min(maxSetSize, byMass.length); k++) {
       const s = byMass[k]!;
       for (let d = 0; d < D; d++) {
         mass += this.tokenMass[cell(s, d)]!;
@@ -269,7 +410,7 @@ export class ProxySearch {
       for (let d = 0; d < D; d++) {
         const ranked = [...slots].sort((a, b) => this.tokenMass[cell(b, d)]! - this.tokenMass[cell(a, d)]! || a - b);
         mass = 0; fired = 0; occ = 0;
-        for (let k = 0; k < Math.min(MAX_SET_SIZE, ranked.length); k++) {
+        for (let k = 0; k < Math.min(maxSetSize, ranked.length); k++) {
           const s = ranked[k]!;
           mass += this.tokenMass[cell(s, d)]!;
           fired += this.tokenFired[cell(s, d)]!;
@@ -291,16 +432,31 @@ export class ProxySearch {
       const chosen = pairs.slice(0, k + 1).map((p) => u * P + p);
       consider(mass, fired, occ, () => ({ kind: "bigram", ids: chosen.map((x) => this.pairCur[x]!), previous: chosen.map((x) => this.pairPrev[x]!) }));
     }
+    // "After" sets: the token follows one of the k previous tokens holding the most mass.
+    const A = MAX_PREVIOUS_CANDIDATES;
+    const after = Array.from({ length: this.prevCount[u]! }, (_, a) => a).sort((a, b) => this.afterMass[u * A + b]! - this.afterMass[u * A + a]! || a - b);
+    mass = 0; fired = 0; occ = 0;
+    for (let k = 0; k < Math.min(maxSetSize, after.length); k++) {
+      const c = u * A + after[k]!;
+      mass += this.afterMass[c]!;
+      fired += this.afterFired[c]!;
+      occ += this.followers[this.prevIds[c]!]!;
+      const ids = after.slice(0, k + 1).map((a) => this.prevIds[u * A + a]!);
+      consider(mass, fired, occ, () => ({ kind: "after", ids }));
+    }
     return best;
   }
 
-  /** Every unit's best proxy. */
-  results(): UnitInterpretability[] {
-    return Array.from({ length: this.units }, (_, u) => this.best(u));
+  /** Every unit's best proxy (sets of at most maxSetSize). */
+  results(maxSetSize: number = this.maxSetSize): UnitInterpretability[] {
+    return Array.from({ length: this.units }, (_, u) => this.best(u, maxSetSize));
   }
 }
 
-/** The proxy as a spec string: `tokens:[…]`, `tokens:[…] in:prose`, `bigram:[["prev","cur"],…]` (token texts as JSON). */
+/**
+ * The proxy as a spec string: `tokens:[…]`, `tokens:[…] in:prose`, `bigram:[["prev","cur"],…]`, `after:[…]` (the
+ * previous tokens; token texts as JSON).
+ */
 export function interpretabilityProxySpec(r: Pick<UnitInterpretability, "kind" | "ids" | "previous" | "domain">, texts: { tokenText(id: number): string }): string {
   const list = (ids: readonly number[]) => JSON.stringify(ids.map((id) => texts.tokenText(id)));
   switch (r.kind) {
@@ -310,6 +466,8 @@ export function interpretabilityProxySpec(r: Pick<UnitInterpretability, "kind" |
       return `tokens:${list(r.ids)} in:${r.domain}`;
     case "bigram":
       return `bigram:${JSON.stringify(r.ids.map((id, i) => [texts.tokenText(r.previous![i]!), texts.tokenText(id)]))}`;
+    case "after":
+      return `after:${list(r.ids)}`;
   }
 }
 

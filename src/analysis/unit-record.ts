@@ -115,7 +115,7 @@ export interface ProxyReport {
 
 /**
  * The unit's interpretability score (interpretability.ts): its best automatic proxy among the top-1…5 token sets,
- * the same inside one domain, and bigram sets, by F1 of mass specificity and sensitivity.
+ * the same inside one domain, bigram sets and "after" sets, by F1 of mass specificity and sensitivity.
  */
 export interface InterpretabilityView {
   /** F1 of spec and sens, in [0, 1]. */
@@ -124,7 +124,7 @@ export interface InterpretabilityView {
   spec: number;
   /** Share of the proxy's occurrences where the unit fires. */
   sens: number;
-  /** The proxy: `tokens:[…]`, `tokens:[…] in:prose|code` or `bigram:[["prev","cur"],…]`. */
+  /** The proxy: `tokens:[…]`, `tokens:[…] in:prose|code`, `bigram:[["prev","cur"],…]` or `after:[…]` (the previous tokens). */
   proxy: string;
 }
 

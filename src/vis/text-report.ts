@@ -62,6 +62,8 @@ export function formatUnitReport(u: UnitRecord, proxy: ProxyReport | null = u.pr
   if (u.interpretability) {
     const i = u.interpretability;
     lines.push(`interpretability ${num(i.score, 3)} (F1 of spec ${pct(i.spec)} and sens ${pct(i.sens)}) — best proxy ${i.proxy.length > 100 ? `${i.proxy.slice(0, 97)}...` : i.proxy}`);
+    const meaning = proxyMeaning(i.proxy);
+    if (meaning) lines.push(`  (${meaning})`);
   }
   if (proxy) lines.push("", ...formatProxy(proxy));
   lines.push("", `logit weights  mean ${num(u.logits.mean, 4)}  std ${num(u.logits.std, 4)}   ${sparkline(u.logits.histogram.counts)}`);
@@ -110,6 +112,13 @@ export function formatPromptReport(p: PromptAnalysis, perToken = 3, ranking = 10
 }
 
 /** " ± SE" of the ablation's mean (a store written before it: a note to re-run analyze). */
+/** Plain words for the kinds of best proxy whose spec is not self-explanatory (interpretability.ts' spec forms). */
+export function proxyMeaning(spec: string): string | null {
+  if (spec.startsWith("after:")) return "fires on the token after one of these tokens, whatever that token is";
+  if (spec.startsWith("bigram:")) return "fires on the second token of one of these [previous, current] pairs";
+  return null;
+}
+
 function ablationSe(se: number | null | undefined): string {
   if (se === undefined) return " (standard error: re-run saekit analyze)";
   return se === null ? "" : ` ± ${num(se, 2)}`;

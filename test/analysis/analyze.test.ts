@@ -270,6 +270,11 @@ describe("analyzeRun", () => {
         const pairs = (JSON.parse(bigram[1]!) as [string, string][]).map(([p, c]) => `${idOf.get(p)},${idOf.get(c)}`);
         return (t) => t % L > 0 && pairs.includes(`${ev.tokens[t - 1]},${ev.tokens[t]}`);
       }
+      const after = /^after:(.*)$/.exec(spec);
+      if (after) {
+        const prev = new Set((JSON.parse(after[1]!) as string[]).map((x) => idOf.get(x)));
+        return (t) => t % L > 0 && prev.has(ev.tokens[t - 1]!);
+      }
       const m = /^tokens:(\[.*\])(?: in:(prose|code))?$/.exec(spec)!;
       const ids = new Set((JSON.parse(m[1]!) as string[]).map((x) => idOf.get(x)));
       return (t) => ids.has(ev.tokens[t]!) && (m[2] === undefined || domainOf(t) === m[2]);

@@ -3,6 +3,13 @@ import type { UnitRecord } from "../types.js";
 import { h, note, panel, stats } from "../dom.js";
 import { pct } from "../format.js";
 
+/** Plain words for the proxy kinds whose spec is not self-explanatory (after-sets, bigrams); null for token sets. */
+function proxyMeaning(spec: string): HTMLElement | null {
+  if (spec.startsWith("after:")) return note("after: the unit fires on whatever token follows one of these tokens.", "note proxy-meaning");
+  if (spec.startsWith("bigram:")) return note("bigram: the unit fires on the second token of one of these [previous, current] pairs.", "note proxy-meaning");
+  return null;
+}
+
 export function interpretabilityPanel(u: UnitRecord): HTMLElement | null {
   // Stores written before the score have no field at all: no panel rather than an empty one.
   if (u.interpretability === undefined) return null;
@@ -22,6 +29,10 @@ export function interpretabilityPanel(u: UnitRecord): HTMLElement | null {
       "best proxy ",
       h("code", { title: r.proxy }, r.proxy.length > 140 ? `${r.proxy.slice(0, 139)}…` : r.proxy),
     ),
-    note("Searched among the unit's top-1…5 token sets, the same inside one domain (prose or code) and the bigrams of its top examples (a token after a given token)."),
+    proxyMeaning(r.proxy),
+    note(
+      "Searched among the unit's top-1…5 token sets (tokens of its top examples and those holding most of its activation mass), the same inside one domain (prose or code), " +
+        "the bigrams of its top examples (a token after a given token) and after-sets (any token that follows one of 1…5 given tokens).",
+    ),
   );
 }
