@@ -59,6 +59,12 @@ function neuronCodes(x: Float32Array, rows: number, dMlp: number): SparseCodes {
   return { rows, k: dMlp, indices, values };
 }
 
+/** Per unit, the token ids holding its activation mass, and those of the token before. */
+export interface UnitMass {
+  current: TokenMassRanking;
+  previous: TokenMassRanking;
+}
+
 export interface ActivationPassResult {
   codes: CodeStore;
   featStats: FeatureStatsAccumulator;
@@ -68,10 +74,13 @@ export interface ActivationPassResult {
   nnCorr: DenseColumnCorrelation[];
   /** Codes of each ctx.family run over the same tokens (family.ts). */
   familyCodes: CodeStore[];
-  /** Per feature, the token ids holding its activation mass, and the ids of the token before (space-saving sketches). */
-  featureMass: { current: TokenMassRanking; previous: TokenMassRanking };
+  /**
+   * Per feature, the token ids holding its activation mass, and the ids of the token before (space-saving sketches);
+   * histogramPass reads them into its candidates and sets them to null (so later steps do not hold them).
+   */
+  featureMass: UnitMass | null;
   /** The same for the neurons, exact (ExactTokenMass); null without neurons. */
-  neuronMass: { current: TokenMassRanking; previous: TokenMassRanking } | null;
+  neuronMass: UnitMass | null;
 }
 
 export async function activationPass(ctx: PassContext): Promise<ActivationPassResult> {
@@ -164,10 +173,14 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
   const domainNames = ev.domains.map((d) => d.domain);
   const domainOf = new Int32Array(ev.sequences);
   ev.domains.forEach((d, i) => domainOf.fill(i, d.firstSequence, d.firstSequence + d.sequences));
-  const candidates = (set: number[], top: TokenActivation[], mass: ActivationPassResult["featureMass"], u: number) =>
-    mergeMassCandidates(candidatesFromTop(set, top, ev.tokens, L), mass.current.top(u, MAX_MASS_TOKENS), mass.previous.top(u, MAX_PREVIOUS_CANDIDATES));
+  const candidates = (set: number[], top: TokenActivation[], mass: UnitMass | null, u: number) => {
+    const fromTop = candidatesFromTop(set, top, ev.tokens, L);
+    return mass ? mergeMassCandidates(fromTop, mass.current.top(u, MAX_MASS_TOKENS), mass.previous.top(u, MAX_PREVIOUS_CANDIDATES)) : fromTop;
+  };
   const featureSearch = new ProxySearch(featureSets.map((set, f) => candidates(set, pass1F.top(f), p1.featureMass, f)), V, domainNames);
-  const neuronSearch = pass1N && p1.neuronMass ? new ProxySearch(neuronSets.map((set, n) => candidates(set, pass1N.top(n), p1.neuronMass!, n)), V, domainNames) : null;
+  const neuronSearch = pass1N ? new ProxySearch(neuronSets.map((set, n) => candidates(set, pass1N.top(n), p1.neuronMass, n)), V, domainNames) : null;
+  p1.featureMass = null;
+  p1.neuronMass = null;
   const featureDomains = new DomainMass(pass1F.maxActivation.length, domainNames);
   const neuronDomains = pass1N ? new DomainMass(dMlp, domainNames) : null;
   for (let s = 0; s < ev.sequences; s += B) {
