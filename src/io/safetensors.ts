@@ -233,6 +233,13 @@ function float32Bits(src: Float32Array): Uint32Array {
   return new Uint32Array(src.buffer, src.byteOffset, src.length);
 }
 
+function checkConversionTarget(src: Uint16Array, out: Float32Array): void {
+  if (out.length < src.length) throw new RangeError(`16-bit → float32 conversion: output holds ${out.length} values, input ${src.length}`);
+  if (out.buffer === src.buffer && out.byteOffset < src.byteOffset + src.byteLength && src.byteOffset < out.byteOffset + 4 * src.length) {
+    throw new RangeError("16-bit → float32 conversion: output and input overlap");
+  }
+}
+
 export function float32ArrayToFloat16Bits(src: Float32Array): Uint16Array {
   const bits = float32Bits(src);
   const out = new Uint16Array(src.length);
@@ -247,16 +254,22 @@ export function float32ArrayToBfloat16Bits(src: Float32Array): Uint16Array {
   return out;
 }
 
-export function float16BitsToFloat32Array(src: Uint16Array): Float32Array {
+/** F16 bit patterns → float32, into `out` when given (≥ src.length; must not share memory with src), else a new array. */
+export function float16BitsToFloat32Array(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  checkConversionTarget(src, out);
   const table = f16ToF32Table();
-  const out = new Float32Array(src.length);
   const outBits = float32Bits(out);
   for (let i = 0; i < src.length; i++) outBits[i] = table[src[i]!]!;
   return out;
 }
 
-export function bfloat16BitsToFloat32Array(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
+/**
+ * BF16 bit patterns → float32, into `out` when given (≥ src.length; must not share memory with src), else a new
+ * array. The activation cache converts every chunk it reads into one reused buffer: a fresh 4 MB array per chunk
+ * cost more in page faults and GC than the conversion itself.
+ */
+export function bfloat16BitsToFloat32Array(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  checkConversionTarget(src, out);
   const outBits = float32Bits(out);
   for (let i = 0; i < src.length; i++) outBits[i] = src[i]! << 16;
   return out;

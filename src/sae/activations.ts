@@ -795,7 +795,8 @@ class CacheChunkSource implements ChunkSource {
     else {
       const bits = new Uint16Array(this.bytes.buffer, 0, n);
       data = this.out.subarray(0, n);
-      data.set(this.dtype === "F16" ? float16BitsToFloat32Array(bits) : bfloat16BitsToFloat32Array(bits));
+      if (this.dtype === "F16") float16BitsToFloat32Array(bits, data);
+      else bfloat16BitsToFloat32Array(bits, data);
     }
     const bad = firstNonFinite(data);
     if (bad >= 0) {

@@ -413,6 +413,20 @@ describe("BF16 conversion", () => {
       expect(back[i]).toBe(bfloat16BitsToFloat32(want));
     }
   });
+
+  it("converts 16-bit patterns into a given buffer (the activation cache's reused one), refusing short or overlapping ones", () => {
+    const patterns = Uint16Array.from({ length: 300 }, (_, i) => (i * 2654435761) >>> 16);
+    const out = new Float32Array(400).fill(7);
+    expect(bfloat16BitsToFloat32Array(patterns, out)).toBe(out);
+    patterns.forEach((b, i) => expect(Object.is(out[i], bfloat16BitsToFloat32(b))).toBe(true));
+    expect(out[300]).toBe(7); // nothing past the input's length is touched
+    expect(float16BitsToFloat32Array(patterns, out)).toBe(out);
+    patterns.forEach((b, i) => expect(Object.is(out[i], float16BitsToFloat32(b))).toBe(true));
+    expect(() => bfloat16BitsToFloat32Array(patterns, new Float32Array(299))).toThrow(/output holds 299 values, input 300/);
+    const shared = new ArrayBuffer(4096);
+    expect(() => bfloat16BitsToFloat32Array(new Uint16Array(shared, 0, 100), new Float32Array(shared, 100, 100))).toThrow(/overlap/);
+    expect(bfloat16BitsToFloat32Array(new Uint16Array(shared, 0, 100), new Float32Array(shared, 200, 100))).toHaveLength(100);
+  });
 });
 
 // --- lazy reading of a large file ----------------------------------------------------------
