@@ -8,7 +8,7 @@
 import { benchAnalyze, benchAnalyze131k } from "./analyze.js";
 import { benchKernels } from "./kernels.js";
 import { benchModel } from "./model.js";
-import { benchSae, benchSae131k } from "./sae.js";
+import { benchSae, benchSae131k, benchSaeAuxK } from "./sae.js";
 
 const only = process.argv.slice(2).filter((a) => a !== "--only");
 const sections: Record<string, () => Promise<void> | void> = {
@@ -16,6 +16,7 @@ const sections: Record<string, () => Promise<void> | void> = {
   model: benchModel,
   sae: benchSae,
   sae131k: benchSae131k,
+  saeAuxK: benchSaeAuxK,
   analyze: benchAnalyze,
   analyze131k: () => benchAnalyze131k(only.includes("analyze131k")),
 };

@@ -173,3 +173,36 @@ export function benchSae(): void {
       `../shared/bench/README.md reports. Target: saekit bf16 ≥ ${target}× PyTorch bf16 (5× with AMX, 3× with AVX512-BF16 only).`,
   );
 }
+
+/**
+ * `npm run bench saeAuxK`: the cost of AuxK in a training step at 4,096 features (batch 4096, d_in 512, the default
+ * precision, trained sparsity: b_enc = −2.6 gives L0 ≈ 19 on these unit-variance pre-activations) with 300 dead
+ * latents (7 %, as a ReLU + L1 run carries them) and k_aux = 256: the step without AuxK, then with its sparse
+ * (gather/scatter) and dense (gemm) paths. One warm-up step, then the best of four.
+ */
+export function benchSaeAuxK(): void {
+  const [dSae, dead] = [4096, 300];
+  console.log(`\n# AuxK in the SAE training step — ${dSae.toLocaleString("en-US")} features, ${dead} dead latents, k_aux ${D_IN / 2}, batch ${BATCH}, ${kernels().precision} products; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  const rows: string[][] = [];
+  let without = 0;
+  for (const arch of ["standard", "topk"] as const) {
+    const rng = new Rng(3);
+    const sae = new Sae({ architecture: arch, dIn: D_IN, dSae, k: arch === "topk" ? 24 : null, applyBDecToInput: true });
+    rng.fillNormal(sae.dec, 0, 1);
+    kernels().normalizeRows(sae.dec, dSae, D_IN, null);
+    sae.encT.set(sae.dec);
+    sae.bEnc.fill(-2.6);
+    const x = new Float32Array(BATCH * D_IN);
+    rng.fillNormal(x, 0, 1);
+    const deadMask = new Uint8Array(dSae);
+    for (let j = 0; j < dead; j++) deadMask[j * 13] = 1;
+    for (const auxPath of ["none", "sparse", "dense"] as const) {
+      const step = new SaeBatchStep(sae);
+      const ms = bestOf(4, () => step.run(x, BATCH, { l1Coefficient: 3, deadMask: auxPath === "none" ? null : deadMask, auxCoefficient: 1 / 32, withVariance: false, ...(auxPath === "none" ? {} : { auxPath }) }));
+      if (auxPath === "none") without = ms;
+      rows.push([`${arch}${arch === "topk" ? "(24)" : ""}`, auxPath === "none" ? "no AuxK" : `AuxK, ${auxPath} path`, ms.toFixed(1), fmt(BATCH / (ms / 1000)), auxPath === "none" ? "" : `${(ms - without).toFixed(1)}`]);
+    }
+  }
+  console.log(table(["step", "AuxK", "ms/step", "tokens/s", "AuxK ms"], rows));
+  console.log("forward + backward of the batch only (no Adam); the auto path picks dense while dead ≤ 8 × k_aux.");
+}

@@ -13,6 +13,8 @@
  *   pre-activation minus the row's (k_aux+1)-th largest among dead latents (positive, slope 1, the threshold held
  *   constant), i.e. a TopK over the dead latents measured from its own threshold. Not on the dense path (the
  *   early, still-dense steps, when no latent is dead yet).
+ *   AuxK's codes are decoded and back-propagated with gemms over a [rows, dead] matrix while the dead latents are
+ *   few (auxPath; a ReLU run's few hundred dead latents with k_aux = 256 otherwise cost 8× more as gather/scatter).
  *   AuxK trains only the dead latents' own parameters (encoder rows, b_enc, decoder rows): b_dec is held constant
  *   in the auxiliary term. Every latent's pre-activation depends on b_dec, and the aux gradient on it has the same
  *   sign on every token, so Adam moves b_dec at its full rate along it; in a 20M-token ReLU+L1 run (λ 3, 4,096
@@ -42,7 +44,20 @@ export interface SaeBatchOptions {
   denseThreshold?: number;
   /** Compute stats.totalVariance (a pass over the batch; default true). */
   withVariance?: boolean;
+  /**
+   * How AuxK decodes and back-propagates its codes: "sparse" (gather/scatter over the k_aux selected latents per
+   * row), "dense" (gemms over a [rows, dead] code matrix), or "auto" (default: dense while dead ≤
+   * AUX_DENSE_MAX_DEAD_PER_K · k_aux). The same numbers up to the gemms' precision and summation order.
+   */
+  auxPath?: "auto" | "sparse" | "dense";
 }
+
+/**
+ * AuxK's dense path while the dead latents number at most this many times k_aux. A ReLU run has a few hundred dead
+ * latents and k_aux = 256 selects most of them on every row: four gemms over [rows, dead] then cost a fraction of
+ * the four gather/scatter passes over rows × k_aux slots (~2 GMAC per 4,096-row batch, which doubled the step).
+ */
+export const AUX_DENSE_MAX_DEAD_PER_K = 8;
 
 export interface SaeBatchStats {
   /** Total loss that was differentiated. */
@@ -188,7 +203,7 @@ export class SaeBatchStep {
     let auxLoss = 0;
     const alpha = options.auxCoefficient ?? 1 / 32;
     if (options.deadMask && alpha > 0) {
-      auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha);
+      auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha, options.auxPath ?? "auto");
     }
     const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
     const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
@@ -241,7 +256,7 @@ export class SaeBatchStep {
    * AuxK (OpenAI, "Scaling and evaluating sparse autoencoders"): the top k_aux pre-activations among dead latents
    * reconstruct the residual e = x − x̂; loss ‖ê − e‖² (batch mean). Returns the loss before α; adds α·gradients.
    */
-  private auxK(pre: Float32Array, x: Float32Array, xh: Float32Array, xc: Float32Array, rows: number, deadMask: Uint8Array, kAuxWanted: number, alpha: number): number {
+  private auxK(pre: Float32Array, x: Float32Array, xh: Float32Array, xc: Float32Array, rows: number, deadMask: Uint8Array, kAuxWanted: number, alpha: number, path: "auto" | "sparse" | "dense"): number {
     const k = kernels();
     const { dIn, dSae } = this.sae.spec;
     const deadCols: number[] = [];
@@ -264,6 +279,8 @@ export class SaeBatchStep {
       if (bEnc) for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]! + bEnc[deadCols[j]!]!;
       else for (let j = 0; j < nDead; j++) compact[dst + j] = pre[src + deadCols[j]!]!;
     }
+    const dense = path === "dense" || (path === "auto" && nDead <= AUX_DENSE_MAX_DEAD_PER_K * kAux);
+    if (dense) return this.auxDense(compact, kSel, shifted, deadCols, x, xh, xc, rows, alpha);
     const indices = new Int32Array(rows * kSel);
     const values = new Float32Array(rows * kSel);
     k.topkRows(compact, rows, nDead, kSel, values, indices);
@@ -307,6 +324,74 @@ export class SaeBatchStep {
     k.sparseDecodeBackward(rows, kSel, indices, values, this.sae.dec, dIn, eHat, dVals, this.grads.dec);
     for (let i = 0; i < dVals.length; i++) if (indices[i]! < 0) dVals[i] = 0;
     this.encoderBackward({ rows, k: kSel, indices, values }, dVals, xc, rows);
+    return loss / rows;
+  }
+
+  /**
+   * AuxK's selection, decode and backward over the [rows, dead] pre-activations `compact` with dense ops. Each row's
+   * kSel-th largest value t comes from a top-m selection, m the smaller of kSel and dead − kSel + 1 (on negated
+   * values: the kSel-th largest is the (dead − kSel + 1)-th smallest), so a run whose k_aux covers most of its dead
+   * latents does not rank them all. The codes A are then those of the sparse path: shifted (standard),
+   * max(0, pre − t); TopK, pre where pre is among the row's kSel largest (ties at t by index, as topkRows) and
+   * positive. Then ê = A·D, dA = (G·Dᵀ) masked to the positive codes, dD = Aᵀ·G, dE = dAᵀ·xc, db = Σ_rows dA, with
+   * D the dead decoder rows and G = 2α(ê − (x − x̂))/B; dD, dE and db are added to the dead latents' gradients.
+   */
+  private auxDense(compact: Float32Array, kSel: number, shifted: boolean, deadCols: readonly number[], x: Float32Array, xh: Float32Array, xc: Float32Array, rows: number, alpha: number): number {
+    const k = kernels();
+    const { dIn } = this.sae.spec;
+    const nDead = deadCols.length;
+    const fromTop = kSel <= nDead - kSel + 1;
+    const m = fromTop ? kSel : nDead - kSel + 1;
+    const selected = this.scratch.get("auxSelected", rows * m);
+    const selectedAt = this.scratchInt("auxSelectedAt", rows * m);
+    if (!fromTop) k.scale(compact, -1); // negation is exact, and undone below
+    k.topkRows(compact, rows, nDead, m, selected, selectedAt);
+    if (!fromTop) k.scale(compact, -1);
+    const codes = this.scratch.get("auxCodes", rows * nDead).fill(0);
+    for (let r = 0; r < rows; r++) {
+      const t = fromTop ? selected[r * m + m - 1]! : -selected[r * m + m - 1]!;
+      const from = r * nDead;
+      if (shifted) {
+        for (let j = from; j < from + nDead; j++) {
+          const v = compact[j]! - t;
+          if (v > 0) codes[j] = v;
+        }
+        continue;
+      }
+      let ties = kSel;
+      for (let j = from; j < from + nDead; j++) if (compact[j]! > t) ties--;
+      for (let j = from; j < from + nDead; j++) {
+        const p = compact[j]!;
+        if ((p > t || (p === t && ties-- > 0)) && p > 0) codes[j] = p;
+      }
+    }
+    const deadDec = this.scratch.get("auxDeadDec", nDead * dIn);
+    deadCols.forEach((j, i) => deadDec.set(this.sae.dec.subarray(j * dIn, (j + 1) * dIn), i * dIn));
+    const eHat = this.scratch.get("auxRecon", rows * dIn);
+    k.gemm(false, false, rows, dIn, nDead, 1, codes, nDead, deadDec, dIn, 0, eHat, dIn);
+    let loss = 0;
+    for (let i = 0; i < rows * dIn; i++) {
+      const d = eHat[i]! - (x[i]! - xh[i]!);
+      loss += d * d;
+      eHat[i] = d;
+    }
+    k.scale(eHat, (2 * alpha) / rows);
+    // dA = G·Dᵀ, kept only where a code is positive (the selected latents: the slope-1 part of their code).
+    const dCodes = this.scratch.get("auxCodeGrads", rows * nDead);
+    k.gemm(false, true, rows, nDead, dIn, 1, eHat, dIn, deadDec, dIn, 0, dCodes, nDead);
+    k.reluBackward(codes, dCodes, dCodes);
+    const dDec = this.scratch.get("auxDecGrads", nDead * dIn);
+    k.gemm(true, false, nDead, dIn, rows, 1, codes, nDead, eHat, dIn, 0, dDec, dIn);
+    const dEnc = this.scratch.get("auxEncGrads", nDead * dIn);
+    k.gemm(true, false, nDead, dIn, rows, 1, dCodes, nDead, xc, dIn, 0, dEnc, dIn);
+    const dBias = this.scratch.get("auxBiasGrads", nDead);
+    k.sumOverRows(dCodes, rows, nDead, dBias, false);
+    // Scatter-add the dead rows (sparseDecodeBackward with one unit weight per row is that row scatter).
+    const cols = Int32Array.from(deadCols);
+    const ones = this.scratch.get("auxOnes", nDead).fill(1);
+    k.sparseDecodeBackward(nDead, 1, cols, ones, this.sae.dec, dIn, dDec, null, this.grads.dec);
+    k.sparseDecodeBackward(nDead, 1, cols, ones, this.sae.encT, dIn, dEnc, null, this.grads.encT);
+    for (let i = 0; i < nDead; i++) this.grads.bEnc[deadCols[i]!] += dBias[i]!;
     return loss / rows;
   }
 

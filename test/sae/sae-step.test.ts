@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { constant, param, Tape, type Var } from "../../src/core/autograd.js";
+import { setPrecision } from "../../src/core/backend.js";
 import { Rng } from "../../src/core/rng.js";
 import { Tensor } from "../../src/core/tensor.js";
 import { Sae, type SaeArchitecture } from "../../src/sae/sae.js";
@@ -106,61 +107,113 @@ describe("SAE batch step: loss and gradients against a float64 autograd referenc
     });
   }
 
-  it("topk with AuxK on dead latents", () => {
-    const k = 3;
-    const sae = tinySae("topk", k, 3);
-    const x = randomInput(4);
-    const dead = new Uint8Array(D_SAE);
-    dead[1] = dead[4] = dead[7] = dead[8] = 1;
-    const step = new SaeBatchStep(sae);
-    const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0, deadMask: dead, auxK: 2, auxCoefficient: 0.5 });
-    const keep = keepMaskOf(codes!.indices, codes!.k);
-    // AuxK picks the 2 largest dead pre-activations per row (positive ones only).
-    const xc = sae.centred(x, ROWS);
-    const pre = sae.preActivations(xc, ROWS);
-    const auxKeep = new Uint8Array(ROWS * D_SAE);
-    for (let r = 0; r < ROWS; r++) {
-      const cands = [1, 4, 7, 8].sort((a, b) => pre[r * D_SAE + b]! - pre[r * D_SAE + a]!).slice(0, 2);
-      for (const j of cands) if (pre[r * D_SAE + j]! > 0) auxKeep[r * D_SAE + j] = 1;
-    }
-    expect(auxKeep.some((v) => v === 1)).toBe(true);
-    const ref = referenceGradients(sae, x, 0, keep, auxKeep, 0.5);
-    expect(stats.auxLoss).toBeGreaterThan(0);
-    expect(stats.loss).toBeCloseTo(ref.loss, 4);
-    expect(stats.l0).toBeLessThanOrEqual(k);
-    expectClose(step.grads.encT, ref.encT, 1e-5, 1e-4);
-    expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
-    expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
-    expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
-  });
+  // AuxK's two ways of decoding and back-propagating its codes (sae-step.ts auxPath), each against the reference.
+  for (const auxPath of ["sparse", "dense"] as const) {
+    it(`topk with AuxK on dead latents (${auxPath} AuxK path)`, () => {
+      const k = 3;
+      const sae = tinySae("topk", k, 3);
+      const x = randomInput(4);
+      const dead = new Uint8Array(D_SAE);
+      dead[1] = dead[4] = dead[7] = dead[8] = 1;
+      const step = new SaeBatchStep(sae);
+      const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0, deadMask: dead, auxK: 2, auxCoefficient: 0.5, auxPath });
+      const keep = keepMaskOf(codes!.indices, codes!.k);
+      // AuxK picks the 2 largest dead pre-activations per row (positive ones only).
+      const xc = sae.centred(x, ROWS);
+      const pre = sae.preActivations(xc, ROWS);
+      const auxKeep = new Uint8Array(ROWS * D_SAE);
+      for (let r = 0; r < ROWS; r++) {
+        const cands = [1, 4, 7, 8].sort((a, b) => pre[r * D_SAE + b]! - pre[r * D_SAE + a]!).slice(0, 2);
+        for (const j of cands) if (pre[r * D_SAE + j]! > 0) auxKeep[r * D_SAE + j] = 1;
+      }
+      expect(auxKeep.some((v) => v === 1)).toBe(true);
+      const ref = referenceGradients(sae, x, 0, keep, auxKeep, 0.5);
+      expect(stats.auxLoss).toBeGreaterThan(0);
+      expect(stats.loss).toBeCloseTo(ref.loss, 4);
+      expect(stats.l0).toBeLessThanOrEqual(k);
+      expectClose(step.grads.encT, ref.encT, 1e-5, 1e-4);
+      expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
+      expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
+      expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
+    });
 
-  it("standard ReLU + L1 with AuxK: dead latents' codes are their pre-activations above the row's (k_aux+1)-th", () => {
-    const sae = tinySae("standard", null, 5);
-    // Dead latents with negative pre-activations everywhere: ReLU aux codes would carry no gradient at all.
-    for (const j of [2, 5, 6, 9]) sae.bEnc[j] = -4;
-    const x = randomInput(6);
-    const dead = new Uint8Array(D_SAE);
-    dead[2] = dead[5] = dead[6] = dead[9] = 1;
-    const step = new SaeBatchStep(sae);
-    const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0.3, deadMask: dead, auxK: 2, auxCoefficient: 0.5, denseThreshold: 1 });
-    expect(codes).not.toBeNull();
-    const pre = sae.preActivations(sae.centred(x, ROWS), ROWS);
-    const auxKeep = new Uint8Array(ROWS * D_SAE);
-    const shift = new Float64Array(ROWS);
-    for (let r = 0; r < ROWS; r++) {
-      const ranked = [2, 5, 6, 9].sort((a, b) => pre[r * D_SAE + b]! - pre[r * D_SAE + a]!);
-      expect(pre[r * D_SAE + ranked[0]!]!).toBeLessThan(0);
-      shift[r] = pre[r * D_SAE + ranked[2]!]!;
-      for (const j of ranked.slice(0, 2)) auxKeep[r * D_SAE + j] = 1;
+    it(`standard ReLU + L1 with AuxK: dead latents' codes are their pre-activations above the row's (k_aux+1)-th (${auxPath} AuxK path)`, () => {
+      const sae = tinySae("standard", null, 5);
+      // Dead latents with negative pre-activations everywhere: ReLU aux codes would carry no gradient at all.
+      for (const j of [2, 5, 6, 9]) sae.bEnc[j] = -4;
+      const x = randomInput(6);
+      const dead = new Uint8Array(D_SAE);
+      dead[2] = dead[5] = dead[6] = dead[9] = 1;
+      const step = new SaeBatchStep(sae);
+      const { stats, codes } = step.run(x, ROWS, { l1Coefficient: 0.3, deadMask: dead, auxK: 2, auxCoefficient: 0.5, denseThreshold: 1, auxPath });
+      expect(codes).not.toBeNull();
+      const pre = sae.preActivations(sae.centred(x, ROWS), ROWS);
+      const auxKeep = new Uint8Array(ROWS * D_SAE);
+      const shift = new Float64Array(ROWS);
+      for (let r = 0; r < ROWS; r++) {
+        const ranked = [2, 5, 6, 9].sort((a, b) => pre[r * D_SAE + b]! - pre[r * D_SAE + a]!);
+        expect(pre[r * D_SAE + ranked[0]!]!).toBeLessThan(0);
+        shift[r] = pre[r * D_SAE + ranked[2]!]!;
+        for (const j of ranked.slice(0, 2)) auxKeep[r * D_SAE + j] = 1;
+      }
+      const ref = referenceGradients(sae, x, 0.3, null, auxKeep, 0.5, shift);
+      expect(stats.auxLoss).toBeGreaterThan(0);
+      expect(stats.loss).toBeCloseTo(ref.loss, 4);
+      expectClose(step.grads.encT, ref.encT, 1e-5, 1e-4);
+      expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
+      expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
+      expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
+      // The dead latents do get a gradient.
+      for (const j of [2, 5, 6, 9]) expect(Math.abs(step.grads.bEnc[j]!)).toBeGreaterThan(0);
+    });
+  }
+});
+
+/** How many of 0…383 satisfy `pred`. */
+function deadCount(pred: (j: number) => boolean): number {
+  let n = 0;
+  for (let j = 0; j < 384; j++) if (pred(j)) n++;
+  return n;
+}
+
+describe("AuxK's dense and sparse paths at a realistic shape", () => {
+  it("give the same loss and gradients (fp32 products) with hundreds of dead latents, for both architectures", () => {
+    const [dIn, dSae, rows] = [24, 384, 96];
+    const rng = new Rng(11);
+    for (const architecture of ["standard", "topk"] as const) {
+      const sae = new Sae({ architecture, dIn, dSae, k: architecture === "topk" ? 8 : null, applyBDecToInput: true });
+      rng.fillNormal(sae.encT, 0, 0.4);
+      rng.fillNormal(sae.dec, 0, 0.3);
+      rng.fillNormal(sae.bEnc, -0.2, 0.3);
+      rng.fillNormal(sae.bDec, 0, 0.1);
+      const x = new Float32Array(rows * dIn);
+      rng.fillNormal(x, 0, 1);
+      const dead = new Uint8Array(dSae);
+      for (let j = 0; j < dSae; j++) if (rng.uniform() < 0.3) dead[j] = 1;
+      const run = (auxPath: "sparse" | "dense", auxK: number) => {
+        const step = new SaeBatchStep(sae);
+        const { stats } = step.run(x, rows, { l1Coefficient: 0.2, deadMask: dead, auxK, auxCoefficient: 0.25, denseThreshold: 1, auxPath });
+        return { stats, grads: { encT: step.grads.encT.slice(), bEnc: step.grads.bEnc.slice(), dec: step.grads.dec.slice() } };
+      };
+      setPrecision("fp32");
+      // k_aux well below the dead count (the threshold from the top k_aux) and close to it (from the bottom).
+      for (const auxK of [12, Math.max(1, dead.reduce((a, b) => a + b, 0) - 9)]) try {
+        const sparse = run("sparse", auxK);
+        const dense = run("dense", auxK);
+        expect(sparse.stats.auxLoss).toBeGreaterThan(0);
+        expect(Math.abs(dense.stats.auxLoss - sparse.stats.auxLoss)).toBeLessThan(1e-6 * sparse.stats.auxLoss);
+        expectClose(dense.grads.encT, sparse.grads.encT, 1e-5, 1e-4);
+        expectClose(dense.grads.bEnc, sparse.grads.bEnc, 1e-5, 1e-4);
+        expectClose(dense.grads.dec, sparse.grads.dec, 1e-5, 1e-4);
+        // Only dead latents get AuxK's gradient: the live ones' rows match a run without AuxK.
+        const step = new SaeBatchStep(sae);
+        step.run(x, rows, { l1Coefficient: 0.2, deadMask: null, denseThreshold: 1 });
+        for (let j = 0; j < dSae; j++) if (!dead[j]) expect(dense.grads.bEnc[j]).toBeCloseTo(step.grads.bEnc[j]!, 6);
+        // The dead latents do get AuxK's gradient.
+        expect(deadCount((j) => dead[j] === 1 && dense.grads.bEnc[j] !== step.grads.bEnc[j])).toBeGreaterThan(10);
+      } finally {
+        setPrecision("auto");
+      }
     }
-    const ref = referenceGradients(sae, x, 0.3, null, auxKeep, 0.5, shift);
-    expect(stats.auxLoss).toBeGreaterThan(0);
-    expect(stats.loss).toBeCloseTo(ref.loss, 4);
-    expectClose(step.grads.encT, ref.encT, 1e-5, 1e-4);
-    expectClose(step.grads.bEnc, ref.bEnc, 1e-5, 1e-4);
-    expectClose(step.grads.dec, ref.dec, 1e-5, 1e-4);
-    expectClose(step.grads.bDec, ref.bDec, 1e-5, 1e-4);
-    // The dead latents do get a gradient.
-    for (const j of [2, 5, 6, 9]) expect(Math.abs(step.grads.bEnc[j]!)).toBeGreaterThan(0);
   });
 });
