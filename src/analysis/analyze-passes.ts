@@ -18,8 +18,8 @@ import { DomainMass } from "./domain-share.js";
 import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "./feature-correlation.js";
 import { FeatureStatsAccumulator, type FeatureStats, type FeatureStatsOptions, type TokenActivation } from "./feature-stats.js";
-import { ExactTokenMass, MassHeavyHitters, positionKeys, type TokenMassRanking } from "./heavy-hitters.js";
-import { candidatesFromTop, MAX_MASS_TOKENS, MAX_PREVIOUS_CANDIDATES, mergeMassCandidates, ProxySearch } from "./interpretability.js";
+import { ExactTokenMass, MassHeavyHitters, pairKeys, positionKeys, type TokenMassRanking } from "./heavy-hitters.js";
+import { candidatesFromTop, MAX_BIGRAMS, MAX_MASS_TOKENS, MAX_PREVIOUS_CANDIDATES, mergeMassCandidates, ProxySearch } from "./interpretability.js";
 import { TokenSetLlr, TokenSetProxyBins } from "./proxy-stats.js";
 import { rankTopTokens } from "./store/format.js";
 
@@ -59,10 +59,12 @@ function neuronCodes(x: Float32Array, rows: number, dMlp: number): SparseCodes {
   return { rows, k: dMlp, indices, values };
 }
 
-/** Per unit, the token ids holding its activation mass, and those of the token before. */
+/** Per unit, the token ids holding its activation mass, those of the token before, and (features) the bigram keys. */
 export interface UnitMass {
   current: TokenMassRanking;
   previous: TokenMassRanking;
+  /** Keys previous·d_vocab + current; absent for the neurons (no exact table of V² pairs, and sketching 512 dense units per row costs more than it is worth). */
+  pairs?: TokenMassRanking;
 }
 
 export interface ActivationPassResult {
@@ -96,8 +98,8 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
   const nnCorr = ctx.neurons ? compare.map((c) => new DenseColumnCorrelation(dMlp, c.model.cfg.d_mlp)) : [];
   const codes = new CodeStore(ev.sequences * L, 24);
   const familyCodes = (ctx.family ?? []).map(() => new CodeStore(ev.sequences * L, 24));
-  const featureMass = { current: new MassHeavyHitters(sae.dSae), previous: new MassHeavyHitters(sae.dSae) };
   const V = model.cfg.d_vocab;
+  const featureMass = { current: new MassHeavyHitters(sae.dSae), previous: new MassHeavyHitters(sae.dSae), pairs: new MassHeavyHitters(sae.dSae) };
   const neuronMass = ctx.neurons ? { current: new ExactTokenMass(dMlp, V), previous: new ExactTokenMass(dMlp, V) } : null;
   for (let s = 0; s < ev.sequences; s += B) {
     const n = Math.min(B, ev.sequences - s);
@@ -111,6 +113,7 @@ export async function activationPass(ctx: PassContext): Promise<ActivationPassRe
     const before = positionKeys(toks, L, true); // batches hold whole sequences: position 0 of each has no token before
     featureMass.current.addRows(toks, rows, c.k, c.indices, c.values);
     featureMass.previous.addRows(before, rows, c.k, c.indices, c.values);
+    featureMass.pairs.addRows(pairKeys(toks, L, V), rows, c.k, c.indices, c.values);
     if (neuronMass) {
       neuronMass.current.addDense(toks, rows, x);
       neuronMass.previous.addDense(before, rows, x);
@@ -175,7 +178,7 @@ export async function histogramPass(ctx: PassContext, p1: ActivationPassResult, 
   ev.domains.forEach((d, i) => domainOf.fill(i, d.firstSequence, d.firstSequence + d.sequences));
   const candidates = (set: number[], top: TokenActivation[], mass: UnitMass | null, u: number) => {
     const fromTop = candidatesFromTop(set, top, ev.tokens, L);
-    return mass ? mergeMassCandidates(fromTop, mass.current.top(u, MAX_MASS_TOKENS), mass.previous.top(u, MAX_PREVIOUS_CANDIDATES)) : fromTop;
+    return mass ? mergeMassCandidates(fromTop, mass.current.top(u, MAX_MASS_TOKENS), mass.previous.top(u, MAX_PREVIOUS_CANDIDATES), mass.pairs?.top(u, MAX_BIGRAMS) ?? [], V) : fromTop;
   };
   const featureSearch = new ProxySearch(featureSets.map((set, f) => candidates(set, pass1F.top(f), p1.featureMass, f)), V, domainNames);
   const neuronSearch = pass1N ? new ProxySearch(neuronSets.map((set, n) => candidates(set, pass1N.top(n), p1.neuronMass, n)), V, domainNames) : null;

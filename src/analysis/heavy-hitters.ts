@@ -4,7 +4,8 @@
  *
  * MassHeavyHitters: one weighted space-saving sketch per unit (Metwally, Agrawal & El Abbadi 2005, with weights as
  * in Berinde et al. 2010), K counters each, all units in flat typed arrays (no per-unit objects: 131,072 features fit
- * in U·K·20 bytes). An update (unit, id, w > 0): the id's counter grows by w; a new id takes a free counter, or else
+ * in U·K·24 bytes; ids are float64 so that a bigram's key previous·V + current, up to V² ≈ 2.5·10⁹, fits exactly).
+ * An update (unit, id, w > 0): the id's counter grows by w; a new id takes a free counter, or else
  * replaces the counter with the smallest count c, starting at c + w with error c. With W the unit's total weight:
  *   - every count over-estimates its id's true weight by at most its error, so count − error ≤ true ≤ count;
  *   - the smallest count is ≤ W / K, so every id whose true weight exceeds W / K holds a counter;
@@ -29,7 +30,7 @@ export interface TokenMassRanking {
 }
 
 export class MassHeavyHitters implements TokenMassRanking {
-  private readonly ids: Int32Array;
+  private readonly ids: Float64Array;
   private readonly counts: Float64Array;
   private readonly errors: Float64Array;
   private readonly total: Float64Array;
@@ -37,7 +38,7 @@ export class MassHeavyHitters implements TokenMassRanking {
   constructor(readonly units: number, readonly counters: number = HEAVY_HITTER_COUNTERS) {
     if (!Number.isInteger(units) || units < 0) throw new HeavyHitterError(`heavy hitters: units must be a non-negative integer, got ${units}`);
     if (!Number.isInteger(counters) || counters < 1) throw new HeavyHitterError(`heavy hitters: counters must be a positive integer, got ${counters}`);
-    this.ids = new Int32Array(units * counters).fill(-1);
+    this.ids = new Float64Array(units * counters).fill(-1);
     this.counts = new Float64Array(units * counters);
     this.errors = new Float64Array(units * counters);
     this.total = new Float64Array(units);
@@ -158,5 +159,12 @@ export function positionKeys(tokens: Int32Array, seqLen: number, previous: boole
   if (!previous) return tokens;
   const out = new Int32Array(tokens.length);
   for (let r = 0; r < tokens.length; r++) out[r] = r % seqLen === 0 ? -1 : tokens[r - 1]!;
+  return out;
+}
+
+/** Bigram keys of a batch of rows: previous·vocabSize + token (−1 at a sequence's first position). */
+export function pairKeys(tokens: Int32Array, seqLen: number, vocabSize: number): Float64Array {
+  const out = new Float64Array(tokens.length);
+  for (let r = 0; r < tokens.length; r++) out[r] = r % seqLen === 0 ? -1 : tokens[r - 1]! * vocabSize + tokens[r]!;
   return out;
 }

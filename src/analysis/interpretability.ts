@@ -12,13 +12,14 @@
  * Candidates per unit: candidate tokens C (the distinct ids of its top-activating examples, ranked as the automatic
  * proxy ranks them, at most MAX_TOP_TOKENS, then the ids holding the most of its activation mass over the evaluation
  * tokens — pass 1's heavy-hitter estimate, heavy-hitters.ts — up to MAX_CANDIDATE_TOKENS: mergeMassCandidates),
- * candidate bigrams (the (previous, current) id pairs of its top examples, most frequent first, at most MAX_BIGRAMS)
- * and candidate previous tokens (the bigrams' previous ids, then the previous-token ids holding the most mass, at
- * most MAX_PREVIOUS_CANDIDATES):
+ * candidate bigrams (the (previous, current) id pairs of its top examples, most frequent first, at most
+ * MAX_TOP_BIGRAMS, then the pairs holding the most mass, up to MAX_BIGRAMS; features only: a neuron's pairs are its
+ * top examples') and candidate previous tokens (the bigrams' previous ids, then the previous-token ids holding the
+ * most mass, at most MAX_PREVIOUS_CANDIDATES):
  *   - top-k token sets, k = 1 … 5: the k ids of C holding the most activation mass;
  *   - the same restricted to one domain (prose or code): the token is one of the k ids holding the most mass in that
  *     domain, inside that domain's text;
- *   - bigram sets, k = 1 … 3: the token is the second of one of the k pairs holding the most mass, preceded by the first
+ *   - bigram sets, k = 1 … 5: the token is the second of one of the k pairs holding the most mass, preceded by the first
  *     (a token conditioned on the previous token);
  *   - "after" sets, k = 1 … 5: the token follows (in the same sequence) one of the k candidate previous tokens holding
  *     the most mass ("fires after X", whatever the token itself is).
@@ -27,9 +28,10 @@
  * Streaming: ProxySearch accumulates, one evaluation position at a time, the activation mass and the firing count of
  * every (unit, candidate token, domain), (unit, candidate previous token) and (unit, candidate bigram), the
  * occurrences of every token per domain, the positions following every token, the occurrences of every candidate
- * bigram, and each unit's total mass. Sparse rows (features) look each firing unit's token and previous token up among
- * its sorted candidates (binary search); dense rows (neurons) and the bigrams' occurrences go through inverted
- * indexes (token → units that have it as a candidate). Never a dense [tokens × units] matrix.
+ * bigram (one hash lookup per position over the distinct candidate pairs of all units), and each unit's total mass.
+ * Sparse rows (features) look each firing unit's token, previous token and pair up among its sorted candidates
+ * (binary search); dense rows (neurons) go through inverted indexes (token → units that have it as a candidate).
+ * Never a dense [tokens × units] matrix.
  */
 import type { TokenActivation } from "./feature-stats.js";
 
@@ -45,8 +47,10 @@ export const MAX_MASS_TOKENS = 16;
 export const MAX_CANDIDATE_TOKENS = MAX_TOP_TOKENS + MAX_MASS_TOKENS;
 /** The largest token set tried (top-1 … top-5). */
 export const MAX_SET_SIZE = 5;
-/** Candidate bigrams kept per unit, and the largest bigram set tried. */
-export const MAX_BIGRAMS = 3;
+/** Candidate bigrams taken from a unit's top examples (their most frequent pairs). */
+export const MAX_TOP_BIGRAMS = 3;
+/** Candidate bigrams kept per unit: the top examples' ones, then the pairs holding the most mass (heavy-hitters.ts). */
+export const MAX_BIGRAMS = 12;
 /** Candidate previous tokens ("fires after X") kept per unit. */
 export const MAX_PREVIOUS_CANDIDATES = 12;
 /** The threshold of the summary's "spec ≥ 0.8 and sens ≥ 0.8" share. */
@@ -103,7 +107,7 @@ export function candidatesFromTop(rankedTokens: readonly number[], top: readonly
     if (seen) seen.count += 1;
     else pairs.set(key, { pair, count: 1, first: i });
   });
-  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair).slice(0, MAX_BIGRAMS);
+  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair).slice(0, MAX_TOP_BIGRAMS);
   return { tokens: rankedTokens.slice(0, MAX_TOP_TOKENS), bigrams, previous: [...new Set(bigrams.map((b) => b[0]))] };
 }
 
@@ -121,13 +125,17 @@ function appendDistinct(first: readonly number[], more: readonly number[], cap: 
 /**
  * The merge rule of the two candidate sources: the top examples' candidates first (as before, so nothing they found
  * is lost), then the ids holding the most activation mass (heavy-hitters.ts' estimate, most first) not already there:
- * tokens up to MAX_TOP_TOKENS + MAX_MASS_TOKENS, previous tokens up to MAX_PREVIOUS_CANDIDATES. Bigrams stay the top
- * examples'. The search then ranks every candidate by its exact mass (pass 2), so this order only decides who is cut.
+ * tokens up to MAX_TOP_TOKENS + MAX_MASS_TOKENS, previous tokens up to MAX_PREVIOUS_CANDIDATES, bigrams (given as
+ * pair keys previous·vocabSize + current) up to MAX_BIGRAMS. The search then ranks every candidate by its exact mass
+ * (pass 2), so this order only decides who is cut.
  */
-export function mergeMassCandidates(top: UnitCandidates, massTokens: readonly number[], massPrevious: readonly number[]): UnitCandidates {
+export function mergeMassCandidates(top: UnitCandidates, massTokens: readonly number[], massPrevious: readonly number[], massPairs: readonly number[] = [], vocabSize = 0): UnitCandidates {
+  if (massPairs.length > 0 && !(Number.isInteger(vocabSize) && vocabSize > 0)) throw new InterpretabilityError(`mergeMassCandidates: bigram keys need the vocabulary size, got ${vocabSize}`);
+  const topKeys = top.bigrams.slice(0, MAX_TOP_BIGRAMS).map(([p, c]) => p * vocabSize + c);
+  const keys = massPairs.length > 0 ? appendDistinct(topKeys, massPairs, MAX_BIGRAMS) : topKeys;
   return {
     tokens: appendDistinct(top.tokens.slice(0, MAX_TOP_TOKENS), massTokens, MAX_CANDIDATE_TOKENS),
-    bigrams: top.bigrams,
+    bigrams: massPairs.length > 0 ? keys.map((k) => [Math.floor(k / vocabSize), k % vocabSize] as const) : top.bigrams.slice(0, MAX_TOP_BIGRAMS),
     previous: appendDistinct(top.previous ?? [], massPrevious, MAX_PREVIOUS_CANDIDATES),
   };
 }
@@ -154,17 +162,17 @@ function invert(vocabSize: number, lists: readonly (readonly number[])[], slots:
 }
 
 /**
- * Per unit, its candidate ids ascending with their slots (padded with 2³¹−1), for a firing unit's binary search:
+ * Per unit, its candidate ids (or bigram keys) ascending with their slots (padded with +∞), for a firing unit's binary search:
  * the sparse path's cost is the row's non-zeros × log(slots), not the length of the token's inverted list (which
  * for a common token holds a large share of the units once the mass candidates are in).
  */
 interface SortedSlots {
-  ids: Int32Array;
+  ids: Float64Array;
   slots: Uint8Array;
 }
 
 function sortSlots(lists: readonly (readonly number[])[], slots: number): SortedSlots {
-  const ids = new Int32Array(lists.length * slots).fill(0x7fffffff);
+  const ids = new Float64Array(lists.length * slots).fill(Infinity);
   const slotOf = new Uint8Array(lists.length * slots);
   lists.forEach((list, u) => {
     const order = list.slice(0, slots).map((id, s) => [id, s] as const).sort((a, b) => a[0] - b[0]);
@@ -220,12 +228,15 @@ export class ProxySearch {
   /** [unit, slot] firing mass and firing count at the positions following the candidate previous tokens. */
   private readonly afterMass: Float64Array;
   private readonly afterFired: Float64Array;
-  /** [unit, pair] firing mass, firing count and occurrences of the candidate bigrams. */
+  private readonly sortedPairs: SortedSlots;
+  /** [unit, pair] firing mass and firing count of the candidate bigrams. */
   private readonly pairMass: Float64Array;
   private readonly pairFired: Float64Array;
+  /** Every distinct candidate bigram (key previous·V + current → index) and its occurrences; [unit, pair] → index. */
+  private readonly pairIndexOfKey: Map<number, number>;
   private readonly pairOccurrences: Float64Array;
+  private readonly pairIndex: Int32Array;
   private readonly totalMass: Float64Array;
-  private readonly scratch: Float32Array;
 
   constructor(candidates: readonly UnitCandidates[], readonly vocabSize: number, readonly domainNames: readonly string[], options: ProxySearchOptions = {}) {
     if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new InterpretabilityError(`proxy search: vocabSize must be a positive integer, got ${vocabSize}`);
@@ -255,6 +266,7 @@ export class ProxySearch {
       prev.forEach((id, s) => (this.prevIds[u * A + s] = id));
       this.prevCount[u] = prev.length;
       const pairs = c.bigrams.slice(0, P);
+      if (new Set(pairs.map(([a, b]) => `${a},${b}`)).size !== pairs.length) throw new InterpretabilityError(`proxy search: unit ${u}'s candidate bigrams repeat a pair`);
       pairs.forEach(([prev, cur], p) => {
         if (!Number.isInteger(prev) || prev < 0 || prev >= vocabSize) throw new InterpretabilityError(`proxy search: previous id ${prev} of unit ${u}'s bigram ${p} is outside the vocabulary`);
         this.pairPrev[u * P + p] = prev;
@@ -273,11 +285,20 @@ export class ProxySearch {
     this.followers = new Float64Array(vocabSize);
     this.afterMass = new Float64Array(U * A);
     this.afterFired = new Float64Array(U * A);
+    this.sortedPairs = sortSlots(candidates.map((c) => c.bigrams.map(([p, q]) => p * vocabSize + q)), P);
     this.pairMass = new Float64Array(U * P);
     this.pairFired = new Float64Array(U * P);
-    this.pairOccurrences = new Float64Array(U * P);
+    this.pairIndexOfKey = new Map();
+    this.pairIndex = new Int32Array(U * P).fill(-1);
+    for (let c = 0; c < U * P; c++) {
+      if (this.pairPrev[c]! < 0) continue;
+      const key = this.pairPrev[c]! * vocabSize + this.pairCur[c]!;
+      let i = this.pairIndexOfKey.get(key);
+      if (i === undefined) this.pairIndexOfKey.set(key, (i = this.pairIndexOfKey.size));
+      this.pairIndex[c] = i;
+    }
+    this.pairOccurrences = new Float64Array(this.pairIndexOfKey.size);
     this.totalMass = new Float64Array(U);
-    this.scratch = new Float32Array(U);
   }
 
   private checkPosition(token: number, previous: number, domain: number): void {
@@ -285,22 +306,10 @@ export class ProxySearch {
     if (!(previous >= -1 && previous < this.vocabSize && Number.isInteger(previous))) throw new InterpretabilityError(`proxy search: previous token id ${previous} is neither −1 nor in the vocabulary 0..${this.vocabSize - 1}`);
     if (!(domain >= 0 && domain < this.domains && Number.isInteger(domain))) throw new InterpretabilityError(`proxy search: domain ${domain} is not one of 0..${this.domains - 1}`);
     this.occurrences[token * this.domains + domain]! += 1;
-    if (previous >= 0) this.followers[previous]! += 1;
-  }
-
-  /** The candidate bigrams' statistics of one position (act[offset + u]: unit u's activation there). */
-  private addPairs(token: number, previous: number, act: Float32Array, offset: number): void {
-    if (previous < 0) return;
-    const pairs = this.byPairCur;
-    for (let e = pairs.start[token]!, end = pairs.start[token + 1]!; e < end; e++) {
-      const cell = pairs.entries[e]!; // unit·P + pair
-      if (this.pairPrev[cell] !== previous) continue;
-      this.pairOccurrences[cell]! += 1;
-      const v = act[offset + Math.floor(cell / MAX_BIGRAMS)]!;
-      if (v > 0) {
-        this.pairMass[cell]! += v;
-        this.pairFired[cell]! += 1;
-      }
+    if (previous >= 0) {
+      this.followers[previous]! += 1;
+      const i = this.pairIndexOfKey.get(previous * this.vocabSize + token);
+      if (i !== undefined) this.pairOccurrences[i]! += 1;
     }
   }
 
@@ -313,12 +322,12 @@ export class ProxySearch {
     const D = this.domains;
     const S = MAX_CANDIDATE_TOKENS;
     const A = MAX_PREVIOUS_CANDIDATES;
-    const scratch = this.scratch;
+    const P = MAX_BIGRAMS;
+    const pairKey = previous * this.vocabSize + token;
     for (let e = start; e < end; e++) {
       const u = indices[e]!;
       const v = values[e]!;
       if (!(v > 0)) continue;
-      scratch[u] = v;
       this.totalMass[u]! += v;
       const s = findSlot(this.sortedTokens, S, u, token);
       if (s >= 0) {
@@ -332,10 +341,13 @@ export class ProxySearch {
           this.afterMass[u * A + a]! += v;
           this.afterFired[u * A + a]! += 1;
         }
+        const p = findSlot(this.sortedPairs, P, u, pairKey);
+        if (p >= 0) {
+          this.pairMass[u * P + p]! += v;
+          this.pairFired[u * P + p]! += 1;
+        }
       }
     }
-    this.addPairs(token, previous, scratch, 0);
-    for (let e = start; e < end; e++) scratch[indices[e]!] = 0;
   }
 
   /** One position from a dense row: unit u's activation is row[offset + u]; only positive values count as firing. */
@@ -367,7 +379,18 @@ export class ProxySearch {
         }
       }
     }
-    this.addPairs(token, previous, row, offset);
+    if (previous >= 0) {
+      const pairs = this.byPairCur;
+      for (let e = pairs.start[token]!, end = pairs.start[token + 1]!; e < end; e++) {
+        const cell = pairs.entries[e]!; // unit·P + pair
+        if (this.pairPrev[cell] !== previous) continue;
+        const v = row[offset + Math.floor(cell / MAX_BIGRAMS)]!;
+        if (v > 0) {
+          this.pairMass[cell]! += v;
+          this.pairFired[cell]! += 1;
+        }
+      }
+    }
   }
 
   /**
@@ -424,11 +447,11 @@ export class ProxySearch {
     const P = MAX_BIGRAMS;
     const pairs = Array.from({ length: this.pairCount[u]! }, (_, p) => p).sort((a, b) => this.pairMass[u * P + b]! - this.pairMass[u * P + a]! || a - b);
     mass = 0; fired = 0; occ = 0;
-    for (let k = 0; k < pairs.length; k++) {
+    for (let k = 0; k < Math.min(maxSetSize, pairs.length); k++) {
       const c = u * P + pairs[k]!;
       mass += this.pairMass[c]!;
       fired += this.pairFired[c]!;
-      occ += this.pairOccurrences[c]!;
+      occ += this.pairOccurrences[this.pairIndex[c]!]!;
       const chosen = pairs.slice(0, k + 1).map((p) => u * P + p);
       consider(mass, fired, occ, () => ({ kind: "bigram", ids: chosen.map((x) => this.pairCur[x]!), previous: chosen.map((x) => this.pairPrev[x]!) }));
     }

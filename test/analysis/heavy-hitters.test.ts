@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExactTokenMass, MassHeavyHitters, positionKeys } from "../../src/analysis/heavy-hitters.js";
+import { ExactTokenMass, MassHeavyHitters, pairKeys, positionKeys } from "../../src/analysis/heavy-hitters.js";
 
 /** Deterministic uniform [0, 1) (mulberry32). */
 function rng(seed: number): () => number {
@@ -108,5 +108,10 @@ describe("exact token mass (neurons)", () => {
   it("position keys: the token before, −1 at each sequence's start", () => {
     expect([...positionKeys(Int32Array.of(4, 5, 6, 7, 8, 9), 3, true)]).toEqual([-1, 4, 5, -1, 7, 8]);
     expect([...positionKeys(Int32Array.of(4, 5), 2, false)]).toEqual([4, 5]);
+    expect([...pairKeys(Int32Array.of(4, 5, 6, 7), 2, 50257)]).toEqual([-1, 4 * 50257 + 5, -1, 6 * 50257 + 7]);
+    // Keys beyond 2³¹ (V² ≈ 2.5·10⁹) are kept exactly by the sketch.
+    const s = new MassHeavyHitters(1, 2);
+    s.add(0, 50256 * 50257 + 50256, 1);
+    expect(s.top(0, 1)).toEqual([50256 * 50257 + 50256]);
   });
 });

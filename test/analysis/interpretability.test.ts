@@ -4,6 +4,7 @@ import {
   candidatesFromTop,
   f1,
   interpretabilityProxySpec,
+  MAX_BIGRAMS,
   MAX_CANDIDATE_TOKENS,
   MAX_PREVIOUS_CANDIDATES,
   median,
@@ -184,6 +185,27 @@ describe("proxy search", () => {
     expect([...after.ids].sort()).toEqual([1, 2, 9]);
   });
 
+  it("bigram sets from mass candidates: up to 5 pairs, spec and sens against a naive count, sparse and dense alike", () => {
+    // Unit 0 fires 1 on token 4 after tokens 0, 1, 2 or 3 (each pair a mass candidate), never on 4 after anything else.
+    const r = rng(21);
+    const seqs: Position[][] = Array.from({ length: 30 }, (_, q) => {
+      const toks = Array.from({ length: 12 }, () => Math.floor(r() * 6));
+      return toks.map((t, i) => pos(t, q % 2, t === 4 && i > 0 && toks[i - 1]! < 4 ? 1 : 0));
+    });
+    const cands: UnitCandidates[] = [mergeMassCandidates({ tokens: [4], bigrams: [[0, 4]], previous: [] }, [], [], [1 * 6 + 4, 2 * 6 + 4, 3 * 6 + 4, 5 * 6 + 4], 6)];
+    expect(cands[0]!.bigrams).toEqual([[0, 4], [1, 4], [2, 4], [3, 4], [5, 4]]);
+    const search = run(cands, seqs, false, 6);
+    expect(run(cands, seqs, true, 6).results()).toEqual(search.results());
+    const best = search.best(0);
+    expect(best.kind).toBe("bigram");
+    expect([...best.ids]).toEqual([4, 4, 4, 4]);
+    expect([...best.previous!].sort()).toEqual([0, 1, 2, 3]);
+    expect(best).toMatchObject({ score: 1, spec: 1, sens: 1 });
+    // Token 4 alone is worse: it also occurs after 4 and 5 without firing.
+    const tokenOnly = run([{ tokens: [4], bigrams: [] }], seqs, false, 6).best(0);
+    expect(tokenOnly.sens).toBeLessThan(1);
+  });
+
   it("merge rule: the top examples' candidates first, then the mass ids not already there, capped", () => {
     const top: UnitCandidates = { tokens: [5, 6], bigrams: [[1, 5]], previous: [1] };
     const many = Array.from({ length: 40 }, (_, i) => 100 + i);
@@ -193,6 +215,10 @@ describe("proxy search", () => {
     expect(m.previous!.slice(0, 3)).toEqual([1, 2, 100]);
     expect(m.previous).toHaveLength(MAX_PREVIOUS_CANDIDATES);
     expect(m.bigrams).toEqual([[1, 5]]);
+    // Bigrams from mass come as keys previous·V + current (V = 1000 here).
+    const withPairs = mergeMassCandidates(top, [], [], [1005, 2007, ...many.map((x) => 3000 + x)], 1000);
+    expect(withPairs.bigrams.slice(0, 3)).toEqual([[1, 5], [2, 7], [3, 100]]);
+    expect(withPairs.bigrams).toHaveLength(MAX_BIGRAMS);
   });
 
   it("a unit that never fires scores 0", () => {
@@ -203,6 +229,7 @@ describe("proxy search", () => {
   it("rejects ids outside the vocabulary and repeated candidates, naming them", () => {
     expect(() => new ProxySearch([{ tokens: [10], bigrams: [] }], V, DOMAINS)).toThrow("candidate token id 10 of unit 0 is outside the vocabulary 0..9");
     expect(() => new ProxySearch([{ tokens: [1, 1], bigrams: [] }], V, DOMAINS)).toThrow("unit 0's candidate tokens repeat an id");
+    expect(() => new ProxySearch([{ tokens: [], bigrams: [[1, 2], [1, 2]] }], V, DOMAINS)).toThrow("unit 0's candidate bigrams repeat a pair");
     const search = new ProxySearch([{ tokens: [1], bigrams: [] }], V, DOMAINS);
     expect(() => search.addDense(1, -1, 2, Float32Array.of(1), 0)).toThrow("domain 2 is not one of 0..1");
   });
