@@ -32,7 +32,7 @@ export function interpretabilityPanel(u: UnitRecord): HTMLElement | null {
     proxyMeaning(r.proxy),
     note(
       "Searched among the unit's top-1…5 token sets (tokens of its top examples and those holding most of its activation mass), the same inside one domain (prose or code), " +
-        "the bigrams of its top examples (a token after a given token) and after-sets (any token that follows one of 1…5 given tokens).",
+        "1…5 bigrams (a token after a given token: pairs of its top examples and those holding most of its mass) and after-sets (any token that follows one of 1…5 given tokens).",
     ),
   );
 }
