@@ -23,7 +23,7 @@ const recipe = t.architecture === "topk"
   ? `TopK, k = ${t.k}, ${auxK}`
   : `standard (ReLU + L1), λ = ${t.l1Coefficient} (${t.l1Penalty}), λ warm-up ${t.l1WarmupSteps} steps, ${auxK}, ${resampling}`;
 // Trained from an on-disk activation cache (sae train --activations) or streamed from the model.
-const fromCache = String(cfg.metadata.dataset_path ?? "").startsWith("activations:");
+const fromCache = String(cfg.metadata.dataset_path ?? "").startsWith("activations");
 const source = fromCache
   ? "read from an on-disk BF16 activation cache of the model's hook_post over the corpus' train split (`saekit sae cache`),\n  in shuffled epochs"
   : `streamed from the model over the train split (${(t.bufferRows ?? 131072).toLocaleString("en-US")}-row shuffle buffer)`;

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
 import { writeActivationCache } from "../sae/activations.js";
+import { corpusDatasetPath } from "./corpus-label.js";
 import { corpusOptions, corpusSources, integerFlag } from "./flags.js";
 import { formatCount, ProgressLine } from "./progress.js";
 import { DEFAULT_HOOK, loadHookedModel, saeCommand } from "./sae-command.js";
@@ -31,14 +32,16 @@ export function registerSaeCache(program: Command): void {
     .addOption(new Option("--dtype <dtype>", "storage dtype").choices(["F32", "F16", "BF16"]).default("BF16"))
     .action((f: SaeCacheFlags) => {
       const { model, name } = loadHookedModel(f.model, f.hook);
-      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources: corpusSources(f, f.model) });
+      const sources = corpusSources(f, f.model);
+      const splits = loadCorpusSplits(model.cfg, { cacheDir: f.cacheDir, sources });
       const bar = new ProgressLine({ total: f.tokens, unit: "tok" });
       const manifest = writeActivationCache(
         { model, hookName: f.hook, sequences: DOMAINS.map((d) => splits.train[d]), seed: f.seed },
         resolve(f.out),
         {
           rows: f.tokens, dtype: f.dtype, model: { dir: resolve(f.model), name, n_ctx: model.cfg.n_ctx },
-          sourceInfo: { corpus: "saekit-default", split: "train", domains: DOMAINS },
+          // The corpus as cfg.json's dataset_path names it: an SAE trained from this cache records it.
+          sourceInfo: { corpus: corpusDatasetPath(sources), split: "train", domains: DOMAINS },
           onProgress: (done) => bar.update(done, []),
         },
       );

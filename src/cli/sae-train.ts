@@ -1,9 +1,9 @@
 /** `saekit sae train`: train an SAE on a model's hook activations (streamed, or from `saekit sae cache`). */
 import { Option, type Command } from "commander";
-import { join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { DOMAINS } from "../data/document.js";
 import { loadCorpusSplits } from "../model/corpus-splits.js";
-import { CachedActivationStore, DEFAULT_BUFFER_ROWS, hookActivationWidth, ModelActivationStore, type ActivationSource } from "../sae/activations.js";
+import { CachedActivationStore, DEFAULT_BUFFER_ROWS, hookActivationWidth, ModelActivationStore, readActivationCacheManifest, type ActivationSource } from "../sae/activations.js";
 import type { SaeArchitecture } from "../sae/sae.js";
 import { SAE_TRAIN_DEFAULTS, trainSae, type SaeTrainEvent } from "../sae/train.js";
 import { formatThreshold, LOW_DENSITY_THRESHOLDS } from "../sae/density.js";
@@ -146,7 +146,7 @@ export function registerSaeTrain(program: Command): void {
           meta: {
             modelName: `saekit/${name}`, hookName: f.hook, hookLayer: Number(/^blocks\.(\d+)\./.exec(f.hook)?.[1] ?? 0), hookHeadIndex: null,
             contextSize: cfg.n_ctx, prependBos: false,
-            datasetPath: f.activations ? `activations:${resolve(f.activations)}` : corpusDatasetPath(corpusSources(f, f.model)),
+            datasetPath: f.activations ? cachedDatasetPath(f.activations) : corpusDatasetPath(corpusSources(f, f.model)),
             normalizeActivations: f.normalize ? "expected_average_only_in" : "none",
             // Relative to the SAE folder, so a cloned or moved models/ tree still finds its model.
             extra: { model: relative(out, resolve(f.model)) || "." },
@@ -172,4 +172,14 @@ export function registerSaeTrain(program: Command): void {
         process.removeListener("SIGINT", onSigint);
       }
     });
+}
+
+/**
+ * cfg.json's dataset_path for a run trained from an activation cache: the corpus the cache was made from (its
+ * manifest's source.corpus, as corpusDatasetPath wrote it) and the cache's folder name — not its absolute path, which
+ * names a folder on the machine that trained the run.
+ */
+function cachedDatasetPath(dir: string): string {
+  const corpus = readActivationCacheManifest(dir).source.corpus;
+  return `activations (saekit sae cache ${basename(resolve(dir))}) of ${typeof corpus === "string" ? corpus : "an unrecorded corpus"}`;
 }

@@ -167,4 +167,15 @@ export function backendInfo(): BackendInfo {
   return info;
 }
 
+/**
+ * What a training record (training.json) keeps of backendInfo: the backend, CPU and precision, without the addon's
+ * file path, so that a shipped artefact does not name the machine that made it.
+ */
+export function backendRecord(): Omit<BackendInfo, "addon"> & { addon: string } {
+  const { addon, ...rest } = backendInfo();
+  // A fallback reason can quote the addon's path ("the built addon /…/saekit_native.node failed to load"): keep its file name.
+  if (rest.fallbackReason) rest.fallbackReason = rest.fallbackReason.replace(/(?:[A-Za-z]:)?[\\/][^\s:]*[\\/]([^\s\\/:]+)/g, "$1");
+  return { ...rest, addon: addon.origin };
+}
+
 export { jsKernels };

@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import { join, resolve } from "node:path";
 import { param } from "../core/autograd.js";
-import { backendInfo, kernels } from "../core/backend.js";
+import { backendRecord, kernels } from "../core/backend.js";
 import { Adam } from "../core/optim.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { Tensor } from "../core/tensor.js";
@@ -434,7 +434,7 @@ async function trainSaeLocked(options: TrainSaeOptions, o: ResolvedOptions, out:
     auxK: o.auxCoefficient > 0 ? (o.auxK ?? Math.floor(dIn / 2)) : null, auxCoefficient: o.auxCoefficient > 0 ? o.auxCoefficient : null,
     auxDeadLatents: o.auxCoefficient > 0 ? (standard ? `moving-average density < ${o.lowDensity.threshold} (horizon ${o.lowDensity.windowSteps * o.batchSize} tokens)` : `no firing for ${o.deadWindowTokens} tokens`) : null,
     normalizeActivations: o.normalize ? "expected_average_only_in (folded into the saved weights)" : "none", normScale: state.normScale,
-    trainSeconds: state.trainSeconds, tokensPerSecond: (state.step * o.batchSize) / state.trainSeconds, precision: kernels().precision, backend: backendInfo(),
+    trainSeconds: state.trainSeconds, tokensPerSecond: (state.step * o.batchSize) / state.trainSeconds, precision: kernels().precision, backend: backendRecord(),
     final: { ...last, deadFraction }, densityWindowTokens: state.densityTokens, density, history: state.history,
   };
   // The scale is folded into the weights: the saved SAE takes raw activations, so "none" (what SAELens'

@@ -75,12 +75,18 @@ describe("saekit sae", () => {
     expect(process.exitCode ?? 0, cli.text()).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(join(cache, "manifest.json"), "utf8"));
     expect(manifest).toMatchObject({ hookName: "blocks.0.mlp.hook_post", dIn: 32, dtype: "F16", rows: 8192 });
+    // The manifest names the corpus as cfg.json's dataset_path does (here the --jsonl file).
+    expect(manifest.source.corpus).toBe(`jsonl:${corpus}, train split`);
     cli.clear();
     const out = join(root, "sae-topk");
     await run("sae", "train", "--model", modelDir, "--out", out, "--activations", cache, "--architecture", "topk", "--k", "4",
       "--tokens", "8192", "--batch", "512", "--d-sae", "64", "--buffer-rows", "2048", "--checkpoint-every", "0");
     expect(process.exitCode ?? 0, cli.text()).toBe(0);
-    expect(loadSaeFolder(out).sae.spec).toMatchObject({ architecture: "topk", k: 4 });
+    const trained = loadSaeFolder(out);
+    expect(trained.sae.spec).toMatchObject({ architecture: "topk", k: 4 });
+    // dataset_path: the cache's folder name and its corpus, not the cache's absolute path.
+    expect(trained.meta.datasetPath).toBe(`activations (saekit sae cache acts) of jsonl:${corpus}, train split`);
+    expect(JSON.parse(fs.readFileSync(join(out, "training.json"), "utf8")).backend.addon).toMatch(/^(built here|prebuilt|missing)$/);
   });
 
   it("clear errors: unknown hook, missing model folder, d_sae given twice wrong", async () => {

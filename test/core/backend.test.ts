@@ -24,6 +24,19 @@ describe("backend selection", () => {
     expect(b.backendInfo()).toMatchObject({ name: "js", isa: "js", fallbackReason: "SAEKIT_BACKEND=js" });
   });
 
+  it("a training record names the host's CPU and the addon's origin, never the addon's file path", async () => {
+    const b = await freshBackend();
+    const info = b.backendInfo();
+    const record = b.backendRecord();
+    const os = await import("node:os");
+    expect(record.cpuModel).toBe(os.cpus()[0]!.model.trim());
+    expect(record.cpus).toBe(os.cpus().length);
+    expect(record.addon).toBe(info.addon.origin);
+    expect(record.name).toBe(info.name);
+    if ("path" in info.addon) expect(JSON.stringify(record)).not.toContain(info.addon.path);
+    expect(JSON.stringify(record)).not.toMatch(/"\/(?:work|home|root|tmp|usr)\//);
+  });
+
   it("float64 data always runs on the TS kernels", async () => {
     const b = await freshBackend();
     expect(b.kernelsFor(new Float64Array(1)).name).toBe("js");
