@@ -79,8 +79,8 @@ export interface AnalyzeInput {
    */
   atlas?: { runs: AtlasRunInput[]; options?: AtlasOptions };
   saeSummary?: InvestigationManifest["sae"];
-  /** A store over the same tokens (e.g. a compared run's) whose token file to point at instead of a copy. */
-  shareTokensWith?: string;
+  /** Stores over the same tokens (e.g. compared or family runs'), tried in order, whose token file to point at instead of a copy. */
+  shareTokensWith?: string | readonly string[];
   options?: AnalyzeOptions;
   onProgress?: (p: AnalyzeProgress) => void;
 }

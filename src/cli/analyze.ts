@@ -88,7 +88,8 @@ export function registerAnalyze(program: Command): void {
         run: run.name, modelName: run.modelName, model: run.model, sae: run.sae, hook: run.hook, tokenizer: loadGpt2Tokenizer(),
         evaluation, featureDir, neuronDir, compare, family, saeSummary: run.evalSummary,
         ...(atlasRuns ? { atlas: { runs: atlasRuns, options: { seed: f.atlasSeed } } } : {}),
-        ...(f.compare.length ? { shareTokensWith: featureStoreDir(f.compare[0]!) } : {}), options: { batchSequences: f.batch, topK: f.topK, lowDensityThresholds: f.lowDensity },
+        // The compared and family runs' stores hold the same tokens when analysed the same way: point at one of them.
+        shareTokensWith: [...f.compare, ...f.family].map((dir) => featureStoreDir(dir)), options: { batchSequences: f.batch, topK: f.topK, lowDensityThresholds: f.lowDensity },
         onProgress: (p) => {
           if (p.stage !== stage) {
             bar?.finish();

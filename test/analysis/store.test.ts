@@ -45,7 +45,7 @@ function manifest(name: string, units: number): Omit<InvestigationManifest, "tok
   };
 }
 
-function write(dir: string, units: number, share?: string): void {
+function write(dir: string, units: number, share?: string | string[]): void {
   const w = new InvestigationWriter({ dir, units, tokens, seqLen: L, vocabSize: 50257, ...(share ? { shareTokensWith: share } : {}) });
   for (let i = 0; i < units; i++) w.add(unit(i), { topTokens: [`t${i}`], logitTop: ["t5"], logitBottom: ["t6"] }, tokens.length, "B/1");
   w.finish(manifest(path.basename(path.dirname(dir)) === "1" ? "A/1" : "X/1", units));
@@ -109,6 +109,26 @@ describe("investigation store", () => {
     const other = Int32Array.from(tokens, (t) => t + 1);
     fs.writeFileSync(path.join(copy, "A", "1", "investigation", "tokens.gz"), zlib.gzipSync(new Uint8Array(Uint16Array.from(other).buffer)));
     expect(() => openInvestigation(path.join(copy, "B", "1", "investigation"), texts)).toThrow(/not the token stream it was analysed on/);
+  });
+
+  it("tries the candidate stores in order: a missing one and one over other tokens are passed over", () => {
+    // Q/1's store holds other tokens (written alone), so it cannot be shared.
+    const otherDir = path.join(root, "Q", "1", "investigation");
+    const w = new InvestigationWriter({ dir: otherDir, units: 1, tokens: Int32Array.from(tokens, (t) => t + 1), seqLen: L, vocabSize: 50257 });
+    w.add(unit(0), { topTokens: ["t0"], logitTop: ["t5"], logitBottom: ["t6"] }, tokens.length, "B/1");
+    w.finish(manifest("Q/1", 1));
+    const d = path.join(root, "D", "1", "investigation");
+    write(d, 2, [path.join(root, "missing", "investigation"), otherDir, path.join(root, "B", "1", "investigation")]);
+    const inv = openInvestigation(d, texts);
+    // B/1 points at A/1's file, so D/1 does too: the pointer resolves through B/1's manifest.
+    expect(inv.manifest.tokensFile).toBe(path.join("..", "..", "..", "A", "1", "investigation", "tokens.gz"));
+    expect(fs.existsSync(path.join(d, "tokens.gz"))).toBe(false);
+    expect([...inv.sequence(1)]).toEqual([...tokens.subarray(L, 2 * L)]);
+    inv.close();
+    // No candidate holds these tokens: the store writes its own copy.
+    const e = path.join(root, "E", "1", "investigation");
+    write(e, 1, [otherDir]);
+    expect(openInvestigation(e, texts).manifest.tokensFile).toBe("tokens.gz");
   });
 
   it("names the folder and the problem for missing or foreign folders and out-of-range units", () => {

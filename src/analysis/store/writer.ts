@@ -16,11 +16,28 @@ export interface InvestigationWriterOptions {
   tokens: Int32Array;
   seqLen: number;
   vocabSize: number;
-  /** Another store over the same tokens whose tokens.gz to point at instead of writing a copy (when identical). */
-  shareTokensWith?: string;
+  /**
+   * Other stores over the same tokens, tried in order: the first whose tokens are identical (same SHA-256) has its
+   * token file pointed at instead of a copy written.
+   */
+  shareTokensWith?: string | readonly string[];
 }
 
 const DICTIONARY_BYTES = 32 * 1024;
+
+/**
+ * The token file of the first candidate store holding exactly these tokens (its manifest's tokensSha256), or null.
+ * Never this store's own file (the folder is about to be replaced), never a file that is gone.
+ */
+function sharedTokenFile(candidates: string | readonly string[] | undefined, tokensHash: string, ownDir: string): string | null {
+  for (const dir of typeof candidates === "string" ? [candidates] : candidates ?? []) {
+    const other = readManifestIfAny(dir);
+    if (!other || other.tokensSha256 !== tokensHash) continue;
+    const file = path.resolve(dir, other.tokensFile);
+    if (path.dirname(file) !== ownDir && fs.existsSync(file)) return file;
+  }
+  return null;
+}
 
 /** The store's tokens as little-endian bytes, and their SHA-256 (which identifies them across stores). */
 function tokenBytes(tokens: Int32Array, vocabSize: number): { bytes: Uint8Array; sha256: string } {
@@ -172,10 +189,8 @@ export class InvestigationWriter {
     checksums["index.safetensors"] = sha256(fs.readFileSync(path.join(this.tmp, "index.safetensors")));
     const { bytes, sha256: tokensHash } = tokenBytes(this.o.tokens, this.o.vocabSize);
     let tokensFile = "tokens.gz";
-    const other = this.o.shareTokensWith ? readManifestIfAny(this.o.shareTokensWith) : null;
-    const shared = other && other.tokensSha256 === tokensHash ? path.resolve(this.o.shareTokensWith!, other.tokensFile) : null;
-    // Never point at this store's own file: the folder is about to be replaced.
-    if (shared && path.dirname(shared) !== this.dir && fs.existsSync(shared)) {
+    const shared = sharedTokenFile(this.o.shareTokensWith, tokensHash, this.dir);
+    if (shared) {
       tokensFile = path.relative(this.dir, shared);
     } else {
       write("tokens.gz", zlib.gzipSync(bytes, { level: 9 }));
