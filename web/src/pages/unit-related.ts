@@ -158,9 +158,10 @@ export function relatedPanels(app: App, u: UnitRecord): HTMLElement[] {
     matchSlot.replaceChildren(...matchesBody(app, view), notesBlock(runNotes) ?? "");
     if (u.kind === "feature") {
       nearSlot.replaceChildren(
+        // Stacked, not side by side: the panel sits in the page's narrow column, where two 4-column tables overlap.
         h(
           "div",
-          { class: "two-col tight" },
+          { class: "stack tight" },
           scoredTable(app, view.decoder, "By decoder cosine", "cosine", "nearest-decoder", loaded ? "Needs the SAE weights (not in this folder)." : "Open this page with `saekit serve` to see these."),
           scoredTable(app, view.coactivation, "By activation r over the evaluation tokens", "r", "nearest-activation", "Re-run `saekit analyze` to see these."),
         ),
