@@ -31,24 +31,15 @@ function allRows(...args) {
   }
 }
 
-// mulberry32: a small seeded generator, so the random sample is the same on every machine.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's seeded generator (src/core/rng.ts), so the random sample is the same on every machine.
+const { Rng } = await import(new URL("../dist/src/core/rng.js", import.meta.url).href);
 
 const top = page("--sort", "score", "--desc", "--limit", o.top).rows;
 const live = allRows("--sort", "index", "--density-min", "1e-12");
-const rand = rng(Number(o.seed));
+const random = new Rng(Number(o.seed));
 const pool = [...live];
 const sample = [];
-for (let i = 0; i < Number(o.random) && pool.length > 0; i++) sample.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
+for (let i = 0; i < Number(o.random) && pool.length > 0; i++) sample.push(pool.splice(random.int(pool.length), 1)[0]);
 sample.sort((a, b) => a.index - b.index);
 
 const tmp = fs.mkdtempSync(join(os.tmpdir(), "saekit-sample-"));

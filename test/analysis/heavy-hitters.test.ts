@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ExactTokenMass, MassHeavyHitters, pairKeys, positionKeys } from "../../src/analysis/heavy-hitters.js";
-
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../helpers/random.js";
 
 describe("weighted space-saving sketch", () => {
   // Two units, interleaved: unit 0's mass is on ids 3, 17, 42 (weights ~2, ~1.5, ~1 per hit, 300 hits each) over a

@@ -14,6 +14,7 @@ import {
   type UnitCandidates,
 } from "../../src/analysis/interpretability.js";
 import { TokenSetLlr, TokenSetProxyBins } from "../../src/analysis/proxy-stats.js";
+import { mulberry32 as rng } from "../helpers/random.js";
 
 const V = 10;
 const DOMAINS = ["prose", "code"];
@@ -43,18 +44,6 @@ function run(candidates: UnitCandidates[], seqs: Position[][], dense = false, vo
 }
 
 const pos = (token: number, domain: number, ...act: number[]): Position => ({ token, domain, act });
-
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("proxy search", () => {
   // Unit 0: fires on token 1 (3 occurrences, fires on 2 with 1.0), on token 2 (2 occurrences, 0.5 each) and once on

@@ -11,19 +11,9 @@ import type {
   UnitRecord,
 } from "../../src/analysis/unit-record.js";
 import type { CompareResponse, RunInfo, StaticPageData } from "../../src/vis/api-types.js";
+import { mulberry32 as rng } from "../helpers/random.js";
 
 export const NASTY_TOKEN = "</script><script>window.__pwned=1</script>";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = [
   " of", " the", " in", " a", " to", " and", " was", " on", " for", " with", " city", " river", " king", " said",
