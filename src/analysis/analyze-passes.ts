@@ -19,7 +19,8 @@ import type { EvaluationTokens } from "./eval-tokens.js";
 import { FeatureFeatureCorrelation, FeatureNeuronCorrelation } from "./feature-correlation.js";
 import { FeatureStatsAccumulator, type FeatureStats, type FeatureStatsOptions, type TokenActivation } from "./feature-stats.js";
 import { ExactTokenMass, MassHeavyHitters, pairKeys, positionKeys, type TokenMassRanking } from "./heavy-hitters.js";
-import { candidatesFromTop, MAX_BIGRAMS, MAX_MASS_TOKENS, MAX_PREVIOUS_CANDIDATES, mergeMassCandidates, ProxySearch } from "./interpretability.js";
+import { MAX_BIGRAMS, MAX_MASS_TOKENS, MAX_PREVIOUS_CANDIDATES, ProxySearch } from "./interpretability.js";
+import { candidatesFromTop, mergeMassCandidates } from "./proxy-candidates.js";
 import { TokenSetLlr, TokenSetProxyBins } from "./proxy-stats.js";
 import { rankTopTokens } from "./store/format.js";
 

@@ -6,7 +6,7 @@ import type { Sae } from "../sae/sae.js";
 import type { CompareSae } from "./analyze-passes.js";
 import type { AtlasOptions, AtlasRunInput } from "./atlas.js";
 import { DEFAULT_EVALUATION_TOKENS, type EvaluationTokens } from "./eval-tokens.js";
-import type { InterpretabilitySummary } from "./interpretability.js";
+import type { InterpretabilitySummary } from "./interpretability-summary.js";
 import { DEFAULT_LLR_ALPHA } from "./proxy-stats.js";
 import type { RunFigures } from "./run-figures.js";
 import type { StepTime } from "./step-clock.js";

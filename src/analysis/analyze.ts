@@ -18,7 +18,7 @@ import { atlasRuns, checkInput, familyRuns } from "./analyze-checks.js";
 import { ANALYZE_DEFAULTS, type AnalyzeInput, type AnalyzeOptions, type AnalyzeResult } from "./analyze-types.js";
 import { neuronAlignment } from "./correlation.js";
 import { planUnit, registerPlans, replayPlan } from "./examples.js";
-import { interpretabilityFigures } from "./interpretability.js";
+import { interpretabilityFigures } from "./interpretability-summary.js";
 import { logitWeightTable } from "./logit-weights.js";
 import { densityHistogram, manifestDraft, writeUnitRecords, type ManifestInput } from "./store/assemble.js";
 import { InvestigationWriter } from "./store/writer.js";

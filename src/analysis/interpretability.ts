@@ -32,8 +32,10 @@
  * Sparse rows (features) look each firing unit's token, previous token and pair up among its sorted candidates
  * (binary search); dense rows (neurons) go through inverted indexes (token → units that have it as a candidate).
  * Never a dense [tokens × units] matrix.
+ *
+ * Neighbours: proxy-candidates.ts builds each unit's candidates; interpretability-summary.ts writes the result as the
+ * store and the summaries carry it.
  */
-import type { TokenActivation } from "./feature-stats.js";
 
 export class InterpretabilityError extends Error {
   override name = "InterpretabilityError";
@@ -89,55 +91,6 @@ export interface UnitInterpretability {
 /** The F1 of specificity and sensitivity (0 when both are 0). */
 export function f1(spec: number, sens: number): number {
   return spec + sens > 0 ? (2 * spec * sens) / (spec + sens) : 0;
-}
-
-/**
- * A unit's candidates from its top-activating examples: tokens ranked as given (rankTopTokens' order: the automatic
- * proxy's), bigrams = (previous, current) pairs of the examples, most frequent first (ties: the earlier example);
- * an example at position 0 has no previous token and gives no bigram. previous = the bigrams' previous ids.
- */
-export function candidatesFromTop(rankedTokens: readonly number[], top: readonly TokenActivation[], tokens: Int32Array, seqLen: number): UnitCandidates {
-  const pairs = new Map<string, { pair: [number, number]; count: number; first: number }>();
-  top.forEach((e, i) => {
-    if (e.position === 0) return;
-    const at = e.sequence * seqLen + e.position;
-    const pair: [number, number] = [tokens[at - 1]!, tokens[at]!];
-    const key = `${pair[0]},${pair[1]}`;
-    const seen = pairs.get(key);
-    if (seen) seen.count += 1;
-    else pairs.set(key, { pair, count: 1, first: i });
-  });
-  const bigrams = [...pairs.values()].sort((a, b) => b.count - a.count || a.first - b.first).map((p) => p.pair).slice(0, MAX_TOP_BIGRAMS);
-  return { tokens: rankedTokens.slice(0, MAX_TOP_TOKENS), bigrams, previous: [...new Set(bigrams.map((b) => b[0]))] };
-}
-
-/** `first`, then the ids of `more` not in it, at most `cap` in all. */
-function appendDistinct(first: readonly number[], more: readonly number[], cap: number): number[] {
-  const out = first.slice(0, cap);
-  const seen = new Set(out);
-  for (const id of more) {
-    if (out.length >= cap) break;
-    if (!seen.has(id)) (seen.add(id), out.push(id));
-  }
-  return out;
-}
-
-/**
- * The merge rule of the two candidate sources: the top examples' candidates first (as before, so nothing they found
- * is lost), then the ids holding the most activation mass (heavy-hitters.ts' estimate, most first) not already there:
- * tokens up to MAX_TOP_TOKENS + MAX_MASS_TOKENS, previous tokens up to MAX_PREVIOUS_CANDIDATES, bigrams (given as
- * pair keys previous·vocabSize + current) up to MAX_BIGRAMS. The search then ranks every candidate by its exact mass
- * (pass 2), so this order only decides who is cut.
- */
-export function mergeMassCandidates(top: UnitCandidates, massTokens: readonly number[], massPrevious: readonly number[], massPairs: readonly number[] = [], vocabSize = 0): UnitCandidates {
-  if (massPairs.length > 0 && !(Number.isInteger(vocabSize) && vocabSize > 0)) throw new InterpretabilityError(`mergeMassCandidates: bigram keys need the vocabulary size, got ${vocabSize}`);
-  const topKeys = top.bigrams.slice(0, MAX_TOP_BIGRAMS).map(([p, c]) => p * vocabSize + c);
-  const keys = massPairs.length > 0 ? appendDistinct(topKeys, massPairs, MAX_BIGRAMS) : topKeys;
-  return {
-    tokens: appendDistinct(top.tokens.slice(0, MAX_TOP_TOKENS), massTokens, MAX_CANDIDATE_TOKENS),
-    bigrams: massPairs.length > 0 ? keys.map((k) => [Math.floor(k / vocabSize), k % vocabSize] as const) : top.bigrams.slice(0, MAX_TOP_BIGRAMS),
-    previous: appendDistinct(top.previous ?? [], massPrevious, MAX_PREVIOUS_CANDIDATES),
-  };
 }
 
 /** CSR lists keyed by token id. */
@@ -474,67 +427,4 @@ export class ProxySearch {
   results(maxSetSize: number = this.maxSetSize): UnitInterpretability[] {
     return Array.from({ length: this.units }, (_, u) => this.best(u, maxSetSize));
   }
-}
-
-/**
- * The proxy as a spec string: `tokens:[…]`, `tokens:[…] in:prose`, `bigram:[["prev","cur"],…]`, `after:[…]` (the
- * previous tokens; token texts as JSON).
- */
-export function interpretabilityProxySpec(r: Pick<UnitInterpretability, "kind" | "ids" | "previous" | "domain">, texts: { tokenText(id: number): string }): string {
-  const list = (ids: readonly number[]) => JSON.stringify(ids.map((id) => texts.tokenText(id)));
-  switch (r.kind) {
-    case "tokens":
-      return `tokens:${list(r.ids)}`;
-    case "tokens-domain":
-      return `tokens:${list(r.ids)} in:${r.domain}`;
-    case "bigram":
-      return `bigram:${JSON.stringify(r.ids.map((id, i) => [texts.tokenText(r.previous![i]!), texts.tokenText(id)]))}`;
-    case "after":
-      return `after:${list(r.ids)}`;
-  }
-}
-
-export interface InterpretabilitySummary {
-  /** Units that fired at least once (the others are left out of every figure). */
-  live: number;
-  median: number;
-  mean: number;
-  /** Share of live units whose best proxy has spec ≥ 0.8 and sens ≥ 0.8. */
-  share_spec_sens_ge_0_8: number;
-  /** Live units per score bin: SCORE_HISTOGRAM_BINS equal bins of [0, 1] (1 falls in the last). */
-  histogram: number[];
-}
-
-/** Median (mean of the middle two for an even count); 0 for none. */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** The summary figures of a unit set's scores; `live[u]` false leaves unit u out. */
-export function summarizeInterpretability(results: readonly Pick<UnitInterpretability, "score" | "spec" | "sens">[], live: (u: number) => boolean): InterpretabilitySummary {
-  const kept = results.filter((_, u) => live(u));
-  const scores = kept.map((r) => r.score);
-  const histogram = new Array<number>(SCORE_HISTOGRAM_BINS).fill(0);
-  for (const s of scores) histogram[Math.min(SCORE_HISTOGRAM_BINS - 1, Math.max(0, Math.floor(s * SCORE_HISTOGRAM_BINS)))]! += 1;
-  const both = kept.filter((r) => r.spec >= SPEC_SENS_THRESHOLD && r.sens >= SPEC_SENS_THRESHOLD).length;
-  return {
-    live: kept.length,
-    median: median(scores),
-    mean: scores.length === 0 ? 0 : scores.reduce((a, b) => a + b, 0) / scores.length,
-    share_spec_sens_ge_0_8: kept.length === 0 ? 0 : both / kept.length,
-    histogram,
-  };
-}
-
-/** The store's form of a unit's result: [score, spec, sens, proxy spec], or null for a unit that never fired. */
-export function storedInterpretability(r: UnitInterpretability, fired: boolean, texts: { tokenText(id: number): string }): [number, number, number, string] | null {
-  return fired ? [r.score, r.spec, r.sens, interpretabilityProxySpec(r, texts)] : null;
-}
-
-/** The summary of a searched unit set over its live units (density > 0). */
-export function interpretabilityFigures(search: ProxySearch, density: ArrayLike<number>): InterpretabilitySummary {
-  return summarizeInterpretability(search.results(), (u) => density[u]! > 0);
 }

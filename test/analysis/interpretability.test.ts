@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { MassHeavyHitters } from "../../src/analysis/heavy-hitters.js";
-import {
-  candidatesFromTop,
-  f1,
-  interpretabilityProxySpec,
-  MAX_BIGRAMS,
-  MAX_CANDIDATE_TOKENS,
-  MAX_PREVIOUS_CANDIDATES,
-  median,
-  mergeMassCandidates,
-  ProxySearch,
-  summarizeInterpretability,
-  type UnitCandidates,
-} from "../../src/analysis/interpretability.js";
+import { f1, MAX_BIGRAMS, MAX_CANDIDATE_TOKENS, MAX_PREVIOUS_CANDIDATES, ProxySearch, type UnitCandidates } from "../../src/analysis/interpretability.js";
+import { interpretabilityProxySpec, median, summarizeInterpretability } from "../../src/analysis/interpretability-summary.js";
+import { candidatesFromTop, mergeMassCandidates } from "../../src/analysis/proxy-candidates.js";
 import { TokenSetLlr, TokenSetProxyBins } from "../../src/analysis/proxy-stats.js";
 import { mulberry32 as rng } from "../helpers/random.js";
 

@@ -1,6 +1,6 @@
 /** The text report's interpretability line for each kind of best proxy (interpretability.ts' spec forms). */
 import { describe, expect, it } from "vitest";
-import { interpretabilityProxySpec } from "../../src/analysis/interpretability.js";
+import { interpretabilityProxySpec } from "../../src/analysis/interpretability-summary.js";
 import { formatUnitReport } from "../../src/vis/text-report.js";
 import { syntheticUnit } from "./fixtures.js";
 
