@@ -14,6 +14,8 @@ const h = t.hyperparameters;
 const m = t.model;
 const f = (x, d = 3) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
 const minutes = (s) => `${(s / 60).toFixed(1)} min`;
+// The host as training.json records it (newer runs), else the machine every earlier shipped model was trained on.
+const host = t.environment.cpu ? `${t.environment.cpu} (${t.environment.cpus} logical CPUs)` : "this project's 2-core AMD Zen 5 VM";
 const domains = ["prose", "code"];
 const rows = domains.map((d) => {
   const v = t.validation[d];
@@ -43,7 +45,7 @@ ${h.sequencesPerStep} sequences × ${t.data.nCtx} tokens = ${h.tokensPerStep} to
 
 ## Training time
 ${minutes(t.result.trainSeconds)} of training steps, ${minutes(t.result.wallSeconds)} wall clock (tokenisation, validation and baselines
-included) at ${Math.round(t.result.tokensPerSecond).toLocaleString("en-US")} tokens/s, on this project's 2-core AMD Zen 5 VM
+included) at ${Math.round(t.result.tokensPerSecond).toLocaleString("en-US")} tokens/s, on ${host}
 (${t.environment.backend} backend, ${t.environment.isa}, ${t.environment.threads} threads, Node ${t.environment.node}). The machine was shared with
 other work during part of the run, so the figure is an upper bound.${timingNote ? `\n${timingNote}` : ""}
 
