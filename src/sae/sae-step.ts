@@ -312,12 +312,7 @@ export class SaeBatchStep {
     const eHat = this.scratch.get("auxRecon", rows * dIn);
     k.sparseDecode(rows, kSel, indices, values, this.sae.dec, dIn, eHat, false);
     // auxDiff = ê − (x − x̂); its gradient 2α·auxDiff/B flows into the aux codes and the dead decoder rows.
-    let loss = 0;
-    for (let i = 0; i < rows * dIn; i++) {
-      const d = eHat[i]! - (x[i]! - xh[i]!);
-      loss += d * d;
-      eHat[i] = d;
-    }
+    const loss = auxResidual(eHat, x, xh, rows * dIn);
     const scale = (2 * alpha) / rows;
     k.scale(eHat, scale);
     const dVals = new Float32Array(rows * kSel);
@@ -369,12 +364,7 @@ export class SaeBatchStep {
     deadCols.forEach((j, i) => deadDec.set(this.sae.dec.subarray(j * dIn, (j + 1) * dIn), i * dIn));
     const eHat = this.scratch.get("auxRecon", rows * dIn);
     k.gemm(false, false, rows, dIn, nDead, 1, codes, nDead, deadDec, dIn, 0, eHat, dIn);
-    let loss = 0;
-    for (let i = 0; i < rows * dIn; i++) {
-      const d = eHat[i]! - (x[i]! - xh[i]!);
-      loss += d * d;
-      eHat[i] = d;
-    }
+    const loss = auxResidual(eHat, x, xh, rows * dIn);
     k.scale(eHat, (2 * alpha) / rows);
     // dA = G·Dᵀ, kept only where a code is positive (the selected latents: the slope-1 part of their code).
     const dCodes = this.scratch.get("auxCodeGrads", rows * nDead);
@@ -398,6 +388,17 @@ export class SaeBatchStep {
   private stats(mse: number, l1: number, auxLoss: number, l0: number, penalty: number, totalVariance: number, dense: boolean): SaeBatchStats {
     return { loss: mse + penalty, mse, l1, auxLoss, l0, totalVariance, dense };
   }
+}
+
+/** AuxK's residual in place: eHat ← ê − (x − x̂); returns Σ of its squares (the aux loss before the batch mean). */
+function auxResidual(eHat: Float32Array, x: Float32Array, xh: Float32Array, n: number): number {
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = eHat[i]! - (x[i]! - xh[i]!);
+    loss += d * d;
+    eHat[i] = d;
+  }
+  return loss;
 }
 
 /** dxh = scale · (xh − x); returns the batch mean of ‖xh − x‖² (scale = 2/B gives d(mean squared error)/dxh). */
