@@ -262,59 +262,117 @@ SAEKIT_TARGET_AVX2 void values_grad_rows_avx2(long r0, long r1, long k, const in
 }
 #endif
 
+// One slot of a bucket: its code value and the dOut row it scales (no division by k, no gather from values).
+struct BucketSlot {
+  float value;
+  int32_t row;
+};
+
 // dW[f] += Σ v·dOut[r] over feature f's bucketed slots, for features f0..f1 (see weight_grad_by_feature).
-__attribute__((always_inline)) inline void accumulate_features(long f0, long f1, const int32_t* start, const int32_t* order, long k,
-                                const float* values, long n, const float* d_out, float* d_w) {
+__attribute__((always_inline)) inline void accumulate_features(long f0, long f1, const int32_t* start, const BucketSlot* slots,
+                                                               long n, const float* d_out, float* d_w) {
   for (long f = f0; f < f1; ++f) {
     float* dw = d_w + f * n;
     for (int32_t i = start[f]; i < start[f + 1]; ++i) {
-      const long s = order[i];
-      const float a = values[s];
-      const float* g = d_out + (s / k) * n;
+      const float a = slots[i].value;
+      const float* g = d_out + static_cast<long>(slots[i].row) * n;
 #pragma omp simd
       for (long c = 0; c < n; ++c) dw[c] += a * g[c];
     }
   }
 }
-void accumulate_features_generic(long f0, long f1, const int32_t* start, const int32_t* order, long k, const float* values,
-                                 long n, const float* d_out, float* d_w) {
-  accumulate_features(f0, f1, start, order, k, values, n, d_out, d_w);
+void accumulate_features_generic(long f0, long f1, const int32_t* start, const BucketSlot* slots, long n, const float* d_out,
+                                 float* d_w) {
+  accumulate_features(f0, f1, start, slots, n, d_out, d_w);
 }
 #if SAEKIT_X86
-SAEKIT_TARGET_AVX512 void accumulate_features_avx512(long f0, long f1, const int32_t* start, const int32_t* order, long k,
-                                                     const float* values, long n, const float* d_out, float* d_w) {
-  accumulate_features(f0, f1, start, order, k, values, n, d_out, d_w);
+// dW[f] held in 16 zmm accumulators (256 columns at a time) while the bucket's dOut rows stream through: per slot only
+// loads and FMAs, where the loop above re-loads and re-stores dW[f] per slot. The same per-slot FMAs in the same order.
+SAEKIT_TARGET_AVX512 void accumulate_features_avx512(long f0, long f1, const int32_t* start, const BucketSlot* slots, long n,
+                                                     const float* d_out, float* d_w) {
+  constexpr long kChunk = 256;
+  for (long f = f0; f < f1; ++f) {
+    const int32_t i0 = start[f], i1 = start[f + 1];
+    if (i0 == i1) continue;
+    float* dw = d_w + f * n;
+    long c0 = 0;
+    for (; c0 + kChunk <= n; c0 += kChunk) {
+      __m512 acc[16];
+      for (int v = 0; v < 16; ++v) acc[v] = _mm512_loadu_ps(dw + c0 + 16 * v);
+      for (int32_t i = i0; i < i1; ++i) {
+        const __m512 a = _mm512_set1_ps(slots[i].value);
+        const float* g = d_out + static_cast<long>(slots[i].row) * n + c0;
+        for (int v = 0; v < 16; ++v) acc[v] = _mm512_fmadd_ps(a, _mm512_loadu_ps(g + 16 * v), acc[v]);
+      }
+      for (int v = 0; v < 16; ++v) _mm512_storeu_ps(dw + c0 + 16 * v, acc[v]);
+    }
+    for (long c = c0; c < n; c += 16) {  // tail columns (n not a multiple of 256), one masked vector at a time
+      const __mmask16 mask = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1);
+      __m512 acc = _mm512_maskz_loadu_ps(mask, dw + c);
+      for (int32_t i = i0; i < i1; ++i)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(slots[i].value),
+                              _mm512_maskz_loadu_ps(mask, d_out + static_cast<long>(slots[i].row) * n + c), acc);
+      _mm512_mask_storeu_ps(dw + c, mask, acc);
+    }
+  }
 }
-SAEKIT_TARGET_AVX2 void accumulate_features_avx2(long f0, long f1, const int32_t* start, const int32_t* order, long k,
-                                                 const float* values, long n, const float* d_out, float* d_w) {
-  accumulate_features(f0, f1, start, order, k, values, n, d_out, d_w);
+SAEKIT_TARGET_AVX2 void accumulate_features_avx2(long f0, long f1, const int32_t* start, const BucketSlot* slots, long n,
+                                                 const float* d_out, float* d_w) {
+  accumulate_features(f0, f1, start, slots, n, d_out, d_w);
 }
 #endif
 
 // dW[f] += Σ_{slots (r, j) with idx = f} v · dOut[r]. The slots are bucketed by feature first (counting sort), so
-// each dictionary row is read and written once, accumulated in a cache-resident buffer, instead of a random
-// read-modify-write of a 2 KB row per slot; threads own disjoint feature ranges, so nothing races.
+// each dictionary row is read and written once per bucket, accumulated in a cache-resident buffer, instead of a
+// random read-modify-write of a 2 KB row per slot; threads own disjoint feature ranges, so nothing races.
+// The buckets are also split by blocks of rows: within one block, the dOut rows that all features read stay in
+// cache, where over the whole batch every slot was a random read of a 2 KB row from a dOut of several MB. Blocks
+// only pay while a feature has several slots per block (each costs one more pass over its dW row), hence their
+// count. Slots still meet dW[f] in increasing slot order, block after block: the same sums as one bucket per feature.
 void weight_grad_by_feature(long rows, long k, const int32_t* indices, const float* values, long n, const float* d_out,
                             float* d_w, long m) {
-  const long slots = rows * k;
-  std::vector<int32_t> start(static_cast<size_t>(m) + 1, 0);
-  for (long s = 0; s < slots; ++s)
-    if (indices[s] >= 0) ++start[static_cast<size_t>(indices[s]) + 1];
-  for (long f = 0; f < m; ++f) start[static_cast<size_t>(f) + 1] += start[static_cast<size_t>(f)];
-  std::vector<int32_t> order(static_cast<size_t>(start[static_cast<size_t>(m)]));
+  long live = 0;
+  for (long s = 0; s < rows * k; ++s) live += indices[s] >= 0;
+  constexpr long kSlotsPerBucket = 32;  // below this a block's extra dW pass costs more than its cached dOut saves
+  constexpr long kMinBlockRows = 64;
+  const long blocks = std::max<long>(1, std::min<long>(live / (kSlotsPerBucket * m), rows / kMinBlockRows));
+  const long block_rows = (rows + blocks - 1) / blocks;
+  // Bucket of slot (r, j): its row block, then its feature.
+  std::vector<int32_t> start(static_cast<size_t>(blocks * m) + 1, 0);
+  for (long r = 0; r < rows; ++r) {
+    int32_t* counts = start.data() + 1 + (r / block_rows) * m;
+    for (long j = 0; j < k; ++j)
+      if (indices[r * k + j] >= 0) ++counts[indices[r * k + j]];
+  }
+  for (long b = 0; b < blocks * m; ++b) start[static_cast<size_t>(b) + 1] += start[static_cast<size_t>(b)];
+  std::vector<BucketSlot> slots(static_cast<size_t>(live));
   {
     std::vector<int32_t> fill(start.begin(), start.end() - 1);
-    for (long s = 0; s < slots; ++s)
-      if (indices[s] >= 0) order[static_cast<size_t>(fill[static_cast<size_t>(indices[s])]++)] = static_cast<int32_t>(s);
+    for (long r = 0; r < rows; ++r) {
+      int32_t* next = fill.data() + (r / block_rows) * m;
+      for (long j = 0; j < k; ++j) {
+        const int32_t f = indices[r * k + j];
+        if (f >= 0) slots[static_cast<size_t>(next[f]++)] = BucketSlot{values[r * k + j], static_cast<int32_t>(r)};
+      }
+    }
   }
-  const long work = static_cast<long>(order.size()) * n;
+  const long work = live * n;
   const Isa isa = active_isa();
   parallel_chunks(m, std::max<long>(1, m * (1 << 15) / std::max<long>(1, work)), [&](long f0, long f1) {
+    for (long b = 0; b < blocks; ++b) {
+      const int32_t* block_start = start.data() + b * m;  // block_start[f]..block_start[f + 1]: f's slots in block b
 #if SAEKIT_X86
-    if (isa == Isa::kAvx512) return accumulate_features_avx512(f0, f1, start.data(), order.data(), k, values, n, d_out, d_w);
-    if (isa == Isa::kAvx2) return accumulate_features_avx2(f0, f1, start.data(), order.data(), k, values, n, d_out, d_w);
+      if (isa == Isa::kAvx512) {
+        accumulate_features_avx512(f0, f1, block_start, slots.data(), n, d_out, d_w);
+        continue;
+      }
+      if (isa == Isa::kAvx2) {
+        accumulate_features_avx2(f0, f1, block_start, slots.data(), n, d_out, d_w);
+        continue;
+      }
 #endif
-    accumulate_features_generic(f0, f1, start.data(), order.data(), k, values, n, d_out, d_w);
+      accumulate_features_generic(f0, f1, block_start, slots.data(), n, d_out, d_w);
+    }
   });
   (void)isa;
 }
