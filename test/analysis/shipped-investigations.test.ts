@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, shippedModelsRoot, type Workspace } from "../../src/analysis/workspace.js";
+import { mostInterpretableFeatureWithTopToken } from "../helpers/shipped-features.js";
 
 let ws: Workspace;
 beforeAll(() => {
@@ -27,8 +28,8 @@ describe("shipped investigations", () => {
     expect(ws.runInfoOf("B/1").compare[0]!.name).toBe("A/1");
   });
 
-  it("A/1/1493 is the ' United' feature: specific, sensitive, not a neuron, and universal", () => {
-    const u = ws.unit("A/1/1493");
+  it("A/1's most interpretable ' United' feature is specific, sensitive, not a neuron, and universal", () => {
+    const u = ws.unit(mostInterpretableFeatureWithTopToken(ws, "A/1", " United").name);
     expect(u.label).toBe('" United"');
     expect(u.proxy!.specificity).toBeGreaterThan(0.95);
     expect(u.proxy!.sensitivity).toBeGreaterThan(0.95);

@@ -1,6 +1,6 @@
 /**
- * Steering on the shipped A/1 (analysis/steering.ts through DashboardService.steer and `saekit steer`): feature 617
- * (" United"; its top logits " States", " Nations") raises the probability of " States"; ×1 changes nothing; sampling
+ * Steering on the shipped A/1 (analysis/steering.ts through DashboardService.steer and `saekit steer`): its broad
+ * " United" feature (top logits " States", " Nations") raises the probability of " States"; ×1 changes nothing; sampling
  * is seeded; specs parse as documented and bad ones are refused by name.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,8 +9,11 @@ import { openWorkspace } from "../../src/analysis/workspace.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
 import { mergeTokenText } from "../../web/src/token-bytes.js";
+import { densestFeatureWithTopToken } from "../helpers/shipped-features.js";
 
 const ws = openWorkspace();
+/** A/1's broad " United" feature (its index changes with each retraining). */
+const UNITED = densestFeatureWithTopToken(ws, "A/1", " United");
 const svc = dashboardService(ws);
 afterAll(() => ws.close());
 const out = captureCliOutput();
@@ -26,35 +29,35 @@ describe("steering", () => {
     expect(() => parseSteerFeature("617", "A/1", 4096)).toThrow(SteerSpecError);
   });
 
-  it("A/1/617=+8 raises the probability of \" States\" and steers the generated text towards it", () => {
-    const r = svc.steer("A/1", "Last year I travelled to the", ["A/1/617=+8"], { tokens: 12 });
+  it("A/1's \" United\" feature at +8 raises the probability of \" States\" and steers the generated text towards it", () => {
+    const r = svc.steer("A/1", "Last year I travelled to the", [`${UNITED.name}=+8`], { tokens: 12 });
     const states = r.nextToken.raised.find((s) => s.text === " States");
     expect(states).toBeDefined();
     expect(states!.after).toBeGreaterThan(3 * states!.before);
     expect(r.nextToken.raised[0]!.text).toBe(" States");
     // Generation: " States" comes more often, and without its " United".
-    const g = svc.steer("A/1", "The president of the", ["A/1/617=+8"], { tokens: 20 });
+    const g = svc.steer("A/1", "The president of the", [`${UNITED.name}=+8`], { tokens: 20 });
     const count = (t: string[], w: string) => t.filter((x) => x === w).length;
     expect(count(g.steered.tokens, " States")).toBeGreaterThan(count(g.unsteered.tokens, " States"));
     expect(count(g.steered.tokens, " United")).toBeLessThan(count(g.unsteered.tokens, " United"));
-    expect(r.features).toEqual([{ name: "A/1/617", index: 617, mode: "add", value: 8, label: "+8" }]);
+    expect(r.features).toEqual([{ name: UNITED.name, index: UNITED.index, mode: "add", value: 8, label: "+8" }]);
   });
 
   it("×1 changes nothing; a seeded temperature gives the same text twice", () => {
-    const same = svc.steer("A/1", "The state of the union is", ["617=*1"], { tokens: 6 });
+    const same = svc.steer("A/1", "The state of the union is", [`${UNITED.index}=*1`], { tokens: 6 });
     expect(same.steered).toEqual(same.unsteered);
     expect(same.nextToken.topAfter).toEqual(same.nextToken.topBefore);
-    const a = svc.steer("A/1", "The state of the union is", ["617=8"], { tokens: 8, temperature: 1, seed: 7 });
-    const b = svc.steer("A/1", "The state of the union is", ["617=8"], { tokens: 8, temperature: 1, seed: 7 });
+    const a = svc.steer("A/1", "The state of the union is", [`${UNITED.index}=8`], { tokens: 8, temperature: 1, seed: 7 });
+    const b = svc.steer("A/1", "The state of the union is", [`${UNITED.index}=8`], { tokens: 8, temperature: 1, seed: 7 });
     expect(b.steered.text).toBe(a.steered.text);
     expect(b.unsteered.text).toBe(a.unsteered.text);
-    expect(() => svc.steer("A/1", "hi", ["617=8"], { tokens: 500 })).toThrow(/tokens must be an integer in \[0, 128\]/);
+    expect(() => svc.steer("A/1", "hi", [`${UNITED.index}=8`], { tokens: 500 })).toThrow(/tokens must be an integer in \[0, 128\]/);
     expect(() => svc.steer("A/neuron", "hi", ["3=8"])).toThrow(/steering needs an SAE run/);
   });
 
   it("sends each prompt token's bytes, so a Cyrillic prompt's split characters merge back into the prompt for display", () => {
     const prompt = "Привет, мир! Это";
-    const r = svc.steer("A/1", prompt, ["617=+8"], { tokens: 1 });
+    const r = svc.steer("A/1", prompt, [`${UNITED.index}=+8`], { tokens: 1 });
     expect(r.promptTokens.filter((t) => t.includes("\ufffd")).length).toBeGreaterThan(0); // alone, the halves are "�"
     expect(r.promptTokenBytes).toHaveLength(r.promptTokens.length);
     expect(Buffer.from(r.promptTokenBytes!.flat()).toString("utf8")).toBe(prompt);
@@ -65,7 +68,7 @@ describe("steering", () => {
   });
 
   it("saekit steer --json", async () => {
-    await runCli("steer", "--sae", `${ws.root}/A/1`, "--feature", "A/1/617=+8", "--text", "Last year I travelled to the", "--tokens", "4", "--json");
+    await runCli("steer", "--sae", `${ws.root}/A/1`, "--feature", `${UNITED.name}=+8`, "--text", "Last year I travelled to the", "--tokens", "4", "--json");
     const r = JSON.parse(out.text()) as { nextToken: { raised: { text: string }[] }; steered: { tokens: string[] } };
     expect(r.nextToken.raised[0]!.text).toBe(" States");
     expect(r.steered.tokens).toHaveLength(4);

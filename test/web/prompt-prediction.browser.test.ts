@@ -14,7 +14,10 @@ import { renderStaticPage } from "../../src/vis/html.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { fmt, signed, tokenLabel } from "../../web/src/format.js";
 import { ARTIFACTS, saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { densestFeatureWithTopToken, type ShippedFeature } from "../helpers/shipped-features.js";
 
+/** A/1's broad " United" feature (its index changes with each retraining). */
+let UNITED: ShippedFeature;
 let ws: Workspace;
 let session: BrowserSession;
 let url: string;
@@ -24,6 +27,7 @@ const TEXT = "France and the United States";
 
 beforeAll(async () => {
   ws = openWorkspace();
+  UNITED = densestFeatureWithTopToken(ws, "A/1", " United");
   session = await startBrowserSession(ws, { pageErrors, consoleErrors: true, timeoutMs: 30_000 });
   ({ url, page } = session);
 });
@@ -36,7 +40,7 @@ const shot = saveScreenshot;
 
 const pctProb = (p: number) => `${(100 * p).toFixed(p >= 0.0995 ? 1 : 2)} %`;
 const byTestId = (id: string, p: Page = page) => p.locator(`[data-testid="${id}"]`);
-const promptUrl = (text: string, feature = "A/1/617") => `${url}prompt?run=A/1&text=${encodeURIComponent(text)}&feature=${feature}`;
+const promptUrl = (text: string, feature = UNITED.name) => `${url}prompt?run=A/1&text=${encodeURIComponent(text)}&feature=${feature}`;
 
 /** The rows of the prediction panel: next tokens and the ranked features, as shown. */
 async function shownPrediction(p: Page = page) {
@@ -69,7 +73,7 @@ describe("the prompt page's prediction at a token", () => {
     // Ranked by activation (the default), every active feature with its three figures.
     const row = (f: (typeof pred.features)[number]) => [f.name, fmt(f.activation), signed(f.logitEffect), signed(f.lossEffect)];
     expect(shown.feats.map((r) => [r[0], r[1], r[2], r[3]])).toEqual(pred.features.map(row));
-    expect(shown.feats[0]![0]).toBe("A/1/617");
+    expect(shown.feats[0]![0]).toBe(UNITED.name);
     expect(pred.features.length).toBeGreaterThan(10);
     // By direct logit effect on " States", then by loss effect.
     for (const key of ["logitEffect", "lossEffect"] as const) {
@@ -99,8 +103,8 @@ describe("the prompt page's prediction at a token", () => {
     const t3 = a.tokens[3]!;
     await expect.poll(() => tip.textContent()).toContain(`token id${t3.id}`);
     expect(await tip.textContent()).toContain(`bytes${t3.bytes!.map((b) => b.toString(16).padStart(2, "0")).join(" ")}`);
-    expect(await byTestId("tip-activation").textContent()).toBe(`activation ${fmt(t3.prediction!.features.find((f) => f.name === "A/1/617")!.activation)}`);
-    const part = t3.prediction!.features.find((f) => f.name === "A/1/617")!;
+    expect(await byTestId("tip-activation").textContent()).toBe(`activation ${fmt(t3.prediction!.features.find((f) => f.name === UNITED.name)!.activation)}`);
+    const part = t3.prediction!.features.find((f) => f.name === UNITED.name)!;
     expect(await byTestId("tip-delta").textContent()).toBe(`${signed(-part.lossEffect)} when zeroed here`);
     expect(await page.evaluate(`document.activeElement?.getAttribute("aria-describedby")`)).toBe("token-tooltip");
     await page.keyboard.press("End");
@@ -140,12 +144,12 @@ describe("the prompt page's prediction at a token", () => {
     await panel.locator('[data-testid="steer-tokens"]').fill("2");
     await panel.locator('[data-testid="steer-submit"]').click();
     await expect.poll(() => byTestId("steer-shift-caption").getAttribute("data-position")).toBe("2");
-    const want = dashboardService(ws).steer("A/1", TEXT, ["617=+8"], { tokens: 2, position: 2 });
+    const want = dashboardService(ws).steer("A/1", TEXT, [`${UNITED.index}=+8`], { tokens: 2, position: 2 });
     expect(await byTestId("steer-shift-caption").textContent()).toContain(`after “·the” (prompt token #2 of ${want.promptTokens.length})`);
     const rows = await panel.locator('[data-testid="steer-raised"] [data-testid="steer-shift-row"]').evaluateAll((r) => r.map((x) => x.getAttribute("data-token")));
     expect(rows).toEqual(want.nextToken.raised.slice(0, 8).map((s) => s.text));
     // The last token's shift differs: the position was used.
-    const last = dashboardService(ws).steer("A/1", TEXT, ["617=+8"], { tokens: 2 });
+    const last = dashboardService(ws).steer("A/1", TEXT, [`${UNITED.index}=+8`], { tokens: 2 });
     expect(last.nextToken.raised.map((s) => s.id)).not.toEqual(want.nextToken.raised.map((s) => s.id));
   });
 });
@@ -173,10 +177,12 @@ describe("the self-contained prompt page", () => {
 
 describe("feature pages", () => {
   it("j / ] and k / [ open the next and previous feature; example tokens have the details panel", async () => {
-    await page.goto(`${url}feature/A/1/617`);
+    await page.goto(`${url}feature/${UNITED.name}`);
     // The first page of a session also waits for the app bundle to be built.
     await byTestId("unit-next").waitFor({ timeout: 90_000 });
-    for (const [key, unit] of [["j", 618], ["[", 617], ["k", 616], ["]", 617]] as const) {
+    const i = UNITED.index;
+    expect(i > 0 && i < 4095).toBe(true); // j and k below step to both neighbours
+    for (const [key, unit] of [["j", i + 1], ["[", i], ["k", i - 1], ["]", i]] as const) {
       await page.keyboard.press(key);
       await page.waitForURL(new RegExp(`/feature/A/1/${unit}$`));
       await expect.poll(() => byTestId("unit-name").textContent()).toContain(`A/1/${unit}`);
@@ -184,8 +190,8 @@ describe("feature pages", () => {
     await byTestId("panel-examples").locator('[data-testid="token"]').first().waitFor();
     // Typing in a field is not a shortcut.
     await page.locator(".search-form input").fill("j");
-    expect(page.url()).toMatch(/\/feature\/A\/1\/617$/);
-    const unit = ws.unit("A/1/617");
+    expect(page.url()).toMatch(new RegExp(`/feature/A/1/${UNITED.index}$`));
+    const unit = ws.unit(UNITED.name);
     const centre = byTestId("panel-examples").locator(".tok.centre").first();
     await centre.hover();
     const act = unit.top[0]!.tokens[unit.top[0]!.position - unit.top[0]!.start]!.activation;
@@ -223,7 +229,7 @@ describe("dark theme", () => {
     await shot(dark, "prompt-prediction-dark.png");
     // The light page keeps the light theme.
     expect(await page.evaluate(`getComputedStyle(document.body).backgroundColor`)).toBe("rgb(245, 246, 248)");
-    await dark.goto(`${url}feature/A/1/617`);
+    await dark.goto(`${url}feature/${UNITED.name}`);
     await byTestId("panel-activations", dark).locator("canvas").first().waitFor();
     await shot(dark, "feature-dark.png");
     await dark.close();

@@ -17,6 +17,7 @@ import { dashboardService } from "../../src/vis/service.js";
 import { fmt, int } from "../../web/src/format.js";
 import { ARTIFACTS, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 import { buildFixture, D_SAE, DEAD, LIVE, type Fixture } from "./fixture.js";
+import { densestFeatureWithTopToken } from "../helpers/shipped-features.js";
 
 const SHOTS = process.env.SAEKIT_SCREENSHOTS ?? ARTIFACTS;
 let fx: Fixture;
@@ -154,9 +155,10 @@ describe("related units on the shipped stores (written before them)", () => {
     shipped?.close();
   });
 
-  it("A/1/617: the stored best match with its best match back and logit overlap, decoder neighbours from the weights, a re-run note", async () => {
-    const u = shipped.unit("A/1/617");
-    const view = dashboardService(shipped).related("A/1/617");
+  it("A/1's ' United' feature: the stored best match with its best match back and logit overlap, decoder neighbours from the weights, a re-run note", async () => {
+    const { name } = densestFeatureWithTopToken(shipped, "A/1", " United");
+    const u = shipped.unit(name);
+    const view = dashboardService(shipped).related(name);
     const best = u.matches["B/1"]!;
     const back = shipped.unit(best.name).matches["A/1"];
     const m0 = view.runs[0]!.matches[0]!;
@@ -170,7 +172,7 @@ describe("related units on the shipped stores (written before them)", () => {
     }
     const p = s2.page;
     page = p;
-    await p.goto(`${s2.url}feature/A/1/617`);
+    await p.goto(`${s2.url}feature/${name}`);
     await expectMatches(view);
     expect(await attrs("[data-testid=nearest-decoder] [data-testid=related-row]", "data-unit")).toEqual(view.decoder!.map((d) => d.name));
     if (!u.related) {
@@ -178,8 +180,8 @@ describe("related units on the shipped stores (written before them)", () => {
       expect(await p.textContent("[data-testid=panel-match] [data-testid=related-notes]")).toContain("only the best match is stored");
       expect(await p.getAttribute("[data-testid=ablation-se]", "title")).toMatch(/re-run `saekit analyze`/);
     }
-    await p.locator("[data-testid=panel-match]").screenshot({ path: path.join(SHOTS, "related-matches-shipped-A1-617.png") });
-    await p.locator("[data-testid=panel-nearest]").screenshot({ path: path.join(SHOTS, "related-nearest-shipped-A1-617.png") });
+    await p.locator("[data-testid=panel-match]").screenshot({ path: path.join(SHOTS, "related-matches-shipped-A1-united.png") });
+    await p.locator("[data-testid=panel-nearest]").screenshot({ path: path.join(SHOTS, "related-nearest-shipped-A1-united.png") });
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });

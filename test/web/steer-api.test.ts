@@ -4,8 +4,11 @@ import { openWorkspace } from "../../src/analysis/workspace.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { AnalysisPool } from "../../src/web/analysis-pool.js";
 import { createServer, serviceError } from "../../src/web/server.js";
+import { densestFeatureWithTopToken } from "../helpers/shipped-features.js";
 
 const ws = openWorkspace();
+/** A/1's broad " United" feature (its index changes with each retraining). */
+const UNITED = densestFeatureWithTopToken(ws, "A/1", " United");
 const pool = new AnalysisPool({ root: ws.root, size: 1, errorFactory: serviceError });
 const app = createServer(ws, { analysis: pool });
 afterAll(async () => {
@@ -15,13 +18,13 @@ afterAll(async () => {
 
 describe("POST /api/steer", () => {
   it("answers from a worker with the service's result; bad bodies and specs are 400, GET is 405", async () => {
-    const body = { run: "A/1", text: "The president of the", features: ["617=+8"], tokens: 6, temperature: 0.8, seed: 3 };
+    const body = { run: "A/1", text: "The president of the", features: [`${UNITED.index}=+8`], tokens: 6, temperature: 0.8, seed: 3 };
     const res = await app.inject({ method: "POST", url: "/api/steer", payload: body });
     expect(res.statusCode).toBe(200);
     const want = dashboardService(ws).steer("A/1", body.text, body.features, { tokens: 6, temperature: 0.8, seed: 3 });
     expect(res.json()).toEqual(JSON.parse(JSON.stringify(want)));
     for (const [payload, msg] of [
-      [{ ...body, features: ["617=zz"] }, /expected UNIT=VALUE/],
+      [{ ...body, features: [`${UNITED.index}=zz`] }, /expected UNIT=VALUE/],
       [{ ...body, features: [] }, /"features" must be a list/],
       [{ ...body, tokens: "5" }, /"tokens" must be a number/],
       [{ ...body, run: "A/neuron" }, /steering needs an SAE run/],
