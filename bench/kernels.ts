@@ -88,6 +88,32 @@ function sparseDecodeMs(k: Kernels, rows: number, active: number, rng: Rng): { m
   return { ms, gbps: (rows * active * D_IN * 4) / (ms / 1000) / 1e9 };
 }
 
+/**
+ * The weight gradient of a sparse code, dW = codesᵀ·dOut (an SAE's decoder and encoder gradients), at a ReLU run's
+ * L0 (4,096 latents, as A/1): the native sparse kernel next to the dense bf16 GEMM of the same product, which it
+ * replaces. Distinct latents per row, drawn uniformly.
+ */
+function sparseWeightGradRow(native: Kernels, bf16: Kernels | undefined, l0: number, rng: Rng): (string | number)[] {
+  const rows = BATCH, latents = 4096;
+  const indices = new Int32Array(rows * l0), values = new Float32Array(rows * l0);
+  for (let r = 0; r < rows; r++) {
+    const perm = rng.permutation(latents);
+    for (let j = 0; j < l0; j++) indices[r * l0 + j] = perm[j]!;
+  }
+  rng.fillUniform(values, 0, 2);
+  const dOut = new Float32Array(rows * D_IN), dW = new Float32Array(latents * D_IN), w = new Float32Array(latents * D_IN);
+  rng.fillUniform(dOut, -1, 1);
+  const sparseMs = bestOf(5, () => native.sparseDecodeBackward(rows, l0, indices, values, w, D_IN, dOut, null, dW));
+  let denseMs = NaN;
+  if (bf16) {
+    const codes = new Float32Array(rows * latents);
+    for (let i = 0; i < indices.length; i++) codes[Math.floor(i / l0) * latents + indices[i]!] = values[i]!;
+    denseMs = bestOf(3, () => bf16.gemm(true, false, latents, D_IN, rows, 1, codes, latents, dOut, D_IN, 0, dW, D_IN));
+  }
+  const gflops = (2 * rows * l0 * D_IN) / (sparseMs / 1000) / 1e9;
+  return [l0, sparseMs.toFixed(2), gflops.toFixed(1), denseMs.toFixed(2), `${(denseMs / sparseMs).toFixed(1)}×`];
+}
+
 export function benchKernels(): void {
   const info = backendInfo();
   const native = nativeKernels();
@@ -141,4 +167,12 @@ export function benchKernels(): void {
     ]),
   );
   if (nat) console.log(`native/ts: ${(ts.ms / nat.ms).toFixed(0)}×`);
+
+  if (native) {
+    console.log(`\nsparse weight gradient codesᵀ·dOut: ${BATCH} rows, 4096 latents → ${D_IN} (a ReLU SAE's decoder and encoder gradients)`);
+    console.log(table(
+      ["L0", "sparse ms", "sparse GFLOP/s (useful)", "dense bf16 GEMM ms", "sparse speed-up"],
+      [200, 110, 57, 24].map((l0) => sparseWeightGradRow(native, bf16, l0, rng)),
+    ));
+  }
 }
