@@ -18,7 +18,7 @@ const cols = ["prose", "code", "overall"];
 const get = (c) => (c === "overall" ? e.overall : e.domains[c]);
 const row = (label, fn) => `| ${label} | ${cols.map((c) => fn(get(c))).join(" | ")} |`;
 const auxK = t.auxCoefficient > 0 ? `AuxK on latents with ${t.auxDeadLatents ?? "no firing"} (k_aux = ${t.auxK ?? t.dIn / 2}, α = ${t.auxCoefficient})` : "no AuxK";
-const resampling = t.resampling?.mode ? `resampling (${t.resampling.mode}) at steps ${t.resampled.map((r) => `${r.step} (${r.dead} dead)`).join(", ") || "—"}` : "no resampling";
+const resampling = t.resampling?.mode && t.resampling.mode !== "none" ? `resampling (${t.resampling.mode}) at steps ${t.resampled.map((r) => `${r.step} (${r.dead} dead)`).join(", ") || "—"}` : "no resampling";
 const recipe = t.architecture === "topk"
   ? `TopK, k = ${t.k}, ${auxK}`
   : `standard (ReLU + L1), λ = ${t.l1Coefficient} (${t.l1Penalty}), λ warm-up ${t.l1WarmupSteps} steps, ${auxK}, ${resampling}`;
@@ -42,10 +42,13 @@ const analyzed = summary
 - Density: ${summary.densityHistogram.dead} never fire; ${shares({ below: summary.lowDensity })}.
 `
   : "";
+const shipsWeights = fs.existsSync(join(dir, "sae_weights.safetensors"));
 const card = `# SAE ${dir.replace(/^models\//, "")} — ${t.dSae.toLocaleString("en-US")} features on ${cfg.metadata.hook_name} of ${cfg.metadata.model_name}
 
-SAELens v6 folder: \`cfg.json\`, \`sae_weights.safetensors\` (${cfg.dtype}, loaded as float32), \`sparsity.safetensors\`
-(log10 density over the last ${t.densityWindowTokens.toLocaleString("en-US")} training tokens), \`training.json\`, \`eval.json\`.
+${shipsWeights ? `SAELens v6 folder: \`cfg.json\`, \`sae_weights.safetensors\` (${cfg.dtype}, loaded as float32), \`sparsity.safetensors\`
+(log10 density over the last ${t.densityWindowTokens.toLocaleString("en-US")} training tokens), \`training.json\`, \`eval.json\`.` : `Card and metrics only: \`cfg.json\`, \`sparsity.safetensors\` (log10 density over the last
+${t.densityWindowTokens.toLocaleString("en-US")} training tokens), \`training.json\`, \`eval.json\`. Its \`sae_weights.safetensors\` (${cfg.dtype}) is not
+shipped, to keep \`models/\` within its size budget; the command under "Reproduce" trains it again.`}
 
 ## Training
 - Recipe: ${recipe}.
