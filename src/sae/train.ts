@@ -509,10 +509,12 @@ export const SAE_TRAIN_DEFAULTS = {
   tokens: 20_000_000,
   batchSize: 4096,
   k: 32,
-  l1Coefficient: 5,
-  lr: { standard: 4e-4, topk: 5e-4 },
+  // The shipped recipe (scripts/train-shipped.sh, chosen on the λ frontier of models/README.md): ReLU + L1 λ 2 at lr
+  // 1e-3 with AuxK on low-density latents and no resampling; `--resample paper` is Towards Monosemanticity as published.
+  l1Coefficient: 2,
+  lr: { standard: 1e-3, topk: 5e-4 },
   seed: 0,
-  resample: "paper" as ResampleMode,
+  resample: "none" as ResampleMode,
   resampleThreshold: 1e-4,
   deadWindowTokens: 1_000_000,
   checkpointEvery: 500,
@@ -546,7 +548,9 @@ function resolveOptions(options: TrainSaeOptions) {
   const lowDensity = lowDensitySchedule(options, totalSteps, batchSize);
   const lowDensityThresholds = options.lowDensityThresholds ?? [...LOW_DENSITY_THRESHOLDS];
   checkThresholds(lowDensityThresholds, "sae train: low-density thresholds");
-  const auxCoefficient = options.auxCoefficient ?? (architecture === "topk" ? 1 / 32 : 0);
+  // AuxK by default where nothing else revives dead latents: TopK, and the standard recipe without resampling (the
+  // paper's and the low-density schedules stay as they were, without it).
+  const auxCoefficient = options.auxCoefficient ?? (architecture === "topk" || resample === "none" ? 1 / 32 : 0);
   if (!(auxCoefficient >= 0) || !Number.isFinite(auxCoefficient)) throw new SaeTrainError(`sae train: aux coefficient must be a number ≥ 0, got ${auxCoefficient}`);
   if (options.auxK !== undefined) positiveInt("aux k", options.auxK);
   return {

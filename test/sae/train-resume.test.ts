@@ -43,7 +43,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function options(out: string, extra: Partial<TrainSaeOptions> = {}): TrainSaeOptions {
   return {
     out, meta: META, architecture: "standard", dSae: 64, seed: 3, tokens: 64 * 40, batchSize: 64, lr: 3e-3,
-    l1Coefficient: 0.3, checkpointEvery: 0, deadWindowTokens: 64 * 10, resampleRows: 256,
+    l1Coefficient: 0.3, checkpointEvery: 0, deadWindowTokens: 64 * 10, resampleRows: 256, resample: "paper",
     source: (start) => new ModelActivationStore({ model: MODEL, hookName: HOOK, sequences: SETS, seed: 9, bufferRows: 200, startSequence: start, forwardBatch: 4 }),
     ...extra,
   };

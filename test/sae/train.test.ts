@@ -76,7 +76,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function options(out: string, extra: Partial<TrainSaeOptions> = {}): TrainSaeOptions {
   return {
     out, meta: META, source: (start) => new SyntheticSource(7, start), architecture: "standard", dSae: 48, seed: 3,
-    tokens: 256 * 300, batchSize: 256, lr: 3e-3, l1Coefficient: 0.3, checkpointEvery: 0, deadWindowTokens: 256 * 50, ...extra,
+    tokens: 256 * 300, batchSize: 256, lr: 3e-3, l1Coefficient: 0.3, checkpointEvery: 0, deadWindowTokens: 256 * 50, resample: "paper", ...extra,
   };
 }
 
