@@ -188,7 +188,7 @@ SAEKIT_TARGET_AVX512 void decode_rows_avx512(long r0, long r1, long k, const int
     if (c0 < n) {
       // Tail columns (n not a multiple of 256): masked vectors, accumulated in memory.
       for (long c = c0; c < n; c += 16) {
-        const __mmask16 mask = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1);
+        const __mmask16 mask = tail_mask(n - c);
         __m512 acc = accumulate ? _mm512_maskz_loadu_ps(mask, o + c) : _mm512_setzero_ps();
         for (long j = 0; j < k; ++j) {
           const int32_t f = idx[j];
@@ -249,7 +249,7 @@ SAEKIT_TARGET_AVX512 void values_grad_rows_avx512(long r0, long r1, long k, cons
         a3 = _mm512_fmadd_ps(_mm512_loadu_ps(g + c + 48), _mm512_loadu_ps(wr + c + 48), a3);
       }
       for (; c < n; c += 16) {
-        const __mmask16 mask = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1);
+        const __mmask16 mask = tail_mask(n - c);
         a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, g + c), _mm512_maskz_loadu_ps(mask, wr + c), a0);
       }
       d_values[r * k + j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
@@ -307,7 +307,7 @@ SAEKIT_TARGET_AVX512 void accumulate_features_avx512(long f0, long f1, const int
       for (int v = 0; v < 16; ++v) _mm512_storeu_ps(dw + c0 + 16 * v, acc[v]);
     }
     for (long c = c0; c < n; c += 16) {  // tail columns (n not a multiple of 256), one masked vector at a time
-      const __mmask16 mask = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1);
+      const __mmask16 mask = tail_mask(n - c);
       __m512 acc = _mm512_maskz_loadu_ps(mask, dw + c);
       for (int32_t i = i0; i < i1; ++i)
         acc = _mm512_fmadd_ps(_mm512_set1_ps(slots[i].value),

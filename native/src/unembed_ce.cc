@@ -58,10 +58,6 @@ SAEKIT_TARGET_BF16 inline __m512 exp16(__m512 x) {
   return e;
 }
 
-SAEKIT_TARGET_BF16 inline __mmask16 tail_mask(long left) {
-  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-}
-
 // row[0:n] += bias[0:n]
 SAEKIT_TARGET_BF16 void add_bias_row(float* row, const float* bias, long n) {
   for (long c = 0; c < n; c += 16) {
