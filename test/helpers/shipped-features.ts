@@ -3,6 +3,7 @@
  * renumbers a dictionary, and the tests that read the shipped stores must survive it. A run usually splits a token
  * into several features (A/1 has about ten whose top token is " United"), so each finder says which one it means.
  */
+import { f1 } from "../../src/analysis/interpretability.js";
 import type { Workspace } from "../../src/analysis/workspace.js";
 
 export interface ShippedFeature {
@@ -34,7 +35,7 @@ export function mostInterpretableFeatureWithTopToken(ws: Workspace, run: string,
   const scored = featuresWithTopToken(ws, run, token).map((h) => {
     if (h.score !== null) return { index: h.index, score: h.score };
     const p = ws.unit(`${run}/${h.index}`).proxy;
-    return { index: h.index, score: p ? (2 * p.specificity * p.sensitivity) / Math.max(1e-12, p.specificity + p.sensitivity) : -1 };
+    return { index: h.index, score: p ? f1(p.specificity, p.sensitivity) : -1 };
   });
   return feature(run, scored.reduce((a, b) => (b.score > a.score ? b : a)).index);
 }
