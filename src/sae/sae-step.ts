@@ -22,7 +22,7 @@
  * Gradients are written into SaeGradients (overwritten each call).
  */
 import { kernels } from "../core/backend.js";
-import { reluCodesBounded, topkCodes, type Sae, type SparseCodes } from "./sae.js";
+import { reluCodesBounded, topkCodes, type ReluRowSplit, type Sae, type SparseCodes } from "./sae.js";
 
 export interface SaeGradients {
   encT: Float32Array;
@@ -42,6 +42,11 @@ export interface SaeBatchOptions {
   auxCoefficient?: number;
   /** Density (L0 / d_sae) above which the dense path is used (default 0.1: about where the two paths cost the same). */
   denseThreshold?: number;
+  /**
+   * Pad the few heavy rows apart from the rest when that saves most of the padding (default true; sae.ts
+   * splitReluCodes). The same numbers up to summation order.
+   */
+  splitHeavyRows?: boolean;
   /** Compute stats.totalVariance (a pass over the batch; default true). */
   withVariance?: boolean;
   /**
@@ -127,14 +132,16 @@ export class SaeBatchStep {
     const pre = sae.preActivations(xc, rows, this.scratch.get("pre", rows * dSae), !topk);
 
     let codes: SparseCodes | null = null;
+    let split: ReluRowSplit | null = null;
     let dense = false;
     const threshold = options.denseThreshold ?? 0.1;
     if (topk) {
       codes = topkCodes(pre, rows, dSae, sae.spec.k!, sae.bEnc);
     } else {
-      codes = this.reluCodes(pre, rows, dSae, threshold);
-      dense = codes === null;
+      ({ codes, split } = this.reluCodes(pre, rows, dSae, threshold, options.splitHeavyRows ?? true));
+      dense = codes === null && split === null;
     }
+    if (split) return this.runSplit(x, xc, pre, rows, split, options);
 
     const xh = this.scratch.get("xh", rows * dIn);
     const dxh = this.scratch.get("dxh", rows * dIn);
@@ -210,14 +217,75 @@ export class SaeBatchStep {
     return { stats, codes: c, activeFeatures };
   }
 
-  /** ReLU codes, or null (→ dense path) above `threshold` mean density; see reluCodesBounded. */
-  private reluCodes(pre: Float32Array, rows: number, dSae: number, threshold: number): SparseCodes | null {
-    const { codes, most } = reluCodesBounded(pre, rows, dSae, {
-      slots: this.lastSlots, maxDensity: threshold, counts: this.scratchInt("counts", rows),
+  /**
+   * ReLU codes, or the light and heavy rows padded apart (split), or neither (→ dense path) above `threshold` mean
+   * density; see reluCodesBounded.
+   */
+  private reluCodes(pre: Float32Array, rows: number, dSae: number, threshold: number, splitHeavy: boolean): { codes: SparseCodes | null; split: ReluRowSplit | null } {
+    const { codes, most, split } = reluCodesBounded(pre, rows, dSae, {
+      slots: this.lastSlots, maxDensity: threshold, counts: this.scratchInt("counts", rows), splitHeavy,
     });
-    // Room for the next batch's densest row without a second pass, without keeping stale slack forever.
+    // Room for the next batch's densest (light) row without a second pass, without keeping stale slack forever.
     if (codes) this.lastSlots = Math.max(1, Math.ceil(most * 1.25));
-    return codes;
+    if (split) this.lastSlots = Math.max(1, Math.ceil(split.lightCodes.k * 1.25));
+    return { codes, split: split ?? null };
+  }
+
+  /**
+   * The sparse path when the batch's light and heavy rows are padded apart (ReluRowSplit): each group is decoded
+   * and back-propagated over its own gathered rows, x̂ and dx̂ are scattered back to the batch's order, then b_dec
+   * and AuxK as on the one-group path. Returns the per-feature firing counts instead of codes.
+   */
+  private runSplit(x: Float32Array, xc: Float32Array, pre: Float32Array, rows: number, split: ReluRowSplit, options: SaeBatchOptions): { stats: SaeBatchStats; codes: null; activeFeatures: Uint8Array; firedCounts: Float32Array } {
+    const sae = this.sae;
+    const k = kernels();
+    const { dIn, dSae } = sae.spec;
+    const xh = this.scratch.get("xh", rows * dIn);
+    const dxh = this.scratch.get("dxh", rows * dIn);
+    const invRows = 1 / rows;
+    const lambda = options.l1Coefficient;
+    const activeFeatures = new Uint8Array(dSae);
+    const firedCounts = new Float32Array(dSae);
+    let squares = 0;
+    let l1 = 0;
+    let l0 = 0;
+    const groups = [["light", split.light, split.lightCodes], ["heavy", split.heavy, split.heavyCodes]] as const;
+    for (const [name, at, c] of groups) {
+      const n = at.length;
+      if (n === 0) continue;
+      const xg = gatherRows(x, at, dIn, this.scratch.get(`${name}X`, n * dIn));
+      const xcg = gatherRows(xc, at, dIn, this.scratch.get(`${name}Xc`, n * dIn));
+      const xhg = sae.decode(c, this.scratch.get(`${name}Xh`, n * dIn));
+      const dxhg = this.scratch.get(`${name}Dxh`, n * dIn);
+      squares += squaredErrorGrad(xg, xhg, dxhg, n, dIn, 2 * invRows) * n;
+      const dVals = this.scratch.get(`${name}DVals`, n * c.k);
+      k.sparseDecodeBackward(n, c.k, c.indices, c.values, sae.dec, dIn, dxhg, dVals, this.grads.dec);
+      for (let i = 0; i < dVals.length; i++) {
+        const idx = c.indices[i]!;
+        if (idx < 0) {
+          dVals[i] = 0;
+          continue;
+        }
+        l1 += c.values[i]!;
+        l0++;
+        activeFeatures[idx] = 1;
+        firedCounts[idx]! += 1;
+        dVals[i] = dVals[i]! + lambda * invRows;
+      }
+      this.encoderBackward(c, dVals, xcg, n);
+      scatterRows(xhg, at, dIn, xh);
+      scatterRows(dxhg, at, dIn, dxh);
+    }
+    const mse = squares * invRows;
+    this.finishBDec(dxh, rows);
+    let auxLoss = 0;
+    const alpha = options.auxCoefficient ?? 1 / 32;
+    if (options.deadMask && alpha > 0) {
+      auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha, options.auxPath ?? "auto");
+    }
+    const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
+    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
+    return { stats, codes: null, activeFeatures, firedCounts };
   }
 
   private readonly ints = new Map<string, Int32Array>();
@@ -388,6 +456,17 @@ export class SaeBatchStep {
   private stats(mse: number, l1: number, auxLoss: number, l0: number, penalty: number, totalVariance: number, dense: boolean): SaeBatchStats {
     return { loss: mse + penalty, mse, l1, auxLoss, l0, totalVariance, dense };
   }
+}
+
+/** out[i] = the row at[i] of m [·, cols]. */
+function gatherRows(m: Float32Array, at: Int32Array, cols: number, out: Float32Array): Float32Array {
+  for (let i = 0; i < at.length; i++) out.set(m.subarray(at[i]! * cols, (at[i]! + 1) * cols), i * cols);
+  return out;
+}
+
+/** The row at[i] of m [·, cols] = row i of rows. */
+function scatterRows(rows: Float32Array, at: Int32Array, cols: number, m: Float32Array): void {
+  for (let i = 0; i < at.length; i++) m.set(rows.subarray(i * cols, (i + 1) * cols), at[i]! * cols);
 }
 
 /** AuxK's residual in place: eHat ← ê − (x − x̂); returns Σ of its squares (the aux loss before the batch mean). */

@@ -231,10 +231,12 @@ export function reluCodes(pre: Float32Array, rows: number, cols: number): Sparse
  * ReLU codes padded to the densest row's count, starting from `slots` per row (a second pass only when a row has
  * more), or codes = null once the mean density exceeds `maxDensity` (the caller then takes a dense path). The bound
  * is on the mean, not the densest row: sparse kernels skip padding slots cheaply. Also returns the densest count.
+ * With `splitHeavy`, a batch whose densest rows would multiply the padding comes back as `split` (codes = null):
+ * splitReluCodes.
  */
 export function reluCodesBounded(
-  pre: Float32Array, rows: number, cols: number, options: { slots?: number; maxDensity?: number; counts?: Int32Array } = {},
-): { codes: SparseCodes | null; most: number } {
+  pre: Float32Array, rows: number, cols: number, options: { slots?: number; maxDensity?: number; counts?: Int32Array; splitHeavy?: boolean } = {},
+): { codes: SparseCodes | null; most: number; split?: ReluRowSplit } {
   const k = kernels();
   const counts = options.counts ?? new Int32Array(rows);
   const maxDensity = options.maxDensity ?? Infinity;
@@ -247,8 +249,87 @@ export function reluCodesBounded(
     for (let r = 0; r < rows; r++) total += counts[r]!;
     if (total > maxDensity * rows * cols) return { codes: null, most };
     if (most <= slots) return { codes: { rows, k: slots, indices, values }, most };
+    // A row overflowed: with splitHeavy, pad the few densest rows apart when that saves most of the padding.
+    const split = options.splitHeavy ? splitReluCodes(pre, rows, cols, counts) : null;
+    if (split) return { codes: null, most, split };
     slots = most;
   }
+}
+
+/**
+ * A batch's ReLU rows split into light rows and the few heavy rows on which much of the dictionary fires (early in
+ * training, the activations' outlier tokens: at 16,384 features one row firing 15,000 features padded every row to
+ * 15,000 slots, 60 M slots where the light rows needed 3 M). Padded apart, each group costs its own densest row.
+ * `light` and `heavy` hold the original row indices (ascending); each group's codes are over its rows in that order.
+ */
+export interface ReluRowSplit {
+  light: Int32Array;
+  lightCodes: SparseCodes;
+  heavy: Int32Array;
+  heavyCodes: SparseCodes;
+}
+
+/** At most this share of a batch's rows is padded apart as heavy rows. */
+export const MAX_HEAVY_ROW_SHARE = 1 / 8;
+
+/**
+ * The heavy rows worth padding apart, by the slot count of the two padded groups ((rows − h) · c_h + h · c_0 over
+ * the counts sorted in decreasing order), or null unless that at least halves the one-group count rows · c_0: a
+ * typical batch keeps the single padded matrix.
+ */
+export function planHeavyRows(counts: Int32Array, rows: number): { lightSlots: number; heavy: Int32Array } | null {
+  if (rows < 2) return null;
+  const order = Int32Array.from({ length: rows }, (_, r) => r).sort((a, b) => counts[b]! - counts[a]! || a - b);
+  const most = Math.max(1, counts[order[0]!]!);
+  const oneGroup = rows * most;
+  let best = 0;
+  let bestSlots = oneGroup;
+  const maxHeavy = Math.floor(rows * MAX_HEAVY_ROW_SHARE);
+  for (let h = 1; h <= maxHeavy; h++) {
+    const slots = (rows - h) * Math.max(1, counts[order[h]!]!) + h * most;
+    if (slots < bestSlots) {
+      best = h;
+      bestSlots = slots;
+    }
+  }
+  if (best === 0 || bestSlots * 2 > oneGroup) return null;
+  return { lightSlots: Math.max(1, counts[order[best]!]!), heavy: order.slice(0, best).sort() };
+}
+
+/**
+ * ReLU codes of pre [rows, cols] split by planHeavyRows, or null when one padded matrix is as cheap. `counts` holds
+ * every row's positive count (a positiveRowsToSparse pass with any slot count gives them).
+ */
+export function splitReluCodes(pre: Float32Array, rows: number, cols: number, counts: Int32Array): ReluRowSplit | null {
+  const plan = planHeavyRows(counts, rows);
+  if (plan === null) return null;
+  const k = kernels();
+  const { lightSlots, heavy } = plan;
+  const light = new Int32Array(rows - heavy.length);
+  for (let r = 0, h = 0, l = 0; r < rows; r++) {
+    if (h < heavy.length && heavy[h] === r) h++;
+    else light[l++] = r;
+  }
+  return {
+    light, lightCodes: reluCodesOfRows(k, pre, cols, light, lightSlots),
+    heavy, heavyCodes: reluCodesOfRows(k, pre, cols, heavy, Math.max(1, ...Array.from(heavy, (r) => counts[r]!))),
+  };
+}
+
+/** ReLU codes of the given rows of pre, padded to `slots` (≥ each row's positive count), one row block at a time. */
+function reluCodesOfRows(k: ReturnType<typeof kernels>, pre: Float32Array, cols: number, rows: Int32Array, slots: number): SparseCodes {
+  const n = rows.length;
+  const indices = new Int32Array(n * slots);
+  const values = new Float32Array(n * slots);
+  const counts = new Int32Array(n);
+  const block = Math.max(1, Math.min(n, Math.floor(ENCODE_BLOCK_VALUES / 4 / Math.max(1, cols))));
+  const gathered = new Float32Array(block * cols);
+  for (let r0 = 0; r0 < n; r0 += block) {
+    const m = Math.min(block, n - r0);
+    for (let i = 0; i < m; i++) gathered.set(pre.subarray(rows[r0 + i]! * cols, (rows[r0 + i]! + 1) * cols), i * cols);
+    k.positiveRowsToSparse(gathered, m, cols, slots, values.subarray(r0 * slots), indices.subarray(r0 * slots), counts.subarray(r0));
+  }
+  return { rows: n, k: slots, indices, values };
 }
 
 /**
