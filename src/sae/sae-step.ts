@@ -187,34 +187,28 @@ export class SaeBatchStep {
 
     // ---- sparse path
     const c = codes!;
-    sae.decode(c, xh);
-    const mse = squaredErrorGrad(x, xh, dxh, rows, dIn, 2 * invRows);
-    const dVals = this.scratch.get("dVals", rows * c.k);
-    k.sparseDecodeBackward(rows, c.k, c.indices, c.values, sae.dec, dIn, dxh, dVals, g.dec);
-    const l1Grad = lambda * invRows;
-    for (let i = 0; i < dVals.length; i++) {
-      const idx = c.indices[i]!;
-      if (idx < 0) {
-        dVals[i] = 0;
-        continue;
-      }
-      l1 += c.values[i]!;
-      l0++;
-      activeFeatures[idx] = 1;
-      dVals[i] = dVals[i]! + l1Grad;
-    }
-    this.encoderBackward(c, dVals, xc, rows);
+    let mse: number;
+    ({ mse, l1, l0 } = this.sparseBackward(c, x, xc, xh, dxh, invRows, lambda, activeFeatures, null, "dVals"));
+    return { stats: this.finishSparse(pre, x, xc, xh, dxh, rows, { mse, l1, l0 }, lambda, options), codes: c, activeFeatures };
+  }
+
+  /** The sparse paths' end, once x̂ and dx̂ hold every row: b_dec's gradient, AuxK, the statistics. */
+  private finishSparse(
+    pre: Float32Array, x: Float32Array, xc: Float32Array, xh: Float32Array, dxh: Float32Array, rows: number,
+    sums: { mse: number; l1: number; l0: number }, lambda: number, options: SaeBatchOptions,
+  ): SaeBatchStats {
+    const { dIn } = this.sae.spec;
+    const invRows = rows > 0 ? 1 / rows : 0;
     // Before AuxK adds to db_enc: b_dec's chain term must see the main loss only (module doc).
     this.finishBDec(dxh, rows);
-
     let auxLoss = 0;
     const alpha = options.auxCoefficient ?? 1 / 32;
     if (options.deadMask && alpha > 0) {
       auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha, options.auxPath ?? "auto");
     }
+    const { mse, l1, l0 } = sums;
     const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
-    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
-    return { stats, codes: c, activeFeatures };
+    return this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
   }
 
   /**
@@ -232,13 +226,46 @@ export class SaeBatchStep {
   }
 
   /**
+   * Decodes codes c of x's rows into xh, writes dxh = d(MSE)/dx̂ (scaled by the whole batch's 1/rows) and adds the
+   * decoder and encoder gradients of the MSE and the L1 penalty (λ per code, times 1/rows). Marks the firing
+   * features in `active` (and counts them in `fired`). Returns the MSE over these rows, Σ codes and their count.
+   */
+  private sparseBackward(
+    c: SparseCodes, x: Float32Array, xc: Float32Array, xh: Float32Array, dxh: Float32Array, invRows: number, lambda: number,
+    active: Uint8Array, fired: Float32Array | null, scratchName: string,
+  ): { mse: number; l1: number; l0: number } {
+    const sae = this.sae;
+    const { dIn } = sae.spec;
+    sae.decode(c, xh);
+    const mse = squaredErrorGrad(x, xh, dxh, c.rows, dIn, 2 * invRows);
+    const dVals = this.scratch.get(scratchName, c.rows * c.k);
+    kernels().sparseDecodeBackward(c.rows, c.k, c.indices, c.values, sae.dec, dIn, dxh, dVals, this.grads.dec);
+    const l1Grad = lambda * invRows;
+    let l1 = 0;
+    let l0 = 0;
+    for (let i = 0; i < dVals.length; i++) {
+      const idx = c.indices[i]!;
+      if (idx < 0) {
+        dVals[i] = 0;
+        continue;
+      }
+      l1 += c.values[i]!;
+      l0++;
+      active[idx] = 1;
+      if (fired) fired[idx]! += 1;
+      dVals[i] = dVals[i]! + l1Grad;
+    }
+    this.encoderBackward(c, dVals, xc, c.rows);
+    return { mse, l1, l0 };
+  }
+
+  /**
    * The sparse path when the batch's light and heavy rows are padded apart (ReluRowSplit): each group is decoded
    * and back-propagated over its own gathered rows, x̂ and dx̂ are scattered back to the batch's order, then b_dec
    * and AuxK as on the one-group path. Returns the per-feature firing counts instead of codes.
    */
   private runSplit(x: Float32Array, xc: Float32Array, pre: Float32Array, rows: number, split: ReluRowSplit, options: SaeBatchOptions): { stats: SaeBatchStats; codes: null; activeFeatures: Uint8Array; firedCounts: Float32Array } {
     const sae = this.sae;
-    const k = kernels();
     const { dIn, dSae } = sae.spec;
     const xh = this.scratch.get("xh", rows * dIn);
     const dxh = this.scratch.get("dxh", rows * dIn);
@@ -255,36 +282,16 @@ export class SaeBatchStep {
       if (n === 0) continue;
       const xg = gatherRows(x, at, dIn, this.scratch.get(`${name}X`, n * dIn));
       const xcg = gatherRows(xc, at, dIn, this.scratch.get(`${name}Xc`, n * dIn));
-      const xhg = sae.decode(c, this.scratch.get(`${name}Xh`, n * dIn));
+      const xhg = this.scratch.get(`${name}Xh`, n * dIn);
       const dxhg = this.scratch.get(`${name}Dxh`, n * dIn);
-      squares += squaredErrorGrad(xg, xhg, dxhg, n, dIn, 2 * invRows) * n;
-      const dVals = this.scratch.get(`${name}DVals`, n * c.k);
-      k.sparseDecodeBackward(n, c.k, c.indices, c.values, sae.dec, dIn, dxhg, dVals, this.grads.dec);
-      for (let i = 0; i < dVals.length; i++) {
-        const idx = c.indices[i]!;
-        if (idx < 0) {
-          dVals[i] = 0;
-          continue;
-        }
-        l1 += c.values[i]!;
-        l0++;
-        activeFeatures[idx] = 1;
-        firedCounts[idx]! += 1;
-        dVals[i] = dVals[i]! + lambda * invRows;
-      }
-      this.encoderBackward(c, dVals, xcg, n);
+      const group = this.sparseBackward(c, xg, xcg, xhg, dxhg, invRows, lambda, activeFeatures, firedCounts, `${name}DVals`);
+      squares += group.mse * n;
+      l1 += group.l1;
+      l0 += group.l0;
       scatterRows(xhg, at, dIn, xh);
       scatterRows(dxhg, at, dIn, dxh);
     }
-    const mse = squares * invRows;
-    this.finishBDec(dxh, rows);
-    let auxLoss = 0;
-    const alpha = options.auxCoefficient ?? 1 / 32;
-    if (options.deadMask && alpha > 0) {
-      auxLoss = this.auxK(pre, x, xh, xc, rows, options.deadMask, options.auxK ?? Math.floor(dIn / 2), alpha, options.auxPath ?? "auto");
-    }
-    const loss = mse + lambda * l1 * invRows + alpha * auxLoss;
-    const stats = this.stats(mse, l1 * invRows, auxLoss, l0 * invRows, loss - mse, options.withVariance === false ? NaN : batchVariance(x, rows, dIn), false);
+    const stats = this.finishSparse(pre, x, xc, xh, dxh, rows, { mse: squares * invRows, l1, l0 }, lambda, options);
     return { stats, codes: null, activeFeatures, firedCounts };
   }
 
