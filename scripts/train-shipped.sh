@@ -2,7 +2,8 @@
 # Reproduces everything under models/: the two transformers A and B (same recipe, seeds 1 and 2) on corpus v2, an
 # activation cache of each model's hook_post over v2's train split, their SAE runs trained from those caches, and
 # the investigations `saekit demo` serves (each folder's README.md gives the figures this produced and the host).
-#   A/0 (512), A/1 and B/1 (4,096), A/2 (16,384): the paper's recipe, ReLU + L1 (with AuxK on dead features);
+#   A/0 (512), A/1 and B/1 (4,096), A/2 (16,384): the paper's recipe, ReLU + L1 (A/0, A/1, B/1 with AuxK armed on
+#   features below density 1e-4; A/2 without);
 #   A/1t (4,096): TopK k = 24 (with AuxK), the recipe that met every target of the 20M-token frontier.
 # Usage: scripts/train-shipped.sh [models|caches|saes|investigations|cards|all] [A|B]   (from the repository root after `npm ci`)
 #   the optional A or B limits models, caches and saes to that model (e.g. A's SAEs while B still trains)
@@ -47,22 +48,25 @@ fi
 
 if [[ $what == saes || $what == all ]]; then
   # The standard recipe (ReLU + L1) with the AuxK auxiliary loss on features below density 1e-4 (issue 18), no
-  # resampling; TopK with the same AuxK. Checkpoints every 500 steps (2M tokens), dropped when the run is done.
+  # resampling; TopK with AuxK on dead features (sae train's default α 1/32). Checkpoints every 500 steps (2M tokens), dropped when the run is done.
   train_sae() { # model run d_sae seed tokens recipe…
     local run=$out/$1/$2
     wanted "$1" || return 0
     if [[ ! -f $run/sae_weights.safetensors ]]; then
       saekit sae train --model "$out/$1" --activations "$acts/$1" --out "$run" --d-sae "$3" --seed "$4" --tokens "$5" "${@:6}" \
-        --aux-coefficient 0.03125 --checkpoint-every 500 --dtype BF16 --discard-checkpoint $(resume "$run")
+        --checkpoint-every 500 --dtype BF16 --discard-checkpoint $(resume "$run")
     fi
     [[ -f $run/eval.json ]] || saekit sae eval --sae "$run" --corpus v2 --save
   }
-  relu=(--l1 "$l1" --lr 1e-3 --resample none)
+  relu=(--l1 "$l1" --lr 1e-3 --resample none --aux-coefficient 0.03125)
+  # A/2 without AuxK: at 16,384 features with AuxK, features started dying once the first few fell below 1e-4
+  # (step ≈ 4,750 of 12,208): 0 dead at step 5,000, 29 % at step 7,000, rising (issue 18's note, 2026-12-02).
+  relu_no_aux=(--l1 "$l1" --lr 1e-3 --resample none --aux-coefficient 0)
   train_sae A 1 4096 1 100M "${relu[@]}"
   train_sae B 1 4096 2 100M "${relu[@]}"
   train_sae A 1t 4096 1 100M --architecture topk --k "$topk" --lr 5e-4
   train_sae A 0 512 3 100M "${relu[@]}"
-  train_sae A 2 16384 4 50M "${relu[@]}"
+  train_sae A 2 16384 4 50M "${relu_no_aux[@]}"
 fi
 
 if [[ $what == investigations || $what == all ]]; then
