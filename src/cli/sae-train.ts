@@ -97,7 +97,7 @@ export function registerSaeTrain(program: Command): void {
     .option("--resample-every <n>", "low-density: tokens between checks (default 5% of --tokens, at least 10 / threshold)", integerFlag("--resample-every", 1))
     .option("--resample-window <n>", "low-density: tokens the density is counted over before each check (default: the interval)", integerFlag("--resample-window", 1))
     .option("--resample-at <steps>", "paper: comma-separated steps at which dead features are resampled (default 20%,40%,60% of the steps)")
-    .option("--aux-coefficient <x>", "α of the AuxK loss (default 1/32 for topk and for standard with --resample none, else 0 = off; standard: the latents below --resample-threshold by moving-average density)", numberFlag("--aux-coefficient", 0, Infinity, true))
+    .option("--aux-coefficient <x>", "α of the AuxK loss (default 1/32 for topk, 0 = off for standard; standard: the latents below --resample-threshold by moving-average density)", numberFlag("--aux-coefficient", 0, Infinity, true))
     .option("--aux-k <n>", "AuxK: dead latents per token (default d_in/2)", integerFlag("--aux-k", 1))
     .option("--low-density <list>", "densities below which progress and training.json report the share of features", densityListFlag("--low-density"), [...LOW_DENSITY_THRESHOLDS])
     .option("--dead-window <n>", "tokens without firing after which a feature counts as dead", integerFlag("--dead-window", 1), SAE_TRAIN_DEFAULTS.deadWindowTokens)
