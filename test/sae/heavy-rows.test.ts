@@ -35,11 +35,13 @@ describe("planHeavyRows", () => {
     expect(plan).not.toBeNull();
     expect(Array.from(plan!.heavy)).toEqual([2]);
     expect(plan!.lightSlots).toBe(3);
+    expect(plan!.heavySlots).toBe(100);
     // 16 rows, at most 2 heavy: the two densest apart, light rows padded to 4.
     const counts = Int32Array.from([4, 90, 3, 4, 2, 1, 0, 4, 3, 3, 80, 2, 1, 4, 4, 2]);
     const two = planHeavyRows(counts, 16)!;
     expect(Array.from(two.heavy)).toEqual([1, 10]);
     expect(two.lightSlots).toBe(4);
+    expect(two.heavySlots).toBe(90);
     // Close counts: one padded matrix (16 × 9 = 144 vs 14 × 6 + 2 × 9 = 102 saves less than half).
     expect(planHeavyRows(Int32Array.from([9, 8, 6, 6, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 3]), 16)).toBeNull();
     expect(planHeavyRows(Int32Array.from([7]), 1)).toBeNull();
@@ -71,6 +73,14 @@ describe("SAE training step with heavy rows padded apart", () => {
         got.forEach((j, s) => expect(c.values[i * c.k + s]).toBe(pre[r * D_SAE + j]));
       }
     }
+    // A first pass wide enough for every light row: the light codes are compacted from it, and are the same.
+    const wide = reluCodesBounded(pre, ROWS, D_SAE, { slots: split!.lightCodes.k + 1, counts: new Int32Array(ROWS), splitHeavy: true });
+    expect(wide.codes).toBeNull();
+    expect(Array.from(wide.split!.light)).toEqual(Array.from(split!.light));
+    expect(wide.split!.lightCodes.k).toBe(split!.lightCodes.k);
+    expect(Array.from(wide.split!.lightCodes.indices)).toEqual(Array.from(split!.lightCodes.indices));
+    expect(Array.from(wide.split!.lightCodes.values)).toEqual(Array.from(split!.lightCodes.values));
+    expect(Array.from(wide.split!.heavyCodes.indices)).toEqual(Array.from(split!.heavyCodes.indices));
   });
 
   for (const aux of [false, true]) {
