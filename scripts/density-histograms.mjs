@@ -4,7 +4,7 @@
 // --save`), with the dead count and the ultra-low-density shares (issue 18's cluster, below 1e-4 and 1e-5).
 // Usage: node scripts/density-histograms.mjs RUN_DIR… [--from eval|summary]
 import fs from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 
 const args = process.argv.slice(2);
 const fromAt = args.indexOf("--from");
@@ -46,7 +46,11 @@ const hi = filled.lastIndexOf(true);
 const BAR = 24;
 const peak = Math.max(...runs.flatMap((r) => r.hist.counts));
 const bar = (n) => "█".repeat(Math.round((BAR * n) / peak)) || (n > 0 ? "▏" : "");
-const label = (r) => basename(r.name.replace(/\/+$/, "")) || r.name;
+// A run's folder name, with as many parent folders as it takes to tell runs apart (sweep-A/l1-3 vs sweep-A-noaux/l1-3).
+const partsOf = (r) => r.name.replace(/\/+$/, "").split("/").filter(Boolean);
+let depth = 1;
+while (depth < Math.max(...runs.map((r) => partsOf(r).length)) && new Set(runs.map((r) => partsOf(r).slice(-depth).join("/"))).size < runs.length) depth++;
+const label = (r) => partsOf(r).slice(-depth).join("/") || r.name;
 
 console.log(`| log10 density | ${runs.map(label).join(" | ")} |`);
 console.log(`|---|${runs.map(() => "---|").join("")}`);
