@@ -46,9 +46,11 @@ const hi = filled.lastIndexOf(true);
 const BAR = 24;
 const peak = Math.max(...runs.flatMap((r) => r.hist.counts));
 const bar = (n) => "█".repeat(Math.round((BAR * n) / peak)) || (n > 0 ? "▏" : "");
-// A run's folder name, with as many parent folders as it takes to tell runs apart (sweep-A/l1-3 vs sweep-A-noaux/l1-3).
+// A run's folder name (MODEL/RUN inside a model folder), with as many parent folders as it takes to tell runs apart (sweep-A/l1-3 vs sweep-A-noaux/l1-3).
 const partsOf = (r) => r.name.replace(/\/+$/, "").split("/").filter(Boolean);
-let depth = 1;
+// Runs inside a model folder (models/A/1) start as MODEL/RUN, as the paper names them.
+const inModel = (r) => fs.existsSync(join(r.name, "..", "model.safetensors"));
+let depth = runs.some(inModel) ? 2 : 1;
 while (depth < Math.max(...runs.map((r) => partsOf(r).length)) && new Set(runs.map((r) => partsOf(r).slice(-depth).join("/"))).size < runs.length) depth++;
 const label = (r) => partsOf(r).slice(-depth).join("/") || r.name;
 
