@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { openWorkspace } from "../../src/analysis/workspace.js";
 import { searchUnits } from "../../src/analysis/store/search.js";
+import { SEARCH_TOP_TOKENS_CAP } from "../../src/analysis/store/reader.js";
 import { dashboardService } from "../../src/vis/service.js";
 import { captureCliOutput, runCli } from "../helpers/cli.js";
 import { densestFeatureWithTopToken } from "../helpers/shipped-features.js";
@@ -34,16 +35,28 @@ describe("exact-token search", () => {
     expect(folded.hits.map((h) => h.name)).toContain(UNITED.name);
   });
 
-  it("finds a top token beyond the first 8 the store's search table keeps", () => {
+  it("finds a top token beyond the eighth, and completes an older store's search table (8 kept) from the records", () => {
     const store = ws.store("A/1");
     const all = store.allTopTokens();
-    const i = all.findIndex((list, u) => list.length > 8 && !store.searchTable[u]!.topTokens.includes(list[8]!));
+    const i = all.findIndex((list) => list.length > SEARCH_TOP_TOKENS_CAP);
     expect(i).toBeGreaterThanOrEqual(0);
-    const token = all[i]![8]!;
-    const hits = searchUnits(store, token, { exact: true });
-    expect(hits.find((h) => h.index === i)).toMatchObject({ field: "top token", text: token, match: "exact" });
-    // The completed list is the record's own proxy token list.
+    const token = all[i]![SEARCH_TOP_TOKENS_CAP]!;
+    // A store written since 2026-12 keeps every top token in its search table.
+    expect(store.searchTable[i]!.topTokens).toEqual(all[i]);
+    expect(searchUnits(store, token, { exact: true }).find((h) => h.index === i)).toMatchObject({ field: "top token", text: token, match: "exact" });
+    // The record's own proxy token list is that list.
     expect(store.unit(i).proxy!.spec).toBe(`tokens:${JSON.stringify(all[i])}`);
+    // An older store kept the first 8 only: the reader completes such a list from the unit's record.
+    const older = openWorkspace();
+    try {
+      const old = older.store("A/1");
+      expect(old).not.toBe(store);
+      old.searchTable[i]!.topTokens = all[i]!.slice(0, SEARCH_TOP_TOKENS_CAP);
+      expect(old.allTopTokens()[i]).toEqual(all[i]);
+      expect(searchUnits(old, token, { exact: true }).find((h) => h.index === i)).toMatchObject({ field: "top token", text: token, match: "exact" });
+    } finally {
+      older.close();
+    }
   });
 
   it("one ranked list across runs with the true count, paged", () => {
