@@ -56,8 +56,8 @@ export const CORPUS_V2_SOURCES: readonly CorpusSource[] = [
 export const CORPUS_VERSIONS = { v1: CORPUS_V1_SOURCES, v2: CORPUS_V2_SOURCES } as const;
 export type CorpusVersion = keyof typeof CORPUS_VERSIONS;
 
-/** v1 until the models retrained on v2 ship: every shipped artefact's reproduction command reads v1. */
-export const DEFAULT_CORPUS_VERSION: CorpusVersion = "v1";
+/** v2 since the models trained on it ship (issue 12); v1 stays available as `--corpus v1`. */
+export const DEFAULT_CORPUS_VERSION: CorpusVersion = "v2";
 
 /** The corpus saekit uses when the user names none. */
 export const DEFAULT_CORPUS_SOURCES: readonly CorpusSource[] = CORPUS_VERSIONS[DEFAULT_CORPUS_VERSION];

@@ -124,8 +124,8 @@ describe("Python sources", () => {
 });
 
 describe("corpus versions", () => {
-  it("v1 is the default; v2 extends it; unknown versions fail naming the known ones", () => {
-    expect(DEFAULT_CORPUS_SOURCES).toBe(CORPUS_V1_SOURCES);
+  it("v2 is the default; it extends v1; unknown versions fail naming the known ones", () => {
+    expect(DEFAULT_CORPUS_SOURCES).toBe(CORPUS_V2_SOURCES);
     expect(corpusVersionSources("v2").slice(0, CORPUS_V1_SOURCES.length)).toEqual(CORPUS_V1_SOURCES);
     expect(() => corpusVersionSources("v3")).toThrow('unknown corpus version "v3" (known: v1, v2)');
   });
