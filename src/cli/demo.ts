@@ -9,6 +9,15 @@ type DemoFlags = ServerFlags;
 /** The command that computes the shipped investigations (features of A/1 matched against B/1, and A's neurons). */
 export const SHIPPED_ANALYZE_COMMAND = "saekit analyze --sae A/1 --compare B/1";
 
+/**
+ * The run the tour starts from: the first feature run matched against another model's run (the shipped A/1, against
+ * B/1: its pages show universality too), else the first feature run. Runs list in name order, so A/0 comes first.
+ */
+export function demoRun<R extends { kind: string; compare: readonly unknown[] }>(runs: readonly R[]): R | undefined {
+  const features = runs.filter((r) => r.kind === "feature");
+  return features.find((r) => r.compare.length > 0) ?? features[0];
+}
+
 /** A feature worth opening first: fires now and then (0.1–5 % of tokens) and matters most for the loss. */
 export function exampleFeature(workspace: Workspace, run: string): string | null {
   const c = workspace.columnsOf(run);
@@ -42,7 +51,7 @@ export function registerDemo(program: Command): void {
       } catch {
         throw missing();
       }
-      const featureRun = workspace.runs().find((r) => r.kind === "feature");
+      const featureRun = demoRun(workspace.runs());
       if (!featureRun) {
         const problems = workspace.problems;
         workspace.close();
