@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAtlas, type StoredAtlas } from "../../src/analysis/atlas-store.js";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { atlasPointOnPage } from "../helpers/atlas-view.js";
 
 let ws: Workspace;
 let session: BrowserSession;
@@ -31,16 +32,7 @@ afterAll(async () => {
 
 const canvas = () => page.locator('[data-testid="atlas"] canvas.atlas-canvas');
 
-/** The canvas position of atlas point `index` (the view fits the points' bounding box with 16 px padding, centred). */
-async function pointOnPage(index: number): Promise<{ x: number; y: number }> {
-  const box = (await canvas().boundingBox())!;
-  const n = atlas.coords.length / 2;
-  const xs = Array.from({ length: n }, (_, i) => Number(atlas.coords[2 * i]!.toPrecision(5)));
-  const ys = Array.from({ length: n }, (_, i) => Number(atlas.coords[2 * i + 1]!.toPrecision(5)));
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const scale = Math.min((box.width - 32) / (x1 - x0), (box.height - 32) / (y1 - y0));
-  return { x: box.x + box.width / 2 + (xs[index]! - (x0 + x1) / 2) * scale, y: box.y + box.height / 2 - (ys[index]! - (y0 + y1) / 2) * scale };
-}
+const pointOnPage = (index: number) => atlasPointOnPage(canvas(), atlas.coords, index);
 
 describe("the shipped atlas of model A", () => {
   it("holds A/0, A/1 and A/2 whole", () => {

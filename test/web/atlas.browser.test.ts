@@ -24,6 +24,7 @@ import { writeFileAtomicSync } from "../../src/io/atomic.js";
 import { density as fmtDensity, tokenLabel } from "../../web/src/format.js";
 import { buildFamilyFixture, type FamilyFixture } from "../analysis/family-fixture.js";
 import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
+import { atlasPointOnPage } from "../helpers/atlas-view.js";
 
 let fx: FamilyFixture;
 let ws: Workspace;
@@ -73,16 +74,8 @@ const shot = (name: string) => saveScreenshot(page, `${name}.png`);
 
 const canvas = () => page.locator('[data-testid="atlas"] canvas.atlas-canvas');
 
-/** The canvas position of a point (the page's own projection, read back through the screen). */
-async function pointOnPage(index: number): Promise<{ x: number; y: number }> {
-  const box = (await canvas().boundingBox())!;
-  // The view fits the points' bounding box with 16 px padding, centred (atlas-canvas.ts resize()).
-  const xs = Array.from({ length: atlasA.coords.length / 2 }, (_, i) => Number(atlasA.coords[2 * i]!.toPrecision(5)));
-  const ys = Array.from({ length: atlasA.coords.length / 2 }, (_, i) => Number(atlasA.coords[2 * i + 1]!.toPrecision(5)));
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const scale = Math.min((box.width - 32) / (x1 - x0), (box.height - 32) / (y1 - y0));
-  return { x: box.x + box.width / 2 + (xs[index]! - (x0 + x1) / 2) * scale, y: box.y + box.height / 2 - (ys[index]! - (y0 + y1) / 2) * scale };
-}
+/** The canvas position of a point of A's atlas. */
+const pointOnPage = (index: number) => atlasPointOnPage(canvas(), atlasA.coords, index);
 
 describe("atlas page", () => {
   it("draws every feature of A/0, A/1 and A/2, with hover labels from the stores and a click through to the feature page", async () => {
