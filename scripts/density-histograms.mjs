@@ -26,7 +26,7 @@ function load(dir) {
   if (from !== "summary" && fs.existsSync(evalPath)) {
     const e = JSON.parse(fs.readFileSync(evalPath, "utf8"));
     // eval.json keeps the never-firing count beside the histogram (lowDensity.dead), not in it.
-    return { name: dir, hist: { ...e.densityHistogram, dead: e.densityHistogram.dead ?? e.lowDensity.dead }, below: e.lowDensity.below, tokens: e.lowDensity.tokens, source: "sae eval" };
+    return { name: dir, hist: { ...e.densityHistogram, dead: e.lowDensity.dead }, below: e.lowDensity.below, tokens: e.lowDensity.tokens, source: "sae eval" };
   }
   console.error(`${dir}: neither investigation/summary.json nor eval.json${from ? ` (--from ${from})` : ""}`);
   process.exit(1);

@@ -9,6 +9,7 @@ import { readAtlas, type StoredAtlas } from "../../src/analysis/atlas-store.js";
 import { openWorkspace, type Workspace } from "../../src/analysis/workspace.js";
 import { saveScreenshot, startBrowserSession, type BrowserSession } from "../helpers/browser.js";
 import { atlasPointOnPage } from "../helpers/atlas-view.js";
+import { densestFeatureWithTopToken } from "../helpers/shipped-features.js";
 
 let ws: Workspace;
 let session: BrowserSession;
@@ -60,7 +61,7 @@ describe("the shipped atlas of model A", () => {
     expect(await page.locator('[data-testid="atlas-colour"] option[value="codeShare"]').isDisabled()).toBe(false);
     await saveScreenshot(page, "atlas-shipped-A.png");
     // Hover A/1's " United" feature's point; the tip names the nearest unit under the cursor, from the stores.
-    const united = ws.store("A/1").search(" United", { exact: true }).filter((h) => h.field === "top token").reduce((a, b) => (b.density > a.density ? b : a));
+    const united = densestFeatureWithTopToken(ws, "A/1", " United");
     const p = await pointOnPage(SIZES["A/0"] + united.index);
     await page.mouse.move(p.x, p.y);
     const tip = page.locator('[data-testid="atlas-tip"]');
